@@ -1,0 +1,113 @@
+"""Checks shared by the public tests, the hidden tests and the notebooks' test cells.
+
+Each check raises ``AssertionError`` with a message written for a student: which function, which
+property, and a small diff (where the first mismatch is and how large the error is). Messages
+never print the test's inputs or the expected arrays, so hidden tests stay hidden.
+
+Tolerances are explicit at each call; the course defaults are ``TOL[dtype]``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+# float64: rtol 1e-7; float32: atol 1e-5, rtol 1e-4
+TOL = {
+    np.dtype(np.float64): dict(rtol=1e-7, atol=1e-12),
+    np.dtype(np.float32): dict(rtol=1e-4, atol=1e-5),
+}
+
+
+def _to_numpy(x):
+    """Plain ndarray view of a NumPy array or a torch tensor (for comparison only)."""
+    if type(x).__module__.startswith("torch"):
+        return x.detach().cpu().numpy()
+    return x
+
+
+def check_ndarray(value, what: str):
+    """A real ``numpy.ndarray`` — not a subclass, not a list, not a tensor."""
+    if type(value) is not np.ndarray:
+        raise AssertionError(f"{what} should be a numpy.ndarray, got {type(value).__module__}.{type(value).__name__}")
+
+
+def check_tensor(value, what: str):
+    """A real ``torch.Tensor`` (not a subclass, not an ndarray)."""
+    import torch
+
+    if type(value) is not torch.Tensor:
+        raise AssertionError(f"{what} should be a torch.Tensor, got {type(value).__module__}.{type(value).__name__}")
+
+
+def check_shape(value, shape, what: str):
+    got = tuple(value.shape)
+    if got != tuple(shape):
+        raise AssertionError(f"{what} has shape {got}, expected {tuple(shape)}")
+
+
+def check_dtype(value, dtype, what: str):
+    got = str(value.dtype).removeprefix("torch.")
+    want = str(np.dtype(dtype)) if not str(dtype).startswith("torch.") else str(dtype).removeprefix("torch.")
+    if got != want:
+        raise AssertionError(f"{what} has dtype {got}, expected {want}")
+
+
+def check_finite(value, what: str):
+    arr = np.asarray(_to_numpy(value))
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        where = tuple(int(i) for i in np.argwhere(bad)[0])
+        kind = "NaN" if np.isnan(arr[where]) else "inf"
+        raise AssertionError(f"{what} contains {int(bad.sum())} non-finite values (first: {kind} at index {where})")
+
+
+def check_close(actual, expected, what: str, *, rtol: float, atol: float, show_values: bool = False):
+    """``actual`` has the same shape as ``expected`` and matches it within ``atol + rtol*|expected|``.
+
+    ``show_values`` prints the first mismatching pair (public tests only)."""
+    a = np.asarray(_to_numpy(actual))
+    e = np.asarray(_to_numpy(expected))
+    check_shape(a, e.shape, what)
+    if a.dtype == bool or e.dtype == bool:
+        a, e = a.astype(np.int64), e.astype(np.int64)
+    a64, e64 = a.astype(np.float64), e.astype(np.float64)
+    both_nan = np.isnan(a64) & np.isnan(e64)
+    same_inf = np.isinf(a64) & (a64 == e64)
+    with np.errstate(invalid="ignore"):
+        err = np.abs(a64 - e64)
+        bad = ~((err <= atol + rtol * np.abs(e64)) | both_nan | same_inf)
+    if bad.any():
+        where = tuple(int(i) for i in np.argwhere(bad)[0])
+        n, size = int(bad.sum()), a.size
+        msg = f"{what}: {n} of {size} values differ from the expected ones (first at index {where}"
+        if show_values:
+            msg += f": got {a64[where]!r}, expected {e64[where]!r}"
+        finite = err[np.isfinite(err)]
+        worst = float(finite.max()) if finite.size else float("nan")
+        msg += f"; largest error {worst:.3g}, tolerance atol={atol:g} rtol={rtol:g})"
+        raise AssertionError(msg)
+
+
+def check_equal(actual, expected, what: str):
+    """Exact equality of arrays, tensors or plain Python values (ints, lists)."""
+    if isinstance(expected, (list, tuple, int, str, bool)) or expected is None:
+        if isinstance(expected, int) and not isinstance(expected, bool):
+            if not isinstance(actual, (int, np.integer)) or isinstance(actual, bool):
+                raise AssertionError(f"{what} should be an int, got {type(actual).__name__}")
+        elif type(actual) is not type(expected):
+            raise AssertionError(f"{what} should be a {type(expected).__name__}, got {type(actual).__name__}")
+        if actual != expected:
+            raise AssertionError(f"{what} is not the expected value")
+        return
+    a, e = np.asarray(_to_numpy(actual)), np.asarray(_to_numpy(expected))
+    check_shape(a, e.shape, what)
+    diff = a != e
+    if diff.any():
+        where = tuple(int(i) for i in np.argwhere(diff)[0])
+        raise AssertionError(f"{what}: {int(diff.sum())} of {a.size} entries differ (first at index {where})")
+
+
+def check_unchanged(before, after, what: str):
+    """An input array was not modified in place."""
+    if not np.array_equal(np.asarray(_to_numpy(before)), np.asarray(_to_numpy(after)), equal_nan=True):
+        raise AssertionError(f"{what} was modified in place; work on a copy (e.g. x = x - m, not x -= m)")

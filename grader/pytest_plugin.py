@@ -1,0 +1,185 @@
+"""The pytest side of the course: target fixtures, the ``exercise`` marker, readable failures,
+and a machine-readable record of every test outcome.
+
+Loaded by ``tests/conftest.py`` (students' plain ``pytest``) and by the grader's own pytest runs
+(``-p grader.pytest_plugin``).
+
+Every test is tagged with the exercise it checks and the points it is worth::
+
+    @pytest.mark.exercise("softmax", points=2)
+    def test_softmax_rows_sum_to_one(attention_math):
+        ...
+
+and receives the section under test through a fixture named after the section's module
+(``attention_math``); hidden tests may also ask for the reference (``attention_math_ref``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from grader.sections import HIDDEN_TESTS, SOLUTIONS, all_sections
+from grader.targets import TargetError, load_module_file, load_target
+
+NOT_IMPLEMENTED = "not implemented yet"
+SEED_ENV = "COURSE_GRADING_SEED"
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("course")
+    group.addoption(
+        "--impl",
+        default="exercises",
+        help="what the tests run against: 'exercises' (default), 'solutions', a folder laid out "
+        "like exercises/, or 'mutant:<section>/<name>'",
+    )
+    group.addoption("--results-json", default=None, help="write every test outcome to this file")
+    group.addoption(
+        "--seed",
+        type=int,
+        default=None,
+        help=f"seed of the random test inputs (default: ${SEED_ENV} or 0); same seed, same grade",
+    )
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "exercise(name, points=1): the exercise a test checks and its points")
+    path = config.getoption("--results-json", default=None)
+    if path:
+        config.pluginmanager.register(ResultsRecorder(Path(path)), "course-results")
+
+
+@pytest.fixture(scope="session")
+def seed(request) -> int:
+    """Base seed of every random input: ``--seed``, else ``$COURSE_GRADING_SEED``, else 0."""
+    value = request.config.getoption("--seed")
+    if value is None:
+        value = int(os.environ.get(SEED_ENV, "0") or 0)
+    return value
+
+
+# --- fixtures: one target and one reference per section ------------------------------------
+
+
+def _target_fixture(section):
+    @pytest.fixture(scope="session", name=section.module)
+    def target(request):
+        try:
+            return load_target(request.config.getoption("--impl"), section)
+        except TargetError as e:
+            pytest.fail(f"cannot load {section.name}: {e}", pytrace=False)
+
+    return target
+
+
+def _reference_fixture(section):
+    @pytest.fixture(scope="session", name=f"{section.module}_ref")
+    def reference():
+        path = section.module_file(SOLUTIONS)
+        if not path.is_file():
+            pytest.skip("the reference solutions are not in this checkout")
+        return load_module_file(path, section.module)
+
+    return reference
+
+
+for _section in all_sections():
+    globals()[f"_fixture_{_section.module}"] = _target_fixture(_section)
+    globals()[f"_fixture_{_section.module}_ref"] = _reference_fixture(_section)
+
+
+# --- readable failures --------------------------------------------------------------------
+
+
+def exercise_of(item) -> tuple[str | None, float]:
+    mark = item.get_closest_marker("exercise")
+    if mark is None:
+        return None, 0.0
+    return mark.args[0], float(mark.kwargs.get("points", 1))
+
+
+def _not_implemented_message(excinfo) -> str:
+    entry = excinfo.traceback[-1]
+    return f"{entry.name}: {NOT_IMPLEMENTED} (replace the `raise NotImplementedError` in {Path(entry.path).name})"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    excinfo = call.excinfo
+    if report.failed and excinfo is not None:
+        report.course_message = describe_failure(excinfo)
+        if excinfo.errisinstance(NotImplementedError):
+            report.longrepr = _not_implemented_message(excinfo)
+
+
+def describe_failure(excinfo) -> str:
+    """One short message for a failed test, written from the exception only (never the test's
+    source, which for hidden tests is secret)."""
+    value = excinfo.value
+    if isinstance(value, NotImplementedError):
+        return _not_implemented_message(excinfo)
+    if isinstance(value, pytest.fail.Exception):
+        return str(value.msg)
+    if isinstance(value, AssertionError):
+        text = str(value).split("\nassert ")[0].strip()
+        return text or "a check failed"
+    text = str(value).strip().splitlines()[0] if str(value).strip() else ""
+    return f"raised {type(value).__name__}" + (f": {text[:300]}" if text else "")
+
+
+class ResultsRecorder:
+    """Collects one record per test (the raw material of grader/judge.py)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.records: dict[str, dict] = {}
+
+    def pytest_collection_modifyitems(self, items):
+        for item in items:
+            exercise, points = exercise_of(item)
+            path = Path(str(item.path)).resolve()
+            self.records[item.nodeid] = {
+                "nodeid": item.nodeid,
+                "name": item.name,
+                "section_file": path.name,
+                "hidden": path.is_relative_to(HIDDEN_TESTS),
+                "exercise": exercise,
+                "points": points,
+                "status": "not run",
+                "message": "",
+            }
+        self._write()
+
+    def pytest_runtest_logreport(self, report):
+        record = self.records.get(report.nodeid)
+        if record is None:
+            return
+        if report.when == "call" and report.passed and record["status"] == "not run":
+            record["status"] = "passed"
+        elif report.failed:
+            if record["status"] in ("not run", "passed"):
+                record["status"] = "failed" if report.when == "call" else "error"
+                record["message"] = getattr(report, "course_message", "") or _short(report)
+        elif report.skipped and record["status"] == "not run":
+            record["status"] = "skipped"
+            record["message"] = _short(report)
+        if report.when == "teardown":
+            self._write()
+
+    def _write(self):
+        """Written after every test, so that a run that is killed still reports what it finished."""
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(list(self.records.values()), indent=1), encoding="utf-8")
+        tmp.replace(self.path)
+
+
+def _short(report) -> str:
+    if isinstance(report.longrepr, tuple):  # skip: (file, line, reason)
+        return str(report.longrepr[2]).removeprefix("Skipped: ")
+    return str(report.longrepr).strip().splitlines()[-1][:300] if report.longrepr else ""

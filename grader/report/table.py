@@ -1,0 +1,63 @@
+"""Terminal report: a table section → exercise → points, then what failed and why."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+from grader.results import GradeResult
+
+
+def _pts(x: float) -> str:
+    return f"{x:g}"
+
+
+def points_line(result: GradeResult) -> str:
+    """GitHub Classroom-style summary line."""
+    return f"Points {_pts(result.score)}/{_pts(result.max_score)}"
+
+
+def print_table(result: GradeResult, console: Console | None = None, details: bool = True) -> None:
+    console = console or Console()
+    table = Table(title=f"Grade for {result.target}", show_lines=False)
+    table.add_column("section")
+    table.add_column("exercise")
+    table.add_column("points", justify="right")
+    table.add_column("tests passed", justify="right")
+    for section in result.sections:
+        first = True
+        for ex in section.exercises:
+            passed = sum(t.status == "passed" for t in ex.tests)
+            style = "green" if ex.score == ex.max_score else ("yellow" if ex.score else "red")
+            table.add_row(
+                section.name if first else "",
+                ex.name,
+                f"[{style}]{_pts(ex.score)}/{_pts(ex.max_score)}[/]",
+                f"{passed}/{len(ex.tests)}",
+            )
+            first = False
+        table.add_row(
+            "",
+            f"[bold]{section.name} total[/]",
+            f"[bold]{_pts(section.score)}/{_pts(section.max_score)}[/]",
+            "",
+            end_section=True,
+        )
+    table.add_row("[bold]total[/]", "", f"[bold]{_pts(result.score)}/{_pts(result.max_score)}[/]", "")
+    console.print(table)
+    for section in result.sections:
+        for problem in section.problems:
+            console.print(f"[red]! {section.name}:[/] {problem}", markup=True, highlight=False)
+    if details:
+        for section in result.sections:
+            for ex in section.exercises:
+                failed = [t for t in ex.tests if t.status != "passed"]
+                if not failed or ex.score == 0 and all("not implemented" in t.message for t in failed):
+                    continue
+                console.print(f"[bold]{section.name} · {ex.name}[/]")
+                for t in failed:
+                    tag = " (hidden)" if t.hidden else ""
+                    console.print(f"  ✗ {t.name}{tag}: {t.message}", markup=False, highlight=False)
+    if not result.hidden_included:
+        console.print("Only the public tests were graded (the hidden tests are not in this checkout).")
+    console.print(points_line(result), markup=False, highlight=False)

@@ -1,0 +1,74 @@
+"""Step 2 — run: one section's public (and hidden) suite against a target, in a child pytest process.
+
+The grader keeps its own copies of the tests and its own pytest configuration; the submission
+folder only provides the module under test (through the ``--impl`` target). The child gets a
+scrubbed environment (no ``PYTEST_ADDOPTS``/``PYTEST_PLUGINS``) with one thread per library.
+Outcomes come back as a JSON file of records (see ``grader.pytest_plugin.ResultsRecorder``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from grader.sections import REPO, Section
+
+THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS")
+SCRUBBED_PREFIXES = ("PYTEST_", "PYTHON")
+
+
+@dataclass
+class RunOutcome:
+    records: list[dict]
+    problems: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def child_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(SCRUBBED_PREFIXES)}
+    env.update({k: "1" for k in THREAD_VARS})
+    env["PYTHONPATH"] = str(REPO)  # the grader's package, nothing of the submission
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    env["PYTHONHASHSEED"] = "0"
+    return env
+
+
+def suite_files(section: Section, hidden: bool) -> list[Path]:
+    files = [section.public_tests]
+    if hidden and section.hidden_tests.is_file():
+        files.append(section.hidden_tests)
+    return files
+
+
+def run_section(section: Section, impl: str, *, hidden: bool = True, seed: int = 0, timeout: float = 600) -> RunOutcome:
+    """Run the section's suites against ``impl`` (a target spec, see ``grader.targets``)."""
+    start = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="grade-") as tmp:
+        results = Path(tmp) / "results.json"
+        cmd = [
+            sys.executable, "-m", "pytest", "-c", str(REPO / "grader" / "pytest.ini"), "--rootdir", str(REPO),
+            "-q", "--no-header", "-p", "no:randomly", f"--impl={impl}", f"--seed={seed}",
+            f"--results-json={results}", *map(str, suite_files(section, hidden)),
+        ]  # fmt: skip
+        problems = []
+        try:
+            proc = subprocess.run(
+                cmd, cwd=tmp, env=child_env(), stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout
+            )
+            if proc.returncode not in (0, 1):  # 0 all passed, 1 some failed; anything else: pytest broke
+                tail = proc.stdout.decode(errors="replace").strip().splitlines()[-3:]
+                problems.append(
+                    f"the test run of {section.name} ended abnormally (exit {proc.returncode}): " + " / ".join(tail)
+                )
+        except subprocess.TimeoutExpired:
+            problems.append(f"{section.name}: the tests did not finish within {timeout:.0f} s")
+        records = json.loads(results.read_text(encoding="utf-8")) if results.is_file() else []
+    if not records:
+        problems.append(f"{section.name}: no test results were produced")
+    return RunOutcome(records, problems, time.monotonic() - start)

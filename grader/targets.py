@@ -1,0 +1,97 @@
+"""Targets: what a test suite runs against.
+
+Tests never import a section module themselves; they receive it through a fixture named after the
+module (``attention_math``), which asks :func:`load_target` for it. A target spec is one of
+
+* ``exercises`` — the student's copy in ``exercises/`` (the default of a plain ``pytest``),
+* ``solutions`` — the reference solutions,
+* a path to any folder laid out like ``exercises/`` (a submission being graded),
+* ``mutant:<section>/<name>`` — the reference with one function replaced by a known-wrong one
+  from ``grader/mutants/<section>/<name>.py`` (used to prove that the hidden suites can fail).
+
+All of them give back an object whose attributes are the section's functions, so every target
+behaves the same to a test that only passes data in and inspects what comes out.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import sys
+import types
+from pathlib import Path
+
+from grader.sections import EXERCISES, MUTANTS, SOLUTIONS, Section
+
+
+class TargetError(Exception):
+    """A target could not be loaded (missing folder or file, syntax error, error at import)."""
+
+
+def resolve_root(spec: str) -> Path:
+    """Folder that holds the section folders for a target spec that names one."""
+    if spec == "exercises":
+        return EXERCISES
+    if spec == "solutions":
+        return SOLUTIONS
+    return Path(spec).expanduser().resolve()
+
+
+def load_module_file(path: Path, name_hint: str) -> types.ModuleType:
+    """Import one Python file under a name unique to its path, so that several copies of the
+    same section (exercise, solution, mutant) can live in one process side by side."""
+    path = Path(path)
+    if not path.is_file():
+        raise TargetError(f"{path}: file not found")
+    tag = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:10]
+    unique = f"_target_{tag}_{name_hint}"
+    if unique in sys.modules:
+        return sys.modules[unique]
+    spec = importlib.util.spec_from_file_location(unique, path)
+    module = importlib.util.module_from_spec(spec)
+    try:
+        source = path.read_text(encoding="utf-8")
+        code = compile(source, str(path), "exec")
+    except SyntaxError as e:
+        raise TargetError(f"{path}:{e.lineno}: syntax error: {e.msg}") from None
+    except (UnicodeDecodeError, OSError) as e:
+        raise TargetError(f"{path}: cannot read: {e}") from None
+    sys.modules[unique] = module
+    try:
+        exec(code, module.__dict__)
+    except BaseException as e:  # an exception at import must not end the test session
+        del sys.modules[unique]
+        raise TargetError(f"{path}: error while importing: {type(e).__name__}: {e}") from None
+    return module
+
+
+def load_mutant(section: Section, name: str) -> types.ModuleType:
+    """The reference module with the functions of ``grader/mutants/<section>/<name>.py`` put on
+    top. The reference's own functions keep calling the reference, so a mutant breaks only the
+    exercise it replaces."""
+    reference = load_module_file(section.module_file(SOLUTIONS), section.module)
+    path = MUTANTS / section.name / f"{name}.py"
+    if not path.is_file():
+        raise TargetError(f"{path}: no such mutant")
+    mutant = types.ModuleType(f"{section.module}__mutant_{name}")
+    mutant.__dict__.update({k: v for k, v in vars(reference).items() if not k.startswith("__")})
+    mutant.__file__ = str(path)
+    exec(compile(path.read_text(encoding="utf-8"), str(path), "exec"), mutant.__dict__)
+    return mutant
+
+
+def load_target(spec: str, section: Section) -> types.ModuleType:
+    """The section's module for a target spec (see the module docstring)."""
+    if spec.startswith("mutant:"):
+        mutant_section, _, name = spec.removeprefix("mutant:").partition("/")
+        if mutant_section != section.name:
+            # a mutant replaces one section; every other section is the reference
+            return load_module_file(section.module_file(SOLUTIONS), section.module)
+        return load_mutant(section, name)
+    root = resolve_root(spec)
+    if not root.is_dir():
+        raise TargetError(f"{root}: folder not found")
+    folder = root / section.name
+    if not folder.is_dir():
+        raise TargetError(f"{folder}: section folder missing")
+    return load_module_file(section.module_file(root), section.module)
