@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from grader import forbidden
 from grader.collect import SectionJob
 from grader.results import ExerciseResult, SectionResult, TestResult
 from grader.run import RunOutcome
@@ -35,4 +36,11 @@ def judge_section(job: SectionJob, outcome: RunOutcome) -> SectionResult:
                 hidden=bool(record.get("hidden")),
             )
         )
+    for exercise, names in forbidden.scan_file(job.module_file, job.section.name).items():
+        if exercise in by_name:
+            for test in by_name[exercise].tests:
+                test.score = 0.0
+                if test.status == "passed":
+                    test.status = "failed"
+                test.message = forbidden.message(names)
     return result
