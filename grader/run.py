@@ -40,10 +40,7 @@ def child_env() -> dict[str, str]:
 
 
 def suite_files(section: Section, hidden: bool) -> list[Path]:
-    files = [section.public_tests]
-    if hidden and section.hidden_tests.is_file():
-        files.append(section.hidden_tests)
-    return files
+    return [section.public_tests, *(section.hidden_test_files() if hidden else [])]
 
 
 def run_section(section: Section, impl: str, *, hidden: bool = True, seed: int = 0, timeout: float = 600) -> RunOutcome:

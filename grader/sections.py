@@ -2,7 +2,7 @@
 
 A section is a folder ``secNN_<name>/`` holding the module ``<name>.py`` (``sec39_attention_math``
 holds ``attention_math.py``). Its public tests are ``tests/test_secNN_<name>.py``, its hidden tests
-``grader/hidden/test_secNN_<name>.py``. The list of sections is the list of public test files, so a
+``grader/hidden/test_secNN_<name>.py`` (plus optional ``test_secNN_<name>_<topic>.py``). The list of sections is the list of public test files, so a
 new section needs no registration beyond its files.
 """
 
@@ -45,6 +45,10 @@ class Section:
     @property
     def hidden_tests(self) -> Path:
         return HIDDEN_TESTS / f"test_{self.name}.py"
+
+    def hidden_test_files(self) -> list[Path]:
+        """``test_<section>.py`` and any ``test_<section>_<topic>.py`` (e.g. ``_training``)."""
+        return sorted({*HIDDEN_TESTS.glob(f"test_{self.name}.py"), *HIDDEN_TESTS.glob(f"test_{self.name}_*.py")})
 
 
 def is_section_name(name: str) -> bool:
