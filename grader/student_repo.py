@@ -9,11 +9,12 @@ proves that no line of a solution region appears anywhere in the written tree.
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
 from grader.release import BEGIN, END, release_exercises
-from grader.sections import EXERCISES, REPO, SOLUTIONS
+from grader.sections import REPO, SOLUTIONS
 
 TEMPLATE = REPO / "grader" / "student_template"
 COPIED = ["exercises", "tests", "figures", "conftest.py", "requirements.txt", "pyproject.toml"]
@@ -44,7 +45,11 @@ def write_student_repo(out: Path) -> list[Path]:
         elif src.is_file():
             shutil.copy2(src, out / name)
     grader_ignore = shutil.ignore_patterns(*GRADER_LEFT_OUT, "*.pyc")
-    shutil.copytree(REPO / "grader", out / "grader", ignore=lambda d, names: grader_ignore(d, names) if Path(d) == REPO / "grader" else IGNORE(d, names))
+    shutil.copytree(
+        REPO / "grader",
+        out / "grader",
+        ignore=lambda d, names: grader_ignore(d, names) if Path(d) == REPO / "grader" else IGNORE(d, names),
+    )
     for name in ("README.md", "tox.ini"):
         shutil.copy2(TEMPLATE / name, out / name)
     (out / ".github" / "workflows").mkdir(parents=True)
@@ -56,35 +61,46 @@ def write_student_repo(out: Path) -> list[Path]:
     return sorted(p for p in out.rglob("*") if p.is_file())
 
 
-def solution_lines(min_length: int = 16) -> set[str]:
-    """Distinctive lines of every solution region (long enough not to be generic code)."""
-    lines: set[str] = set()
-    for path in SOLUTIONS.rglob("*.py"):
-        inside = False
+def solution_regions() -> list[list[str]]:
+    """The code of every solution region: its stripped, non-empty, non-comment lines."""
+    regions: list[list[str]] = []
+    for path in sorted(SOLUTIONS.rglob("*.py")):
+        current = None
         for line in path.read_text(encoding="utf-8").splitlines():
             stripped = line.strip()
             if stripped == BEGIN:
-                inside = True
+                current = []
             elif stripped == END:
-                inside = False
-            elif inside and len(stripped) >= min_length and not stripped.startswith("#"):
-                lines.add(stripped)
-    # a line the released code itself contains (outside any region) is not a solution
-    for path in EXERCISES.rglob("*.py"):
-        lines -= {line.strip() for line in path.read_text(encoding="utf-8").splitlines()}
-    return lines
+                regions.append(current)
+                current = None
+            elif current is not None and stripped and not stripped.startswith("#"):
+                current.append(stripped.split("  #")[0].rstrip())
+    return [r for r in regions if r]
 
 
-def leaked_lines(root: Path) -> list[str]:
-    """Solution lines found in any text file under ``root``."""
-    wanted = solution_lines()
+def _windows(lines: list[str], size: int) -> set[tuple[str, ...]]:
+    return {tuple(lines[i : i + size]) for i in range(len(lines) - size + 1)}
+
+
+def leaked_lines(root: Path, window: int = 3) -> list[str]:
+    """Pieces of solution code found in any text file under ``root``: any ``window`` consecutive
+    lines of a region (a whole region when it is shorter), compared without indentation and comments."""
+    pieces: set[tuple[str, ...]] = set()
+    for region in solution_regions():
+        pieces |= _windows(region, min(window, len(region)))
     found = []
-    for path in Path(root).rglob("*"):
-        if not path.is_file() or path.suffix in {".png", ".jpg", ".pdf", ".pyc"}:
+    for path in sorted(Path(root).rglob("*")):
+        if not path.is_file() or path.suffix in {".png", ".jpg", ".pdf", ".pyc", ".db"}:
             continue
         try:
             text = path.read_text(encoding="utf-8")
-        except UnicodeDecodeError:
+            if path.suffix == ".ipynb":  # compare the cells' code, not the JSON
+                text = "\n".join("".join(c.get("source", "")) for c in json.loads(text).get("cells", []))
+        except (UnicodeDecodeError, json.JSONDecodeError, AttributeError):
             continue
-        found += [f"{path.relative_to(root)}: {line}" for line in wanted if line in text]
+        lines = [ln.strip().split("  #")[0].rstrip() for ln in text.splitlines()]
+        lines = [ln for ln in lines if ln and not ln.startswith("#")]
+        for size in {len(p) for p in pieces}:
+            for piece in _windows(lines, size) & {p for p in pieces if len(p) == size}:
+                found.append(f"{path.relative_to(root)}: {' / '.join(piece)}")
     return found
