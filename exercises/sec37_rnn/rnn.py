@@ -1,0 +1,316 @@
+"""§37 回帰型ニューラルネットワーク — recurrent neural networks, in NumPy.
+
+Names from the math, used throughout:
+
+    B    batch size (number of sequences processed together)
+    T    number of time steps (tokens) of the longest sequence in the batch
+    D    width of an input vector x_t (an embedding, a flattened patch, ...)
+    H    width of the hidden state h_t (the network's "memory")
+    V    vocabulary size (number of token ids)
+    x_t  input at step t                                            (B, D)
+    h_t  hidden state after step t: h_t = tanh(x_t W_x + h_{t-1} W_h + b)   (B, H)
+    c_t  LSTM cell state (long-term memory)                          (B, H)
+    mask True where a position holds a real token, False at padding (B, T)
+
+Conventions (see the course contract): weights are laid out (in, out) and applied as ``x @ W + b``;
+padding is at the end of each sequence and never changes the state; functions return the input's
+floating dtype (float64 for integer input), integer outputs are int64, inputs are never modified,
+randomness comes only from a ``seed`` argument.
+"""
+
+import numpy as np
+
+
+def _float_dtype(x):
+    """The dtype results are returned in: the input's floating dtype, float64 for anything else."""
+    return x.dtype if np.issubdtype(x.dtype, np.floating) else np.dtype(np.float64)
+
+
+def image_to_vector(image):
+    """Flatten an image into one vector, the way a fully connected network would read it.
+
+    Args:
+        image: uint8 array ``(H, W)`` (grey) or ``(H, W, C)`` (colour), values 0..255.
+
+    Returns:
+        float64 vector ``(H*W*C,)`` in row-major order (row by row, and within a pixel channel by
+        channel), scaled to [0, 1] by dividing by 255.
+
+    Raises:
+        ValueError: ``image`` is not 2-D or 3-D, or its dtype is not uint8 (message names ``image``).
+
+    Figure: chatgpt-book-ch6-37-1-image-to-vector.png
+    Hint: ``reshape(-1)`` reads a C-ordered array row by row; convert to float before dividing.
+    """
+    raise NotImplementedError("image_to_vector: your code here (see the docstring)")
+
+
+def image_to_patches(image, patch):
+    """Cut an image into square patches and flatten each patch (how a Vision Transformer reads it).
+
+    Args:
+        image: ``(H, W, C)`` array of any dtype.
+        patch: side ``p`` of a square patch (a positive int); ``H`` and ``W`` must be multiples of ``p``.
+
+    Returns:
+        ``(H//p * W//p, p*p*C)`` array in ``image``'s dtype: patches in row-major order (first the
+        patches of the top row of patches, left to right), each patch flattened row-major
+        (pixel by pixel, channel fastest).
+
+    Raises:
+        ValueError: ``image`` is not 3-D (message names ``image``); ``patch`` is not a positive int,
+        or ``H`` or ``W`` is not divisible by it (message names ``patch``).
+
+    Figure: chatgpt-book-ch6-37-1-image-to-vector.png
+    Hint: reshape to ``(H//p, p, W//p, p, C)``, bring the two patch-grid axes to the front with
+    ``transpose``, then reshape to 2-D.
+    """
+    raise NotImplementedError("image_to_patches: your code here (see the docstring)")
+
+
+def pad_sequences(seqs, pad_id=0, max_len=None):
+    """Put token sequences of different lengths into one rectangular batch.
+
+    Args:
+        seqs: list of ``B >= 1`` sequences, each a list (or 1-D array) of int token ids; a sequence
+            may be empty.
+        pad_id: the id written into padding positions.
+        max_len: length ``T`` of the batch (an int >= 1), or None for the longest sequence's length.
+            Longer sequences keep their first ``max_len`` tokens.
+
+    Returns:
+        ``(ids, mask)``: ``ids`` int64 ``(B, T)`` with each sequence at the start of its row and
+        ``pad_id`` after it (padding at the end); ``mask`` bool ``(B, T)``, True at real tokens.
+
+    Raises:
+        ValueError: ``seqs`` is empty or a sequence is not a flat list of ints (message names
+        ``seqs``); ``max_len`` < 1 (message names ``max_len``).
+
+    Figure: chatgpt-book-ch6-37-2-padding-and-mask.png
+    Hint: start from ``np.full((B, T), pad_id)`` and copy each sequence into the front of its row.
+    """
+    raise NotImplementedError("pad_sequences: your code here (see the docstring)")
+
+
+def rnn_step(x_t, h_prev, W_x, W_h, b):
+    """One step of a simple (Elman) RNN: ``h_t = tanh(x_t W_x + h_prev W_h + b)``.
+
+    Args:
+        x_t: inputs at this step ``(B, D)``.
+        h_prev: previous hidden state ``(B, H)``.
+        W_x: ``(D, H)``; W_h: ``(H, H)``; b: ``(H,)``.
+
+    Returns:
+        ``h_t (B, H)`` in ``x_t``'s float dtype.
+
+    Raises:
+        ValueError: an argument has the wrong rank or a size that does not fit (message names it).
+
+    Figure: chatgpt-book-ch6-37-3-rnn-unrolled.png
+    Hint: two matrix products, a bias and ``np.tanh``: the same weights are used at every step.
+    """
+    raise NotImplementedError("rnn_step: your code here (see the docstring)")
+
+
+def rnn_forward(x, h0, W_x, W_h, b, mask=None):
+    """Run a simple RNN over a padded batch of sequences.
+
+    Args:
+        x: inputs ``(B, T, D)`` with ``B, T >= 1``.
+        h0: initial state ``(B, H)`` (None means zeros).
+        W_x: ``(D, H)``; W_h: ``(H, H)``; b: ``(H,)``.
+        mask: optional bool ``(B, T)``, True at real tokens (as returned by ``pad_sequences``);
+            None means every position is real.
+
+    Returns:
+        ``(hs, h_last)``: ``hs (B, T, H)`` the state after each step, exactly 0 at padded steps;
+        ``h_last (B, H)`` the state after each sequence's last real token (``h0`` for a sequence
+        with no real token). At a padded step the state is carried over unchanged.
+
+    Raises:
+        ValueError: ``x`` is not 3-D or has an empty batch or no steps (message names ``x``);
+        ``mask`` is not ``(B, T)`` (message names ``mask``); wrong weight or ``h0`` shapes.
+
+    Figure: chatgpt-book-ch6-37-3-rnn-unrolled.png
+    Hint: loop over t; compute the new state with ``rnn_step`` and keep it only where
+    ``mask[:, t]`` is True (``np.where(m[:, None], h_new, h)``).
+    """
+    raise NotImplementedError("rnn_forward: your code here (see the docstring)")
+
+
+def stacked_rnn_forward(x, h0, layers, mask=None):
+    """A stack of ``L`` RNN layers: layer ``l`` reads the states of layer ``l-1`` (layer 0 reads ``x``).
+
+    Args:
+        x: inputs ``(B, T, D)``.
+        h0: initial states ``(L, B, H)``, one per layer.
+        layers: list of ``L >= 1`` tuples ``(W_x, W_h, b)``; layer 0 has ``W_x (D, H)``, the others
+            ``W_x (H, H)``.
+        mask: optional bool ``(B, T)`` (see ``rnn_forward``); the same mask applies to every layer.
+
+    Returns:
+        ``(hs, h_last)``: ``hs (B, T, H)`` the states of the last layer (0 at padded steps);
+        ``h_last (L, B, H)`` the final state of every layer.
+
+    Raises:
+        ValueError: ``layers`` is empty or its length differs from ``h0.shape[0]`` (message names
+        ``layers``), ``h0`` is not 3-D (message names ``h0``), or any error of ``rnn_forward``.
+
+    Figure: chatgpt-book-ch6-37-4-stacked-bidirectional-rnn.png
+    Hint: call ``rnn_forward`` once per layer, feeding it the ``hs`` of the layer below.
+    """
+    raise NotImplementedError("stacked_rnn_forward: your code here (see the docstring)")
+
+
+def bidirectional_rnn_forward(x, h0, fwd, bwd, mask=None):
+    """A bidirectional RNN: one RNN reads each sequence forwards, another reads it backwards.
+
+    Args:
+        x: inputs ``(B, T, D)``.
+        h0: initial states ``(2, B, H)``: ``h0[0]`` forward, ``h0[1]`` backward.
+        fwd, bwd: tuples ``(W_x, W_h, b)`` of the forward and the backward RNN.
+        mask: optional bool ``(B, T)``, True at real tokens, padding at the end.
+
+    Returns:
+        ``(out, h_n)``: ``out (B, T, 2H)`` with ``out[..., :H]`` the forward states and
+        ``out[..., H:]`` the backward states (both 0 at padded steps); ``h_n (2, B, H)`` with the
+        forward state after the last real token and the backward state after reading position 0.
+        The backward RNN starts at each sequence's **last real token**, not at the padded end.
+
+    Raises:
+        ValueError: ``h0`` is not ``(2, B, H)`` (message names ``h0``), or any error of ``rnn_forward``.
+
+    Figure: chatgpt-book-ch6-37-4-stacked-bidirectional-rnn.png
+    Hint: run ``rnn_forward`` on the time-reversed ``x`` with the time-reversed mask: since padded
+    steps leave the state alone, the backward RNN really starts at the last real token.
+    """
+    raise NotImplementedError("bidirectional_rnn_forward: your code here (see the docstring)")
+
+
+def lstm_step(x_t, h_prev, c_prev, W_x, W_h, b):
+    """One LSTM step with gates in PyTorch's order ``i, f, g, o``.
+
+    ``z = x_t W_x + h_prev W_h + b`` is split into four blocks of width ``H``:
+    input gate ``i = σ(z_i)``, forget gate ``f = σ(z_f)``, candidate ``g = tanh(z_g)``,
+    output gate ``o = σ(z_o)``; then ``c_t = f * c_prev + i * g`` and ``h_t = o * tanh(c_t)``.
+
+    Args:
+        x_t: ``(B, D)``; h_prev, c_prev: ``(B, H)``.
+        W_x: ``(D, 4H)``; W_h: ``(H, 4H)``; b: ``(4H,)``.
+
+    Returns:
+        ``(h_t, c_t)``, both ``(B, H)`` in ``x_t``'s float dtype.
+
+    Raises:
+        ValueError: an argument has the wrong rank or a size that does not fit (message names it).
+
+    Figure: chatgpt-book-ch6-37-7-lstm-cell.png
+    Hint: ``i, f, g, o = np.split(z, 4, axis=-1)``; a stable sigmoid is ``0.5 * (1 + np.tanh(z / 2))``.
+    """
+    raise NotImplementedError("lstm_step: your code here (see the docstring)")
+
+
+def lstm_forward(x, h0, c0, W_x, W_h, b, mask=None):
+    """Run an LSTM over a padded batch of sequences (padding handled as in ``rnn_forward``).
+
+    Args:
+        x: inputs ``(B, T, D)`` with ``B, T >= 1``.
+        h0, c0: initial states ``(B, H)`` (None means zeros).
+        W_x: ``(D, 4H)``; W_h: ``(H, 4H)``; b: ``(4H,)`` (gate order i, f, g, o).
+        mask: optional bool ``(B, T)``, True at real tokens.
+
+    Returns:
+        ``(hs, (h_last, c_last))``: ``hs (B, T, H)`` (0 at padded steps); ``h_last``, ``c_last``
+        ``(B, H)`` the states after each sequence's last real token. Padded steps change neither
+        ``h`` nor ``c``.
+
+    Raises:
+        ValueError: ``x`` is not 3-D or has an empty batch or no steps (message names ``x``);
+        ``mask`` is not ``(B, T)`` (message names ``mask``); wrong weight or state shapes.
+
+    Figure: chatgpt-book-ch6-37-7-lstm-cell.png
+    Hint: the loop of ``rnn_forward`` with ``lstm_step``; keep both ``h`` and ``c`` at padded steps.
+    """
+    raise NotImplementedError("lstm_forward: your code here (see the docstring)")
+
+
+def sample_next_token(logits, temperature=1.0, top_k=None, seed=0):
+    """Choose the next token id from a model's scores.
+
+    Args:
+        logits: scores ``(V,)`` of the ``V`` possible next tokens (``-inf`` allowed, not all).
+        temperature: 0 for greedy choice; otherwise > 0: divide the logits by it before the softmax
+            (< 1 sharpens the distribution, > 1 flattens it).
+        top_k: None, or an int >= 1: sample only among the ``top_k`` largest logits (ties broken
+            towards the lower index; ``top_k >= V`` keeps all).
+        seed: int seed of ``np.random.default_rng``; same arguments, same token.
+
+    Returns:
+        a Python ``int`` in ``[0, V)``: with ``temperature == 0`` the argmax (the lowest index on
+        ties), otherwise a draw from ``softmax(logits / temperature)`` restricted to the top-k.
+
+    Raises:
+        ValueError: ``logits`` is not a non-empty 1-D array (message names ``logits``);
+        ``temperature < 0`` (names ``temperature``); ``top_k < 1`` (names ``top_k``).
+
+    Figure: chatgpt-book-ch6-37-5-next-token-sampling.png
+    Hint: the temperature goes *inside* the softmax; set the logits outside the top-k to ``-inf``
+    before it; ``rng.choice(V, p=probs)`` draws one id.
+    """
+    raise NotImplementedError("sample_next_token: your code here (see the docstring)")
+
+
+def rnn_generate(prompt, n_new, params, temperature=0.0, seed=0):
+    """Generate text with an RNN language model, one token at a time.
+
+    The prompt is fed from ``h = 0`` (``h = rnn_step(E[id], h, W_x, W_h, b)`` for each prompt id);
+    then ``n_new`` times: ``logits = h W_out + b_out``, choose an id with
+    ``sample_next_token(logits, temperature, seed=seed + i)`` (``i`` = 0, 1, ... the step), and feed
+    that id back in.
+
+    Args:
+        prompt: list of ``>= 1`` int ids in ``[0, V)``.
+        n_new: number of ids to generate (int >= 0).
+        params: ``{"E" (V, D), "W_x" (D, H), "W_h" (H, H), "b" (H,), "W_out" (H, V), "b_out" (V,)}``.
+        temperature: 0 for greedy decoding (the default), else the sampling temperature.
+        seed: base seed of the sampling.
+
+    Returns:
+        list of the ``n_new`` new ids (Python ints; the prompt is not included).
+
+    Raises:
+        ValueError: ``prompt`` is empty or holds an id outside ``[0, V)`` (message names ``prompt``);
+        ``n_new < 0`` (names ``n_new``).
+
+    Figure: chatgpt-book-ch6-37-5-next-token-sampling.png
+    Hint: the state after the last prompt token already predicts the first new token.
+    """
+    raise NotImplementedError("rnn_generate: your code here (see the docstring)")
+
+
+def encoder_decoder_greedy(src, enc, dec, bos_id, eos_id, max_len):
+    """Translate with an RNN encoder–decoder (sequence to sequence), choosing the best token each step.
+
+    The encoder reads ``src`` from ``h = 0`` (``h = rnn_step(enc["E"][id], h, ...)``); its final
+    state is the decoder's initial state (the "thought vector"). The decoder starts from
+    ``y = bos_id`` and repeats ``h = rnn_step(dec["E"][y], h, ...)``, ``y = argmax(h W_out + b_out)``
+    until it produces ``eos_id`` or has produced ``max_len`` ids.
+
+    Args:
+        src: list of ``>= 1`` source ids.
+        enc: ``{"E", "W_x", "W_h", "b"}`` of the encoder RNN.
+        dec: ``{"E", "W_x", "W_h", "b", "W_out", "b_out"}`` of the decoder RNN (same ``H``).
+        bos_id, eos_id: ids of the begin- and end-of-sequence tokens of the target vocabulary.
+        max_len: most ids to generate (int >= 1).
+
+    Returns:
+        list of the generated ids (Python ints) **before** ``eos_id`` (``eos_id`` itself is not
+        included), at most ``max_len`` of them.
+
+    Raises:
+        ValueError: ``src`` is empty (message names ``src``); ``max_len < 1`` (names ``max_len``).
+
+    Figure: chatgpt-book-ch6-37-8-encoder-decoder.png
+    Hint: ties in the argmax go to the lowest id (``np.argmax``); stop *before* appending ``eos_id``.
+    """
+    raise NotImplementedError("encoder_decoder_greedy: your code here (see the docstring)")
