@@ -1,0 +1,289 @@
+"""§40 トランスフォーマー — the Transformer block, built from scratch in PyTorch.
+
+Names from the math, used throughout:
+
+    x        token vectors entering a layer, one row per token               (B, T, d)
+    d        d_model, the width of every token vector
+    h        n_heads, the number of attention heads; each head works on d_h = d / h features
+    Q, K, V  queries, keys, values = x W_q + b_q, x W_k + b_k, x W_v + b_v    (B, T, d)
+    pe       positional encoding, one row per position                      (T, d)
+    gamma, beta   the learned scale and shift of layer normalisation        (d,)
+
+Conventions (see the course contract): weights are laid out (in, out) and applied as ``x @ W + b``;
+boolean masks mean True = "may attend"; a query whose keys are all masked gets attention weights 0
+and output 0 (never NaN); functions return tensors in the input's floating dtype and never modify
+their inputs; bad arguments raise ``ValueError`` naming the argument.
+
+Rule of this section: build everything from tensor operations (``@``, ``softmax``, ``mean``,
+``sqrt``, ``reshape``, ``transpose``, ...). Do NOT call the library version of what an exercise
+teaches: ``torch.nn.functional.scaled_dot_product_attention``, ``torch.nn.MultiheadAttention``,
+``torch.nn.functional.layer_norm`` / ``torch.nn.LayerNorm``, ``torch.nn.Linear``,
+``torch.nn.TransformerEncoderLayer`` and friends. The grader checks this: an exercise that calls
+its shortcut scores 0 even when its numbers are right. Calling your OWN functions of this module
+(e.g. your ``layer_norm`` inside ``transformer_block``) is of course allowed and expected.
+"""
+
+import math
+
+import torch
+
+MHA_KEYS = ("W_q", "b_q", "W_k", "b_k", "W_v", "b_v", "W_o", "b_o")
+
+
+def _param(params, key, where="params"):
+    """``params[key]`` as a tensor, or a ValueError that names the missing entry."""
+    if not isinstance(params, dict) or key not in params:
+        raise ValueError(f"{where} must be a dict with an entry '{key}'")
+    return torch.as_tensor(params[key])
+
+
+def positional_encoding(seq_len, d_model, base=10000.0):
+    """Sinusoidal positional encoding of the original Transformer (interleaved sin/cos).
+
+    ``pe[p, 2i] = sin(p / base^(2i/d))`` and ``pe[p, 2i+1] = cos(p / base^(2i/d))``: even columns hold
+    sines, odd columns the cosines of the same frequency, side by side (interleaved — NOT all sines
+    followed by all cosines). Column pair ``(2i, 2i+1)`` turns at the angular speed
+    ``1 / base^(2i/d)``: fast for the first pair, slower and slower for later pairs.
+
+    Args:
+        seq_len: number of positions ``T`` (int >= 1); positions are ``0 .. T-1``.
+        d_model: width ``d`` (int >= 1). An odd ``d`` is allowed: the last column is then a sine
+            whose cosine partner would be column ``d`` (which does not exist).
+        base: the base of the geometric sequence of wavelengths (float > 0).
+
+    Returns:
+        float32 tensor ``(T, d)``. Row 0 is ``[0, 1, 0, 1, ...]``; for even ``d`` every row has norm
+        ``sqrt(d / 2)``.
+
+    Raises:
+        ValueError: ``seq_len`` or ``d_model`` is not a positive int, or ``base`` is not positive
+            (the message names the argument).
+
+    Figure: chatgpt-book-ch6-40-3-positional-encoding.png
+    Hint: compute the angles ``p / base^(2i/d)`` as a ``(T, ceil(d/2))`` table (float64 for
+    accuracy), then write sines into ``pe[:, 0::2]`` and cosines into ``pe[:, 1::2]``.
+    """
+    raise NotImplementedError("positional_encoding: your code here (see the docstring)")
+
+
+def add_positional_encoding(x):
+    """Add the sinusoidal positional encoding to a batch of token vectors: ``x + pe``.
+
+    Args:
+        x: float tensor ``(B, T, d)`` (more leading dimensions are allowed: ``(..., T, d)``).
+
+    Returns:
+        tensor of ``x``'s shape and dtype: ``x[..., p, :] + positional_encoding(T, d)[p]`` (the same
+        ``pe`` for every sequence of the batch; ``pe`` is cast to ``x``'s dtype). ``x`` is unchanged.
+
+    Raises:
+        ValueError: ``x`` has fewer than 2 dimensions or is not a floating tensor (names ``x``).
+
+    Figure: chatgpt-book-ch6-40-3-positional-encoding.png
+    Hint: the positions run along axis -2 (not the batch axis); broadcasting adds ``pe (T, d)`` to
+    every sequence. Use ``x + pe``, not ``x += pe``.
+    """
+    x = torch.as_tensor(x)
+    raise NotImplementedError("add_positional_encoding: your code here (see the docstring)")
+
+
+def layer_norm(x, gamma, beta, eps=1e-5):
+    """Layer normalisation over the last dimension (one token vector at a time).
+
+    ``y = (x - mean) / sqrt(var + eps) * gamma + beta`` where ``mean`` and ``var`` are taken over the
+    ``d`` features of each token; ``var`` is the BIASED variance (divide by ``d``, not ``d - 1``),
+    and ``eps`` sits INSIDE the square root — as in ``torch.nn.LayerNorm``.
+
+    Args:
+        x: ``(..., d)``.
+        gamma, beta: ``(d,)`` scale and shift.
+        eps: small positive number that keeps the division finite for a constant token.
+
+    Returns:
+        tensor of ``x``'s shape and dtype.
+
+    Raises:
+        ValueError: ``x`` is 0-dimensional, or ``gamma`` / ``beta`` is not ``(d,)`` (names the argument).
+
+    Do not call ``torch.nn.functional.layer_norm`` or ``torch.nn.LayerNorm``: this exercise IS layer norm.
+
+    Figure: chatgpt-book-ch6-40-2-transformer-block.png
+    Hint: ``x.mean(dim=-1, keepdim=True)``; ``torch.var`` divides by ``d - 1`` unless told
+    ``unbiased=False`` (``correction=0``).
+    """
+    x, gamma, beta = torch.as_tensor(x), torch.as_tensor(gamma), torch.as_tensor(beta)
+    raise NotImplementedError("layer_norm: your code here (see the docstring)")
+
+
+def feed_forward(x, W1, b1, W2, b2):
+    """Position-wise feed-forward network: ``relu(x W1 + b1) W2 + b2``, applied to each token alone.
+
+    Args:
+        x: ``(..., d)``.
+        W1: ``(d, d_ff)``; b1: ``(d_ff,)``; W2: ``(d_ff, d_out)``; b2: ``(d_out,)`` (usually
+            ``d_out = d`` and ``d_ff = 4 d``).
+
+    Returns:
+        ``(..., d_out)`` in ``x``'s dtype.
+
+    Raises:
+        ValueError: a weight or bias whose shape does not fit (names ``W1``, ``b1``, ``W2`` or ``b2``).
+
+    Do not use ``torch.nn.Linear`` / ``torch.nn.functional.linear``: write the two matrix products.
+
+    Figure: chatgpt-book-ch6-40-2-transformer-block.png
+    Hint: two affine maps with a ReLU (``torch.relu``) in between; nothing mixes different tokens.
+    """
+    x, W1, b1, W2, b2 = (torch.as_tensor(t) for t in (x, W1, b1, W2, b2))
+    raise NotImplementedError("feed_forward: your code here (see the docstring)")
+
+
+def split_heads(x, n_heads):
+    """Cut the feature axis into ``n_heads`` heads: ``(B, T, d) -> (B, h, T, d_h)``, ``d_h = d / h``.
+
+    Head ``i`` owns features ``[i*d_h, (i+1)*d_h)`` of every token, so
+    ``split_heads(x, h)[b, i, t] == x[b, t, i*d_h:(i+1)*d_h]``.
+
+    Args:
+        x: ``(B, T, d)`` (more leading dimensions are allowed: ``(..., T, d) -> (..., h, T, d_h)``).
+        n_heads: number of heads ``h``, a positive int that divides ``d``.
+
+    Returns:
+        ``(B, h, T, d_h)``, same dtype.
+
+    Raises:
+        ValueError: ``x`` has fewer than 2 dimensions (names ``x``), or ``n_heads`` is not a positive
+            int dividing ``d`` (names ``n_heads``).
+
+    Figure: chatgpt-book-ch6-40-5-multi-head-attention.png
+    Hint: ``reshape`` to ``(B, T, h, d_h)`` first, then swap the T and h axes with ``transpose``;
+    reshaping straight to ``(B, h, T, d_h)`` mixes tokens into the wrong heads.
+    """
+    x = torch.as_tensor(x)
+    raise NotImplementedError("split_heads: your code here (see the docstring)")
+
+
+def merge_heads(x):
+    """Undo ``split_heads``: ``(B, h, T, d_h) -> (B, T, h*d_h)``, head ``i`` back at features ``[i*d_h, (i+1)*d_h)``.
+
+    Args:
+        x: ``(B, h, T, d_h)`` (more leading dimensions are allowed).
+
+    Returns:
+        ``(B, T, h*d_h)``, same dtype; ``merge_heads(split_heads(x, h))`` equals ``x``.
+
+    Raises:
+        ValueError: ``x`` has fewer than 3 dimensions (names ``x``).
+
+    Figure: chatgpt-book-ch6-40-5-multi-head-attention.png
+    Hint: ``transpose`` back to ``(B, T, h, d_h)``, then ``reshape`` (a transposed tensor is not
+    contiguous, so ``view`` would fail where ``reshape`` copies).
+    """
+    x = torch.as_tensor(x)
+    raise NotImplementedError("merge_heads: your code here (see the docstring)")
+
+
+def scaled_dot_product_attention(q, k, v, mask=None):
+    """Scaled dot-product attention (the PyTorch twin of §39 ``softmax_attention``).
+
+    ``weights = softmax(q kᵀ / sqrt(d_k))`` over the keys that the mask allows, ``out = weights v``.
+
+    Args:
+        q: ``(..., Tq, d_k)``; k: ``(..., Tk, d_k)``; v: ``(..., Tk, d_v)``.
+        mask: optional bool tensor broadcastable to ``(..., Tq, Tk)``; True = query may attend to
+            key (the same polarity as ``torch.nn.functional.scaled_dot_product_attention``'s bool
+            ``attn_mask``, the OPPOSITE of ``nn.MultiheadAttention``'s masks).
+
+    Returns:
+        ``(out (..., Tq, d_v), weights (..., Tq, Tk))`` in ``q``'s dtype. Masked keys get weight
+        exactly 0; a query whose keys are ALL masked gets weights 0 and output 0 (not NaN).
+
+    Raises:
+        ValueError: shapes that do not fit (names ``q``, ``k``, ``v``) or a mask that is not bool or
+            does not broadcast to ``(..., Tq, Tk)`` (names ``mask``).
+
+    Do not call ``torch.nn.functional.scaled_dot_product_attention`` (the shortcut) here.
+
+    Figure: chatgpt-book-ch6-39-3-attention-weighted-sum.png
+    Hint: fill masked scores with a very negative number before ``torch.softmax``, then set the
+    masked weights to exactly 0 — that also turns a fully masked row into zeros.
+    """
+    q, k, v = torch.as_tensor(q), torch.as_tensor(k), torch.as_tensor(v)
+    raise NotImplementedError("scaled_dot_product_attention: your code here (see the docstring)")
+
+
+def multi_head_attention(x_q, x_kv, params, n_heads, mask=None):
+    """Multi-head attention: ``h`` heads attend in parallel, each over its own ``d_h = d/h`` features.
+
+    ``Q = x_q W_q + b_q``, ``K = x_kv W_k + b_k``, ``V = x_kv W_v + b_v``; split each into heads; run
+    ``scaled_dot_product_attention`` per head; merge the heads and apply ``W_o``, ``b_o``.
+    Self-attention is ``multi_head_attention(x, x, params, h)``.
+
+    Args:
+        x_q: ``(B, Tq, d)`` — the tokens that ask (queries).
+        x_kv: ``(B, Tk, d)`` — the tokens that are looked at (keys and values).
+        params: dict with ``"W_q", "W_k", "W_v", "W_o"`` of shape ``(d, d)`` (laid out (in, out)) and
+            ``"b_q", "b_k", "b_v", "b_o"`` of shape ``(d,)``.
+        n_heads: ``h``, a positive int dividing ``d``.
+        mask: optional bool, broadcastable to ``(B, h, Tq, Tk)``; True = may attend. A ``(Tq, Tk)``
+            mask applies to every sequence and head; a padding mask ``(B, 1, 1, Tk)`` (§41
+            ``padding_mask``) to every head and query. A per-sequence ``(B, Tq, Tk)`` mask must be
+            given as ``mask[:, None]``.
+
+    Returns:
+        ``(out (B, Tq, d), weights (B, h, Tq, Tk))`` — the weights of every head, not averaged.
+
+    Raises:
+        ValueError: missing or misshapen params (names the key), ``x_kv`` of another batch size or width than ``x_q``
+            (names ``x_kv``), ``n_heads`` not dividing ``d`` (names ``n_heads``), bad ``mask``.
+
+    Do not use ``torch.nn.MultiheadAttention`` or ``torch.nn.functional.scaled_dot_product_attention``;
+    use your own ``split_heads``, ``scaled_dot_product_attention`` and ``merge_heads``.
+
+    Figure: chatgpt-book-ch6-40-5-multi-head-attention.png
+    Hint: project first with the full ``(d, d)`` matrices, then ``split_heads``: head ``i`` of ``Q``
+    is then exactly ``x_q @ W_q[:, i*d_h:(i+1)*d_h] + b_q[i*d_h:(i+1)*d_h]``.
+    """
+    x_q, x_kv = torch.as_tensor(x_q), torch.as_tensor(x_kv)
+    raise NotImplementedError("multi_head_attention: your code here (see the docstring)")
+
+
+def transformer_block(x, params, n_heads, mask=None, norm_first=False):
+    """One Transformer encoder block: self-attention and a feed-forward network, each with a
+    residual connection and layer normalisation.
+
+    Post-LN (the original Transformer, ``norm_first=False``)::
+
+        x = layer_norm(x + attention(x))            # ln1
+        x = layer_norm(x + feed_forward(x))         # ln2
+
+    Pre-LN (``norm_first=True``, used by GPT-2 and most modern models)::
+
+        x = x + attention(layer_norm(x))            # ln1
+        x = x + feed_forward(layer_norm(x))         # ln2
+
+    ``attention`` is multi-head SELF-attention (queries, keys and values from the same tokens).
+
+    Args:
+        x: ``(B, T, d)``.
+        params: ``{"attn": <multi_head_attention params>, "ln1": {"gamma", "beta"},
+            "ffn": {"W1", "b1", "W2", "b2"}, "ln2": {"gamma", "beta"}}``; layer norms use eps 1e-5.
+        n_heads: number of heads.
+        mask: optional bool mask for the attention (see ``multi_head_attention``).
+        norm_first: False = post-LN, True = pre-LN.
+
+    Returns:
+        ``(B, T, d)`` in ``x``'s dtype (only the output; the attention weights are not returned).
+
+    Raises:
+        ValueError: a missing entry of ``params`` (names it) or any error of the parts.
+
+    Do not use ``torch.nn.TransformerEncoderLayer`` or the library attention / layer norm; use your
+    own ``multi_head_attention``, ``layer_norm`` and ``feed_forward``.
+
+    Figure: chatgpt-book-ch6-40-2-transformer-block.png
+    Hint: write two tiny inner functions ``attn(z)`` and ``ffn(z)``; the two variants differ only
+    in where ``layer_norm`` sits relative to the residual addition.
+    """
+    x = torch.as_tensor(x)
+    raise NotImplementedError("transformer_block: your code here (see the docstring)")

@@ -1,0 +1,496 @@
+"""Hidden tests for §40 トランスフォーマー: seeded random shapes, float32 and float64, masks, the
+torch oracles and property checks. Never shipped to students.
+
+Oracles: F.layer_norm, nn.Sequential(Linear, ReLU, Linear), F.scaled_dot_product_attention,
+nn.MultiheadAttention(batch_first=True) and nn.TransformerEncoderLayer(dropout=0, batch_first=True)
+with the weights mapped from the (in, out) layout (nn.Linear.weight == W.T), and the float64
+formula of the positional encoding.
+"""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from grader.checks import check_close, check_dtype, check_finite, check_shape, check_tensor, check_unchanged
+
+TOL = {torch.float64: dict(rtol=1e-7, atol=1e-10), torch.float32: dict(rtol=1e-4, atol=1e-5)}
+DTYPES = [torch.float64, torch.float32]
+MHA_KEYS = ("W_q", "b_q", "W_k", "b_k", "W_v", "b_v", "W_o", "b_o")
+
+
+def gen(seed, k):
+    return torch.Generator().manual_seed(seed + k)
+
+
+def randn(g, *shape, dtype=torch.float64, scale=1.0):
+    return (torch.randn(*shape, generator=g, dtype=torch.float64) * scale).to(dtype)
+
+
+def mha_params(g, d, dtype):
+    # weights scaled so that the softmax is neither uniform nor one-hot
+    return {k: randn(g, d, d, dtype=dtype, scale=1 / math.sqrt(d)) if k[0] == "W" else randn(g, d, dtype=dtype, scale=0.2)
+            for k in MHA_KEYS}  # fmt: skip
+
+
+def block_params(g, d, d_ff, dtype):
+    return {
+        "attn": mha_params(g, d, dtype),
+        "ln1": {"gamma": 1 + randn(g, d, dtype=dtype, scale=0.3), "beta": randn(g, d, dtype=dtype, scale=0.3)},
+        "ffn": {
+            "W1": randn(g, d, d_ff, dtype=dtype, scale=1 / math.sqrt(d)),
+            "b1": randn(g, d_ff, dtype=dtype, scale=0.2),
+            "W2": randn(g, d_ff, d, dtype=dtype, scale=1 / math.sqrt(d_ff)),
+            "b2": randn(g, d, dtype=dtype, scale=0.2),
+        },
+        "ln2": {"gamma": 1 + randn(g, d, dtype=dtype, scale=0.3), "beta": randn(g, d, dtype=dtype, scale=0.3)},
+    }
+
+
+def torch_mha(p, d, h, dtype):
+    """nn.MultiheadAttention holding the (in, out) weights of p."""
+    m = nn.MultiheadAttention(d, h, batch_first=True, dtype=dtype)
+    with torch.no_grad():
+        m.in_proj_weight.copy_(torch.cat([p["W_q"].T, p["W_k"].T, p["W_v"].T]))
+        m.in_proj_bias.copy_(torch.cat([p["b_q"], p["b_k"], p["b_v"]]))
+        m.out_proj.weight.copy_(p["W_o"].T)
+        m.out_proj.bias.copy_(p["b_o"])
+    return m
+
+
+def torch_block(p, d, h, d_ff, dtype, norm_first):
+    """nn.TransformerEncoderLayer (relu, dropout 0) holding the weights of p; train() mode so that
+    the fused fast path (which zeroes padded outputs) is not taken."""
+    layer = nn.TransformerEncoderLayer(
+        d, h, dim_feedforward=d_ff, dropout=0.0, batch_first=True, norm_first=norm_first, dtype=dtype
+    )
+    layer.self_attn.load_state_dict(torch_mha(p["attn"], d, h, dtype).state_dict())
+    with torch.no_grad():
+        layer.norm1.weight.copy_(p["ln1"]["gamma"])
+        layer.norm1.bias.copy_(p["ln1"]["beta"])
+        layer.norm2.weight.copy_(p["ln2"]["gamma"])
+        layer.norm2.bias.copy_(p["ln2"]["beta"])
+        layer.linear1.weight.copy_(p["ffn"]["W1"].T)
+        layer.linear1.bias.copy_(p["ffn"]["b1"])
+        layer.linear2.weight.copy_(p["ffn"]["W2"].T)
+        layer.linear2.bias.copy_(p["ffn"]["b2"])
+    return layer.train()
+
+
+def pe_formula(T, d, base=10000.0):
+    """float64 loop over the contract's formula."""
+    pe = np.zeros((T, d))
+    for p in range(T):
+        for j in range(d):
+            angle = p / base ** ((j - j % 2) / d)
+            pe[p, j] = math.sin(angle) if j % 2 == 0 else math.cos(angle)
+    return pe
+
+
+# --- positional_encoding ------------------------------------------------------------------
+
+
+@pytest.mark.exercise("positional_encoding", points=1)
+@pytest.mark.parametrize("T, d", [(40, 10), (9, 7)], ids=["even_d", "odd_d"])
+def test_positional_encoding_matches_formula(transformer, T, d):
+    # oracle: the contract's formula in float64, interleaved sin/cos; odd d allowed
+    pe = transformer.positional_encoding(T, d)
+    check_tensor(pe, "positional_encoding(T, d)")
+    check_shape(pe, (T, d), "positional_encoding(T, d)")
+    check_dtype(pe, torch.float32, "positional_encoding(T, d)")
+    check_close(pe, pe_formula(T, d), f"positional_encoding(T, d={d})", rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.exercise("positional_encoding", points=1)
+def test_positional_encoding_row_norm(transformer):
+    # property: sin² + cos² = 1 per column pair, so every row has norm sqrt(d/2) for even d
+    pe = transformer.positional_encoding(50, 12).double()
+    check_close(pe.norm(dim=-1), torch.full((50,), math.sqrt(6.0), dtype=torch.float64), "row norms of pe",
+                rtol=1e-5, atol=1e-5)  # fmt: skip
+
+
+@pytest.mark.exercise("positional_encoding", points=1)
+def test_positional_encoding_shift_is_a_rotation(transformer):
+    # property: pe[p+k] = R_k pe[p], R_k block-diagonal with 2x2 rotations by k*w_i (w_i = base^(-2i/d))
+    T, d, k = 30, 8, 5
+    pe = transformer.positional_encoding(T, d).double()
+    R = torch.zeros(d, d, dtype=torch.float64)
+    for i in range(d // 2):
+        a = k / 10000.0 ** (2 * i / d)
+        R[2 * i : 2 * i + 2, 2 * i : 2 * i + 2] = torch.tensor(
+            [[math.cos(a), math.sin(a)], [-math.sin(a), math.cos(a)]]
+        )
+    check_close(pe[k:], pe[:-k] @ R.T, "pe[p + 5] compared with R_5 pe[p]", rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.exercise("positional_encoding", points=1)
+def test_positional_encoding_uses_base(transformer):
+    # oracle: the formula with base=100
+    check_close(transformer.positional_encoding(12, 6, base=100.0), pe_formula(12, 6, base=100.0),
+                "positional_encoding(12, 6, base=100)", rtol=1e-4, atol=1e-5)  # fmt: skip
+
+
+@pytest.mark.exercise("positional_encoding", points=1)
+def test_positional_encoding_rejects_bad_sizes(transformer):
+    # contract: bad arguments raise ValueError
+    for args in [(0, 4), (4, 0), (-1, 4)]:
+        with pytest.raises(ValueError):
+            transformer.positional_encoding(*args)
+
+
+# --- add_positional_encoding --------------------------------------------------------------
+
+
+@pytest.mark.exercise("add_positional_encoding", points=1)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_add_positional_encoding_matches_oracle(transformer, seed, dtype):
+    # oracle: x + the formula's pe, the same for every sequence of the batch
+    x = randn(gen(seed, 1), 3, 11, 6, dtype=dtype)
+    before = x.clone()
+    out = transformer.add_positional_encoding(x)
+    check_tensor(out, "add_positional_encoding(x)")
+    check_dtype(out, dtype, "add_positional_encoding(x)")
+    expected = x.double() + torch.from_numpy(pe_formula(11, 6))
+    check_close(out, expected, "x + pe", rtol=1e-4, atol=1e-6)  # pe itself is float32 (1e-7 abs)
+    check_unchanged(before, x, "x")
+
+
+@pytest.mark.exercise("add_positional_encoding", points=1)
+def test_add_positional_encoding_rejects_a_vector(transformer):
+    # contract: x must be (B, T, d)
+    with pytest.raises(ValueError):
+        transformer.add_positional_encoding(torch.zeros(5))
+
+
+# --- layer_norm ---------------------------------------------------------------------------
+
+
+@pytest.mark.exercise("layer_norm", points=1)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_layer_norm_matches_torch(transformer, seed, dtype):
+    # oracle: F.layer_norm (biased variance, eps inside the square root); leading batch dims
+    g = gen(seed, 2)
+    x = randn(g, 2, 3, 5, 6, dtype=dtype, scale=3.0) + 1.5
+    gamma, beta = randn(g, 6, dtype=dtype), randn(g, 6, dtype=dtype)
+    before = x.clone()
+    y = transformer.layer_norm(x, gamma, beta)
+    check_tensor(y, "layer_norm(x, gamma, beta)")
+    check_dtype(y, dtype, "layer_norm(x, gamma, beta)")
+    check_close(y, F.layer_norm(x, (6,), gamma, beta, eps=1e-5), "layer_norm", **TOL[dtype])
+    check_unchanged(before, x, "x")
+
+
+@pytest.mark.exercise("layer_norm", points=1)
+def test_layer_norm_eps_inside_the_sqrt(transformer, seed):
+    # oracle: F.layer_norm with a large eps on small-variance tokens (eps placement matters here)
+    g = gen(seed, 3)
+    x = randn(g, 4, 5, scale=0.1)
+    gamma, beta = torch.ones(5, dtype=torch.float64), torch.zeros(5, dtype=torch.float64)
+    check_close(transformer.layer_norm(x, gamma, beta, eps=0.01), F.layer_norm(x, (5,), gamma, beta, eps=0.01),
+                "layer_norm with eps=0.01", **TOL[torch.float64])  # fmt: skip
+
+
+@pytest.mark.exercise("layer_norm", points=1)
+def test_layer_norm_of_constant_token_is_beta(transformer):
+    # property: a constant token has variance 0: (x - mean) = 0, so the output is beta, not NaN
+    beta = torch.tensor([1.0, -2.0, 3.0], dtype=torch.float64)
+    y = transformer.layer_norm(torch.full((2, 3), 7.0, dtype=torch.float64), torch.ones(3, dtype=torch.float64), beta)
+    check_finite(y, "layer_norm of a constant token")
+    check_close(y, beta.expand(2, 3), "layer_norm of a constant token", **TOL[torch.float64])
+
+
+@pytest.mark.exercise("layer_norm", points=1)
+def test_layer_norm_rejects_wrong_gamma(transformer):
+    # contract: gamma must be (d,)
+    with pytest.raises(ValueError):
+        transformer.layer_norm(torch.zeros(2, 4), torch.ones(3), torch.zeros(4))
+
+
+# --- feed_forward -------------------------------------------------------------------------
+
+
+@pytest.mark.exercise("feed_forward", points=1)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_feed_forward_matches_torch(transformer, seed, dtype):
+    # oracle: nn.Sequential(nn.Linear, nn.ReLU, nn.Linear) with weight = W.T
+    g = gen(seed, 4)
+    d, d_ff, d_out = 6, 10, 5
+    x = randn(g, 2, 7, d, dtype=dtype)
+    W1, b1 = randn(g, d, d_ff, dtype=dtype), randn(g, d_ff, dtype=dtype)
+    W2, b2 = randn(g, d_ff, d_out, dtype=dtype), randn(g, d_out, dtype=dtype)
+    net = nn.Sequential(nn.Linear(d, d_ff, dtype=dtype), nn.ReLU(), nn.Linear(d_ff, d_out, dtype=dtype))
+    with torch.no_grad():
+        net[0].weight.copy_(W1.T)
+        net[0].bias.copy_(b1)
+        net[2].weight.copy_(W2.T)
+        net[2].bias.copy_(b2)
+        expected = net(x)
+    out = transformer.feed_forward(x, W1, b1, W2, b2)
+    check_dtype(out, dtype, "feed_forward(x, ...)")
+    check_close(out, expected, "feed_forward", **TOL[dtype])
+
+
+@pytest.mark.exercise("feed_forward", points=1)
+def test_feed_forward_rejects_mismatched_weights(transformer):
+    # contract: W2 must be (d_ff, d_out)
+    with pytest.raises(ValueError):
+        transformer.feed_forward(
+            torch.zeros(2, 4), torch.zeros(4, 8), torch.zeros(8), torch.zeros(6, 4), torch.zeros(4)
+        )
+
+
+# --- split_heads / merge_heads ------------------------------------------------------------
+
+
+@pytest.mark.exercise("split_heads", points=1)
+def test_split_heads_matches_loop(transformer, seed):
+    # oracle: a loop — head i of token t is x[b, t, i*dh:(i+1)*dh]
+    B, T, d, h = 2, 5, 12, 3
+    x = randn(gen(seed, 5), B, T, d)
+    heads = transformer.split_heads(x, h)
+    check_shape(heads, (B, h, T, d // h), "split_heads(x, 3)")
+    expected = torch.stack([x[:, :, i * 4 : (i + 1) * 4] for i in range(h)], dim=1)
+    check_close(heads, expected, "split_heads(x, 3)", rtol=0, atol=0)
+
+
+@pytest.mark.exercise("split_heads", points=1)
+def test_split_then_merge_is_the_identity(transformer, transformer_ref, seed):
+    # property: merge_heads(split_heads(x)) == x (merge_heads of the reference)
+    x = randn(gen(seed, 6), 3, 4, 8)
+    round_trip = transformer_ref.merge_heads(transformer.split_heads(x, 4))
+    check_close(round_trip, x, "merge_heads(split_heads(x, 4))", rtol=0, atol=0)
+
+
+@pytest.mark.exercise("split_heads", points=1)
+def test_split_heads_rejects_bad_n_heads(transformer):
+    # contract: d % n_heads != 0 (or n_heads < 1) -> ValueError
+    for n_heads in (3, 0):
+        with pytest.raises(ValueError):
+            transformer.split_heads(torch.zeros(2, 3, 8), n_heads)
+
+
+@pytest.mark.exercise("merge_heads", points=1)
+def test_merge_heads_matches_loop(transformer, seed):
+    # oracle: a loop — features [i*dh, (i+1)*dh) of token t come from head i
+    B, h, T, dh = 2, 3, 5, 4
+    heads = randn(gen(seed, 7), B, h, T, dh)
+    x = transformer.merge_heads(heads)
+    check_shape(x, (B, T, h * dh), "merge_heads(heads)")
+    check_close(x, torch.cat([heads[:, i] for i in range(h)], dim=-1), "merge_heads(heads)", rtol=0, atol=0)
+
+
+@pytest.mark.exercise("merge_heads", points=1)
+def test_merge_heads_rejects_2d(transformer):
+    # contract: x must be (B, h, T, dh)
+    with pytest.raises(ValueError):
+        transformer.merge_heads(torch.zeros(3, 4))
+
+
+# --- scaled_dot_product_attention ---------------------------------------------------------
+
+
+def weights_oracle(q, k, mask):
+    """Attention weights from F.scaled_dot_product_attention: attend over the identity values."""
+    eye = torch.eye(k.shape[-2], dtype=q.dtype).expand(*k.shape[:-1], k.shape[-2])
+    return F.scaled_dot_product_attention(q, k, eye, attn_mask=mask)
+
+
+@pytest.mark.exercise("scaled_dot_product_attention", points=1)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_sdpa_matches_torch(transformer, seed, dtype):
+    # oracle: F.scaled_dot_product_attention; leading batch dims, Tq != Tk, d_v != d_k
+    g = gen(seed, 8)
+    q, k, v = randn(g, 2, 3, 4, 6, dtype=dtype), randn(g, 2, 3, 7, 6, dtype=dtype), randn(g, 2, 3, 7, 5, dtype=dtype)
+    out, weights = transformer.scaled_dot_product_attention(q, k, v)
+    check_tensor(out, "out")
+    check_dtype(out, dtype, "out")
+    check_close(out, F.scaled_dot_product_attention(q, k, v), "out", **TOL[dtype])
+    check_close(weights, weights_oracle(q, k, None), "weights", **TOL[dtype])
+
+
+@pytest.mark.exercise("scaled_dot_product_attention", points=1)
+def test_sdpa_with_mask_matches_torch(transformer, seed):
+    # oracle: F.scaled_dot_product_attention with a bool attn_mask (True = may attend) broadcast (Tq, Tk)
+    g = gen(seed, 9)
+    q, k, v = randn(g, 2, 5, 4), randn(g, 2, 6, 4), randn(g, 2, 6, 3)
+    mask = torch.rand(5, 6, generator=g) < 0.6
+    mask[:, 2] = True  # every query sees at least one key
+    out, weights = transformer.scaled_dot_product_attention(q, k, v, mask=mask)
+    check_close(out, F.scaled_dot_product_attention(q, k, v, attn_mask=mask), "out with a mask", **TOL[torch.float64])
+    check_close(weights, weights_oracle(q, k, mask), "weights with a mask", **TOL[torch.float64])
+
+
+@pytest.mark.exercise("scaled_dot_product_attention", points=1)
+def test_sdpa_masked_keys_change_nothing(transformer, seed):
+    # property: huge numbers in masked keys and values do not change the output
+    g = gen(seed, 10)
+    q, k, v = randn(g, 3, 4), randn(g, 5, 4), randn(g, 5, 2)
+    mask = torch.tensor([True, True, False, True, False])
+    out, _ = transformer.scaled_dot_product_attention(q, k, v, mask=mask)
+    k2, v2 = k.clone(), v.clone()
+    k2[~mask], v2[~mask] = 1e10, 1e10
+    out2, _ = transformer.scaled_dot_product_attention(q, k2, v2, mask=mask)
+    check_finite(out2, "out with huge masked keys")
+    check_close(out2, out, "out with huge numbers in masked keys/values", **TOL[torch.float64])
+
+
+@pytest.mark.exercise("scaled_dot_product_attention", points=1)
+def test_sdpa_fully_masked_row_is_zero(transformer, seed):
+    # contract: a query whose keys are all masked gets weights 0 and output 0 (no NaN)
+    g = gen(seed, 11)
+    q, k, v = randn(g, 3, 4), randn(g, 4, 4), randn(g, 4, 2)
+    mask = torch.tensor([[True, False, True, True], [False, False, False, False], [False, True, False, False]])
+    out, weights = transformer.scaled_dot_product_attention(q, k, v, mask=mask)
+    check_finite(out, "out")
+    check_finite(weights, "weights")
+    check_close(weights[1], torch.zeros(4, dtype=torch.float64), "weights of a fully masked query", rtol=0, atol=0)
+    check_close(out[1], torch.zeros(2, dtype=torch.float64), "out of a fully masked query", rtol=0, atol=0)
+    check_close(weights[2], torch.tensor([0.0, 1.0, 0.0, 0.0], dtype=torch.float64), "weights of a one-key query",
+                **TOL[torch.float64])  # fmt: skip
+
+
+@pytest.mark.exercise("scaled_dot_product_attention", points=1)
+def test_sdpa_rejects_mismatched_shapes(transformer):
+    # contract: d_k of q and k differ -> ValueError
+    with pytest.raises(ValueError):
+        transformer.scaled_dot_product_attention(torch.zeros(3, 4), torch.zeros(5, 3), torch.zeros(5, 2))
+
+
+# --- multi_head_attention -----------------------------------------------------------------
+
+
+@pytest.mark.exercise("multi_head_attention", points=1)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_mha_self_attention_matches_torch(transformer, seed, dtype):
+    # oracle: nn.MultiheadAttention(batch_first=True), in_proj = cat(W_q.T, W_k.T, W_v.T), attn_mask = ~mask
+    g = gen(seed, 12)
+    B, T, d, h = 2, 6, 12, 3
+    p = mha_params(g, d, dtype)
+    x = randn(g, B, T, d, dtype=dtype)
+    mask = torch.rand(T, T, generator=g) < 0.7
+    mask.fill_diagonal_(True)
+    out, weights = transformer.multi_head_attention(x, x, p, h, mask=mask)
+    with torch.no_grad():
+        exp_out, exp_w = torch_mha(p, d, h, dtype)(x, x, x, attn_mask=~mask, average_attn_weights=False)
+    check_tensor(out, "out")
+    check_dtype(out, dtype, "out")
+    check_shape(weights, (B, h, T, T), "weights")
+    check_close(out, exp_out, "out", **TOL[dtype])
+    check_close(weights, exp_w, "weights of every head", **TOL[dtype])
+
+
+@pytest.mark.exercise("multi_head_attention", points=1)
+def test_mha_cross_attention_with_padding_mask(transformer, seed):
+    # oracle: nn.MultiheadAttention with key_padding_mask = ~mask; Tq != Tk; mask (B, 1, 1, Tk)
+    g = gen(seed, 13)
+    B, Tq, Tk, d, h = 3, 4, 7, 8, 4
+    p = mha_params(g, d, torch.float64)
+    x_q, x_kv = randn(g, B, Tq, d), randn(g, B, Tk, d)
+    lengths = [7, 3, 5]
+    keep = torch.arange(Tk)[None, :] < torch.tensor(lengths)[:, None]  # (B, Tk)
+    out, weights = transformer.multi_head_attention(x_q, x_kv, p, h, mask=keep[:, None, None, :])
+    with torch.no_grad():
+        exp_out, exp_w = torch_mha(p, d, h, torch.float64)(
+            x_q, x_kv, x_kv, key_padding_mask=~keep, average_attn_weights=False
+        )
+    check_close(out, exp_out, "out with a padding mask", **TOL[torch.float64])
+    check_close(weights, exp_w, "weights with a padding mask", **TOL[torch.float64])
+
+
+@pytest.mark.exercise("multi_head_attention", points=1)
+def test_mha_per_head_mask(transformer, seed):
+    # oracle: nn.MultiheadAttention with a (B*h, Tq, Tk) attn_mask = ~mask.reshape(B*h, Tq, Tk)
+    g = gen(seed, 14)
+    B, T, d, h = 2, 5, 8, 2
+    p = mha_params(g, d, torch.float64)
+    x = randn(g, B, T, d)
+    mask = torch.rand(B, h, T, T, generator=g) < 0.5
+    mask[..., 0] = True
+    out, _ = transformer.multi_head_attention(x, x, p, h, mask=mask)
+    with torch.no_grad():
+        exp_out, _ = torch_mha(p, d, h, torch.float64)(x, x, x, attn_mask=~mask.reshape(B * h, T, T))
+    check_close(out, exp_out, "out with a per-head mask", **TOL[torch.float64])
+
+
+@pytest.mark.exercise("multi_head_attention", points=1)
+def test_mha_fully_masked_query_is_finite(transformer, seed):
+    # contract: a query that may attend to nothing has weights 0 in every head and output b_o
+    g = gen(seed, 15)
+    d, h = 8, 2
+    p = mha_params(g, d, torch.float64)
+    x = randn(g, 1, 3, d)
+    mask = torch.tensor([[True, True, True], [False, False, False], [True, False, True]])
+    out, weights = transformer.multi_head_attention(x, x, p, h, mask=mask)
+    check_finite(out, "out")
+    check_close(weights[0, :, 1], torch.zeros(h, 3, dtype=torch.float64), "weights of a fully masked query",
+                rtol=0, atol=0)  # fmt: skip
+    check_close(out[0, 1], p["b_o"], "output of a fully masked query (0 @ W_o + b_o)", **TOL[torch.float64])
+
+
+@pytest.mark.exercise("multi_head_attention", points=1)
+def test_mha_rejects_n_heads_not_dividing_d(transformer, seed):
+    # contract: d % n_heads != 0 -> ValueError
+    p = mha_params(gen(seed, 16), 8, torch.float64)
+    x = torch.zeros(1, 2, 8, dtype=torch.float64)
+    with pytest.raises(ValueError):
+        transformer.multi_head_attention(x, x, p, 3)
+
+
+# --- transformer_block --------------------------------------------------------------------
+
+
+@pytest.mark.exercise("transformer_block", points=1)
+@pytest.mark.parametrize("norm_first", [False, True], ids=["post_ln", "pre_ln"])
+def test_block_matches_torch(transformer, seed, norm_first):
+    # oracle: nn.TransformerEncoderLayer(dropout=0, batch_first=True, norm_first=...) with a causal src_mask
+    g = gen(seed, 17 + norm_first)
+    B, T, d, h, d_ff = 2, 6, 8, 2, 16
+    p = block_params(g, d, d_ff, torch.float64)
+    x = randn(g, B, T, d)
+    mask = torch.ones(T, T, dtype=torch.bool).tril()
+    out = transformer.transformer_block(x, p, h, mask=mask, norm_first=norm_first)
+    check_tensor(out, "transformer_block(x, ...)")
+    check_shape(out, (B, T, d), "transformer_block(x, ...)")
+    with torch.no_grad():
+        expected = torch_block(p, d, h, d_ff, torch.float64, norm_first)(x, src_mask=~mask)
+    check_close(out, expected, "post-LN block" if not norm_first else "pre-LN block", **TOL[torch.float64])
+
+
+@pytest.mark.exercise("transformer_block", points=1)
+@pytest.mark.parametrize("norm_first", [False, True], ids=["post_ln", "pre_ln"])
+def test_block_float32_with_padding_mask(transformer, seed, norm_first):
+    # oracle: nn.TransformerEncoderLayer with src_key_padding_mask = ~keep, float32
+    g = gen(seed, 19 + norm_first)
+    B, T, d, h, d_ff = 3, 5, 8, 4, 12
+    p = block_params(g, d, d_ff, torch.float32)
+    x = randn(g, B, T, d, dtype=torch.float32)
+    keep = torch.arange(T)[None, :] < torch.tensor([5, 2, 4])[:, None]
+    out = transformer.transformer_block(x, p, h, mask=keep[:, None, None, :], norm_first=norm_first)
+    check_dtype(out, torch.float32, "transformer_block(x float32)")
+    with torch.no_grad():
+        expected = torch_block(p, d, h, d_ff, torch.float32, norm_first)(x, src_key_padding_mask=~keep)
+    check_close(out, expected, "block with a padding mask (float32)", **TOL[torch.float32])
+
+
+@pytest.mark.exercise("transformer_block", points=1)
+def test_block_is_permutation_equivariant(transformer, seed):
+    # property: without positional encoding and mask, permuting the tokens permutes the output
+    g = gen(seed, 21)
+    p = block_params(g, 8, 16, torch.float64)
+    x = randn(g, 2, 7, 8)
+    perm = torch.randperm(7, generator=g)
+    out = transformer.transformer_block(x, p, 2)
+    out_perm = transformer.transformer_block(x[:, perm], p, 2)
+    check_close(out_perm, out[:, perm], "block(x[:, perm]) compared with block(x)[:, perm]", **TOL[torch.float64])
+
+
+@pytest.mark.exercise("transformer_block", points=1)
+def test_block_rejects_missing_params(transformer, seed):
+    # contract: a params dict without "ffn" -> ValueError naming it
+    p = block_params(gen(seed, 22), 8, 16, torch.float64)
+    del p["ffn"]
+    with pytest.raises(ValueError):
+        transformer.transformer_block(torch.zeros(1, 3, 8, dtype=torch.float64), p, 2)
