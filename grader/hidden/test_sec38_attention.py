@@ -1,0 +1,412 @@
+"""Hidden tests for §38 注意機構 (never shipped to students).
+
+Oracles: torch.nn.functional.scaled_dot_product_attention with ``scale=1`` (unscaled dot products;
+the weights are read off by attending over identity values), plain loops for bag of words, the
+memory network, additive attention and greedy decoding, and property checks (permutations,
+masked memories).
+"""
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from grader.checks import TOL, check_close, check_dtype, check_equal, check_finite, check_shape, check_unchanged
+
+F64 = TOL[np.dtype(np.float64)]
+F32 = TOL[np.dtype(np.float32)]
+DTYPES = [np.float64, np.float32]
+
+
+def rng_for(seed, k):
+    return np.random.default_rng(seed + k)
+
+
+def rand(rng, shape, dtype=np.float64, scale=1.0):
+    return (scale * rng.standard_normal(shape)).astype(dtype)
+
+
+def random_mask(rng, B, N):
+    """Random (B, N) mask with at least one True per row."""
+    mask = rng.random((B, N)) < 0.6
+    mask[np.arange(B), rng.integers(N, size=B)] = True
+    return mask
+
+
+def sdpa_oracle(query, keys, values, mask=None):
+    """(output (B, Dv), weights (B, N)) from F.scaled_dot_product_attention(scale=1); the weights are
+    the output of attending over identity values."""
+    q = torch.from_numpy(query)[:, None, :]  # (B, 1, D)
+    k = torch.from_numpy(keys)  # (B, N, D)
+    v = torch.from_numpy(values)  # (B, N, Dv)
+    m = None if mask is None else torch.from_numpy(mask)[:, None, :]  # (B, 1, N)
+    eye = torch.eye(keys.shape[1], dtype=q.dtype).expand(keys.shape[0], -1, -1)
+    out = F.scaled_dot_product_attention(q, k, v, attn_mask=m, scale=1.0)[:, 0]
+    weights = F.scaled_dot_product_attention(q, k, eye, attn_mask=m, scale=1.0)[:, 0]
+    return out.numpy(), weights.numpy()
+
+
+def loop_softmax(scores):
+    e = [np.exp(s - max(scores)) for s in scores]
+    return [x / sum(e) for x in e]
+
+
+# --- bag_of_words ---------------------------------------------------------------------------
+
+
+@pytest.mark.exercise("bag_of_words", points=2)
+def test_bag_of_words_loop(attention, seed):
+    # oracle: a plain loop over sentences and words, skipping pad_id (here 3, not 0); float32 kept
+    rng = rng_for(seed, 1)
+    V, D, pad = 9, 4, 3
+    E = rand(rng, (V, D), np.float32)
+    ids = rng.integers(0, V, size=(2, 3, 5))
+    before = ids.copy()
+    expected = np.zeros((2, 3, D), dtype=np.float64)
+    for b in range(2):
+        for n in range(3):
+            for w in ids[b, n]:
+                if w != pad:
+                    expected[b, n] += E[w]
+    out = attention.bag_of_words(ids, E, pad_id=pad)
+    check_dtype(out, np.float32, "bag of words of a float32 embedding")
+    check_close(out, expected, "bag of words compared with a loop (leading dims (B, N))", **F32)
+    check_unchanged(before, ids, "ids")
+
+
+@pytest.mark.exercise("bag_of_words", points=1)
+def test_bag_of_words_bad_input(attention):
+    # contract: float ids or ids outside [0, V) -> ValueError naming `ids`; E not 2-D -> naming `E`
+    E = np.ones((5, 2))
+    with pytest.raises(ValueError, match="ids"):
+        attention.bag_of_words(np.array([1.0, 2.0]), E)
+    with pytest.raises(ValueError, match="ids"):
+        attention.bag_of_words(np.array([1, 5]), E)
+    with pytest.raises(ValueError, match=r"\bE\b"):
+        attention.bag_of_words(np.array([1, 2]), np.ones(5))
+
+
+# --- memory_attention -----------------------------------------------------------------------
+
+
+@pytest.mark.exercise("memory_attention", points=2)
+def test_memory_attention_matches_sdpa(attention, seed):
+    # oracle: F.scaled_dot_product_attention(scale=1) in float64 with a boolean mask
+    rng = rng_for(seed, 2)
+    B, N, D, Dv = 4, 6, 5, 3
+    query, keys, values = rand(rng, (B, D)), rand(rng, (B, N, D)), rand(rng, (B, N, Dv))
+    mask = random_mask(rng, B, N)
+    out_exp, w_exp = sdpa_oracle(query, keys, values, mask)
+    out, w = attention.memory_attention(query, keys, values, mask=mask)
+    check_close(w, w_exp, "weights compared with scaled_dot_product_attention(scale=1)", **F64)
+    check_close(out, out_exp, "output compared with scaled_dot_product_attention(scale=1)", **F64)
+
+
+@pytest.mark.exercise("memory_attention", points=1)
+def test_memory_attention_float32(attention, seed):
+    # oracle: SDPA(scale=1) in float32 without a mask; float32 in, float32 out
+    rng = rng_for(seed, 3)
+    query, keys, values = (
+        rand(rng, (3, 4), np.float32),
+        rand(rng, (3, 5, 4), np.float32),
+        rand(rng, (3, 5, 2), np.float32),
+    )
+    out_exp, w_exp = sdpa_oracle(query, keys, values)
+    out, w = attention.memory_attention(query, keys, values)
+    check_dtype(out, np.float32, "output")
+    check_dtype(w, np.float32, "weights")
+    check_close(out, out_exp, "output (float32)", **F32)
+    check_close(w, w_exp, "weights (float32)", **F32)
+
+
+@pytest.mark.exercise("memory_attention", points=1)
+def test_memory_attention_masked_memories(attention, seed):
+    # property: 1e10 in masked memories changes nothing; a fully masked row gives weights 0 and output 0
+    rng = rng_for(seed, 4)
+    query, keys, values = rand(rng, (2, 3)), rand(rng, (2, 4, 3)), rand(rng, (2, 4, 2))
+    mask = np.array([[True, False, True, False], [False, False, False, False]])
+    out, w = attention.memory_attention(query, keys, values, mask=mask)
+    keys2, values2 = keys.copy(), values.copy()
+    keys2[~mask], values2[~mask] = 1e10, 1e10
+    out2, w2 = attention.memory_attention(query, keys2, values2, mask=mask)
+    check_finite(out2, "output with huge masked memories")
+    check_close(out2, out, "output with huge values in masked memories", **F64)
+    check_close(w[0, ~mask[0]], np.zeros(2), "weights of masked memories", **F64)
+    check_close(w[1], np.zeros(4), "weights of a row whose memories are all masked", **F64)
+    check_close(out[1], np.zeros(2), "output of a row whose memories are all masked", **F64)
+
+
+@pytest.mark.exercise("memory_attention", points=1)
+def test_memory_attention_bad_input(attention):
+    # contract: wrong ranks, an empty batch or memory, a mask of the wrong shape -> ValueError naming it
+    q, k, v = np.zeros((2, 3)), np.zeros((2, 4, 3)), np.zeros((2, 4, 1))
+    with pytest.raises(ValueError, match="mask"):
+        attention.memory_attention(q, k, v, mask=np.ones((2, 3), dtype=bool))
+    with pytest.raises(ValueError, match="keys"):
+        attention.memory_attention(q, np.zeros((2, 3)), v)
+    with pytest.raises(ValueError, match="keys"):
+        attention.memory_attention(q, np.zeros((2, 0, 3)), np.zeros((2, 0, 1)))
+    with pytest.raises(ValueError, match="query"):
+        attention.memory_attention(np.zeros((0, 3)), np.zeros((0, 4, 3)), np.zeros((0, 4, 1)))
+
+
+# --- memnet_answer --------------------------------------------------------------------------
+
+
+def memnet_params(rng, V, D, N, temporal=True):
+    p = {k: rand(rng, (V, D), scale=0.5) for k in "ABC"}
+    p["W_out"] = rand(rng, (D, V))
+    if temporal:
+        p["T_A"], p["T_C"] = rand(rng, (N, D)), rand(rng, (N, D))
+    return p
+
+
+def memnet_loop(story, question, p):
+    """Plain-loop MemN2N (one hop, pad id 0)."""
+    B, N, _ = story.shape
+    D = p["A"].shape[1]
+    logits, weights = [], []
+    for b in range(B):
+        u = sum((p["B"][w] for w in question[b] if w != 0), np.zeros(D))
+        m = [
+            sum((p["A"][w] for w in story[b, i] if w != 0), np.zeros(D)) + p.get("T_A", np.zeros((N, D)))[i]
+            for i in range(N)
+        ]
+        c = [
+            sum((p["C"][w] for w in story[b, i] if w != 0), np.zeros(D)) + p.get("T_C", np.zeros((N, D)))[i]
+            for i in range(N)
+        ]
+        prob = loop_softmax([float(mi @ u) for mi in m])
+        o = sum((pi * ci for pi, ci in zip(prob, c)), np.zeros(D))
+        logits.append((o + u) @ p["W_out"])
+        weights.append(prob)
+    return np.array(logits), np.array(weights)
+
+
+def memnet_case(rng, temporal=True):
+    B, N, W, V, D = 3, 5, 4, 12, 6
+    story = rng.integers(0, V, size=(B, N, W))
+    story[0, 1] = 0  # a sentence of padding only
+    question = rng.integers(0, V, size=(B, 3))
+    return story, question, memnet_params(rng, V, D, N, temporal)
+
+
+@pytest.mark.exercise("memnet_answer", points=2)
+def test_memnet_answer_matches_loop(attention, seed):
+    # oracle: a plain loop over stories, sentences and words, with temporal encodings T_A, T_C
+    rng = rng_for(seed, 5)
+    story, question, params = memnet_case(rng)
+    exp_logits, exp_p = memnet_loop(story, question, params)
+    logits, p = attention.memnet_answer(story, question, params)
+    check_close(p, exp_p, "p compared with a loop (with temporal encodings)", **F64)
+    check_close(logits, exp_logits, "logits compared with a loop (with temporal encodings)", **F64)
+
+
+@pytest.mark.exercise("memnet_answer", points=1)
+def test_memnet_answer_without_temporal(attention, seed):
+    # oracle: the plain loop when params has no T_A / T_C
+    rng = rng_for(seed, 6)
+    story, question, params = memnet_case(rng, temporal=False)
+    exp_logits, exp_p = memnet_loop(story, question, params)
+    logits, p = attention.memnet_answer(story, question, params)
+    check_close(p, exp_p, "p without temporal encodings", **F64)
+    check_close(logits, exp_logits, "logits without temporal encodings", **F64)
+
+
+@pytest.mark.exercise("memnet_answer", points=1)
+def test_memnet_answer_permutation(attention, seed):
+    # property: permuting the sentences together with the rows of T_A and T_C permutes p; logits stay
+    rng = rng_for(seed, 7)
+    story, question, params = memnet_case(rng)
+    perm = rng.permutation(story.shape[1])
+    permuted = dict(params, T_A=params["T_A"][perm], T_C=params["T_C"][perm])
+    logits, p = attention.memnet_answer(story, question, params)
+    logits2, p2 = attention.memnet_answer(story[:, perm], question, permuted)
+    check_close(p2, p[:, perm], "p after permuting the sentences with T_A, T_C", **F64)
+    check_close(logits2, logits, "logits after permuting the sentences with T_A, T_C", **F64)
+
+
+@pytest.mark.exercise("memnet_answer", points=1)
+def test_memnet_answer_bad_input(attention, seed):
+    # contract: story not 3-D -> ValueError naming `story`; T_A not (N, D) -> naming `T_A`
+    rng = rng_for(seed, 8)
+    story, question, params = memnet_case(rng)
+    with pytest.raises(ValueError, match="story"):
+        attention.memnet_answer(story[0], question, params)
+    with pytest.raises(ValueError, match="T_A"):
+        attention.memnet_answer(story, question, dict(params, T_A=params["T_A"][:-1]))
+
+
+# --- dot_product_attention ------------------------------------------------------------------
+
+
+@pytest.mark.exercise("dot_product_attention", points=2)
+def test_dot_product_attention_matches_sdpa(attention, seed):
+    # oracle: F.scaled_dot_product_attention(scale=1) (Luong attention is unscaled) with a source mask
+    rng = rng_for(seed, 9)
+    B, S, H, Dv = 3, 7, 4, 5
+    query, keys, values = rand(rng, (B, H)), rand(rng, (B, S, H)), rand(rng, (B, S, Dv))
+    mask = random_mask(rng, B, S)
+    out_exp, w_exp = sdpa_oracle(query, keys, values, mask)
+    ctx, w = attention.dot_product_attention(query, keys, values, mask=mask)
+    check_close(w, w_exp, "weights compared with scaled_dot_product_attention(scale=1)", **F64)
+    check_close(ctx, out_exp, "context compared with scaled_dot_product_attention(scale=1)", **F64)
+
+
+@pytest.mark.exercise("dot_product_attention", points=1)
+def test_dot_product_attention_bad_mask(attention):
+    # contract: a mask that is not (B, S) -> ValueError naming `mask`
+    with pytest.raises(ValueError, match="mask"):
+        attention.dot_product_attention(
+            np.zeros((2, 3)), np.zeros((2, 4, 3)), np.zeros((2, 4, 3)), mask=np.ones(4, bool)
+        )
+
+
+# --- additive_attention ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.exercise("additive_attention", points=1)
+def test_additive_attention_matches_loop(attention, seed, dtype):
+    # oracle: a plain loop score_s = tanh(q W_q + k_s W_k) . v, softmax over unmasked keys
+    rng = rng_for(seed, 10)
+    B, S, Hq, Hk, A, Dv = 3, 5, 4, 6, 3, 2
+    q, keys, values = rand(rng, (B, Hq), dtype), rand(rng, (B, S, Hk), dtype), rand(rng, (B, S, Dv), dtype)
+    W_q, W_k, v = rand(rng, (Hq, A), dtype), rand(rng, (Hk, A), dtype), rand(rng, (A,), dtype)
+    mask = random_mask(rng, B, S)
+    exp_w = np.zeros((B, S))
+    for b in range(B):
+        real = [s for s in range(S) if mask[b, s]]
+        scores = [float(np.tanh(q[b] @ W_q + keys[b, s] @ W_k) @ v) for s in real]
+        for s, pw in zip(real, loop_softmax(scores)):
+            exp_w[b, s] = pw
+    exp_ctx = np.einsum("bs,bsv->bv", exp_w, values.astype(np.float64))
+    ctx, w = attention.additive_attention(q, keys, values, W_q, W_k, v, mask=mask)
+    check_dtype(ctx, dtype, "context")
+    tol = TOL[np.dtype(dtype)]
+    check_close(w, exp_w, "weights compared with a loop", **tol)
+    check_close(ctx, exp_ctx, "context compared with a loop", **tol)
+
+
+@pytest.mark.exercise("additive_attention", points=1)
+def test_additive_attention_bad_input(attention):
+    # contract: v not (A,) -> ValueError naming `v`; a mask that is not (B, S) -> naming `mask`
+    q, k, val = np.zeros((2, 3)), np.zeros((2, 4, 5)), np.zeros((2, 4, 1))
+    W_q, W_k = np.zeros((3, 2)), np.zeros((5, 2))
+    with pytest.raises(ValueError, match=r"\bv\b"):
+        attention.additive_attention(q, k, val, W_q, W_k, np.zeros(3))
+    with pytest.raises(ValueError, match="mask"):
+        attention.additive_attention(q, k, val, W_q, W_k, np.zeros(2), mask=np.ones((4, 2), bool))
+
+
+# --- attention_decoder_step -----------------------------------------------------------------
+
+
+def decoder_params(rng, V, D, H, Hc):
+    return dict(E=rand(rng, (V, D)), W_x=rand(rng, (D, H), scale=0.5), W_h=rand(rng, (H, H), scale=0.5),
+                b=rand(rng, (H,), scale=0.2), W_c=rand(rng, (2 * H, Hc), scale=0.5), b_c=rand(rng, (Hc,), scale=0.2),
+                W_out=rand(rng, (Hc, V), scale=1.5), b_out=rand(rng, (V,), scale=0.2))  # fmt: skip
+
+
+def decoder_step_loop(y, h_prev, enc, mask, p):
+    """Plain oracle of one decoder step for one batch row (context first in the concatenation)."""
+    h = np.tanh(p["E"][y] @ p["W_x"] + h_prev @ p["W_h"] + p["b"])
+    real = [s for s in range(enc.shape[0]) if mask is None or mask[s]]
+    w = np.zeros(enc.shape[0])
+    for s, pw in zip(real, loop_softmax([float(enc[s] @ h) for s in real])):
+        w[s] = pw
+    ctx = w @ enc
+    logits = np.tanh(np.concatenate([ctx, h]) @ p["W_c"] + p["b_c"]) @ p["W_out"] + p["b_out"]
+    return h, logits, w
+
+
+@pytest.mark.exercise("attention_decoder_step", points=2)
+def test_attention_decoder_step_matches_loop(attention, attention_ref, seed):
+    # oracle: a plain per-row computation with random weights (so that the concat order matters), and the reference
+    rng = rng_for(seed, 11)
+    B, S, H, D, V, Hc = 3, 6, 4, 5, 8, 7
+    params = decoder_params(rng, V, D, H, Hc)
+    y = rng.integers(0, V, size=B)
+    h_prev, enc = rand(rng, (B, H), scale=0.5), rand(rng, (B, S, H))
+    mask = random_mask(rng, B, S)
+    rows = [decoder_step_loop(y[b], h_prev[b], enc[b], mask[b], params) for b in range(B)]
+    exp_h, exp_logits, exp_w = (np.array([r[i] for r in rows]) for i in range(3))
+    ref = attention_ref.attention_decoder_step(y, h_prev, enc, mask, params)
+    check_close(ref[1], exp_logits, "reference logits (test self-check)", **F64)
+    h_t, logits, w = attention.attention_decoder_step(y, h_prev, enc, mask, params)
+    check_close(h_t, exp_h, "h_t", **F64)
+    check_close(w, exp_w, "attention weights", **F64)
+    check_close(logits, exp_logits, "logits = tanh([ctx ; h_t] W_c + b_c) W_out + b_out", **F64)
+
+
+@pytest.mark.exercise("attention_decoder_step", points=1)
+def test_attention_decoder_step_bad_y_prev(attention, seed):
+    # contract: y_prev that is not (B,) -> ValueError naming `y_prev`
+    rng = rng_for(seed, 12)
+    params = decoder_params(rng, 5, 3, 2, 4)
+    with pytest.raises(ValueError, match="y_prev"):
+        attention.attention_decoder_step(np.array([[1, 2]]), np.zeros((2, 2)), np.zeros((2, 3, 2)), None, params)
+
+
+# --- attention_greedy_decode ----------------------------------------------------------------
+
+
+def seq2seq_attention_params(rng, V_src, V_tgt, D, H, Hc):
+    enc = dict(E=rand(rng, (V_src, D)), W_x=rand(rng, (D, H), scale=0.6), W_h=rand(rng, (H, H), scale=0.6),
+               b=rand(rng, (H,), scale=0.2))  # fmt: skip
+    return {"enc": enc, "dec": decoder_params(rng, V_tgt, D, H, Hc)}
+
+
+def greedy_loop(src, params, bos, n):
+    """Plain-loop oracle: the first n greedy ids (EOS ignored) and their attention rows."""
+    enc = params["enc"]
+    h, states = np.zeros(enc["W_h"].shape[0]), []
+    for i in src:
+        h = np.tanh(enc["E"][i] @ enc["W_x"] + h @ enc["W_h"] + enc["b"])
+        states.append(h)
+    states = np.array(states)
+    y, ids, rows = bos, [], []
+    for _ in range(n):
+        h, logits, w = decoder_step_loop(y, h, states, None, params["dec"])
+        y = int(np.argmax(logits))
+        ids.append(y)
+        rows.append(w)
+    return ids, np.array(rows)
+
+
+@pytest.mark.exercise("attention_greedy_decode", points=2)
+def test_attention_greedy_decode_stops_before_eos(attention, seed):
+    # oracle: plain loop; EOS is chosen as a token the greedy path really produces
+    rng = rng_for(seed, 13)
+    for k in range(3):
+        params = seq2seq_attention_params(rng, 7, 9, 4, 5, 6)
+        src = rng.integers(0, 7, size=int(rng.integers(2, 7))).tolist()
+        path, rows = greedy_loop(src, params, bos=1, n=10)
+        j = max(i for i in range(len(path)) if path[i] not in path[:i])  # last first-occurrence
+        ids, att = attention.attention_greedy_decode(src, params, 1, path[j], 10)
+        check_equal(ids, path[:j], f"generated ids (case {k})")
+        check_close(att, rows[:j].reshape(j, len(src)), f"attention rows (case {k})", **F64)
+
+
+@pytest.mark.exercise("attention_greedy_decode", points=1)
+def test_attention_greedy_decode_max_len(attention, seed):
+    # oracle: plain loop; with an EOS that never comes the output has max_len ids and rows summing to 1
+    rng = rng_for(seed, 14)
+    params = seq2seq_attention_params(rng, 6, 8, 3, 4, 5)
+    src = [2, 5, 1, 3]
+    path, rows = greedy_loop(src, params, bos=0, n=5)
+    eos = next(t for t in range(8) if t not in path)  # 5 ids of 8 possible: some id never appears
+    ids, att = attention.attention_greedy_decode(src, params, 0, eos, 5)
+    check_equal(ids, path, "generated ids when EOS never comes")
+    check_shape(att, (5, 4), "attention (len(ids), len(src))")
+    check_close(att.sum(axis=1), np.ones(5), "sum of each attention row", **F64)
+
+
+@pytest.mark.exercise("attention_greedy_decode", points=1)
+def test_attention_greedy_decode_bad_input(attention, seed):
+    # contract: empty src -> ValueError naming `src`; max_len < 1 -> naming `max_len`
+    params = seq2seq_attention_params(rng_for(seed, 15), 4, 4, 2, 3, 3)
+    with pytest.raises(ValueError, match="src"):
+        attention.attention_greedy_decode([], params, 0, 1, 5)
+    with pytest.raises(ValueError, match="max_len"):
+        attention.attention_greedy_decode([1, 2], params, 0, 1, 0)

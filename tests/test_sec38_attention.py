@@ -1,0 +1,107 @@
+"""Public tests for §38 注意機構 (exercises/sec38_attention/attention.py).
+
+Small, readable checks on hand-made inputs; the hidden suite adds random shapes, float32,
+masks, PyTorch's scaled_dot_product_attention as an oracle and property checks.
+Run: `pytest tests/test_sec38_attention.py`.
+"""
+
+import numpy as np
+import pytest
+
+from grader.checks import check_close, check_equal, check_ndarray, check_shape
+
+F64 = dict(rtol=1e-7, atol=1e-12)
+
+
+@pytest.mark.exercise("bag_of_words", points=1)
+def test_bag_of_words_skips_padding(attention):
+    # oracle: E has row i = [i, 10 i]; the sentence [2, 3, 0] sums rows 2 and 3 only
+    E = np.stack([np.arange(5.0), 10 * np.arange(5.0)], axis=1)
+    v = attention.bag_of_words(np.array([2, 3, 0]), E)
+    check_ndarray(v, "bag_of_words(ids, E)")
+    check_close(v, np.array([5.0, 50.0]), "bag of words of [2, 3, <pad>]", **F64, show_values=True)
+
+
+@pytest.mark.exercise("memory_attention", points=1)
+def test_memory_attention_picks_the_matching_memory(attention):
+    # oracle: the query matches memory 1 far better than the others, so the output is values[1]
+    query = np.array([[0.0, 20.0]])
+    keys = np.array([[[1.0, 0.0], [0.0, 1.0], [0.0, -1.0]]])
+    values = np.array([[[1.0], [2.0], [3.0]]])
+    out, p = attention.memory_attention(query, keys, values)
+    check_shape(out, (1, 1), "output")
+    check_shape(p, (1, 3), "weights")
+    check_close(out, np.array([[2.0]]), "output", rtol=0, atol=1e-6, show_values=True)
+    check_close(p.sum(axis=-1), np.ones(1), "sum of the weights", **F64, show_values=True)
+
+
+@pytest.mark.exercise("memory_attention", points=1)
+def test_memory_attention_is_not_scaled(attention):
+    # oracle: scores [2, 0] (no division by sqrt(D)) give weights softmax([2, 0])
+    query = np.array([[1.0, 1.0]])
+    keys = np.array([[[1.0, 1.0], [0.0, 0.0]]])
+    _, p = attention.memory_attention(query, keys, np.zeros((1, 2, 1)))
+    e = np.exp([2.0, 0.0])
+    check_close(p, (e / e.sum())[None], "weights", **F64, show_values=True)
+
+
+@pytest.mark.exercise("memnet_answer", points=1)
+def test_memnet_answer_shapes(attention):
+    # property: logits (B, V) and one weight per sentence (B, N) summing to 1
+    V, D, B, N, W = 6, 3, 2, 4, 3
+    params = {k: np.ones((V, D)) * 0.1 for k in "ABC"}
+    params["W_out"] = np.ones((D, V))
+    story = np.ones((B, N, W), dtype=np.int64)
+    logits, p = attention.memnet_answer(story, np.ones((B, 2), dtype=np.int64), params)
+    check_shape(logits, (B, V), "logits")
+    check_shape(p, (B, N), "p")
+    check_close(p, np.full((B, N), 1 / N), "p for identical sentences", **F64, show_values=True)
+
+
+@pytest.mark.exercise("dot_product_attention", points=1)
+def test_dot_product_attention_mask(attention):
+    # oracle: with the last source token masked, equal scores split the weight between the first two
+    enc = np.array([[[1.0, 0.0], [1.0, 0.0], [0.0, 9.0]]])
+    ctx, w = attention.dot_product_attention(np.array([[1.0, 1.0]]), enc, enc, mask=np.array([[True, True, False]]))
+    check_close(w, np.array([[0.5, 0.5, 0.0]]), "weights with the last key masked", **F64, show_values=True)
+    check_close(ctx, np.array([[1.0, 0.0]]), "context", **F64, show_values=True)
+
+
+@pytest.mark.exercise("additive_attention", points=1)
+def test_additive_attention_by_hand(attention):
+    # oracle: score_s = tanh(q W_q + k_s W_k) . v written out for two keys and A = 1
+    q = np.array([[1.0]])
+    keys = np.array([[[0.0], [1.0]]])
+    values = np.array([[[10.0], [20.0]]])
+    ctx, w = attention.additive_attention(q, keys, values, np.array([[1.0]]), np.array([[1.0]]), np.array([2.0]))
+    s = 2 * np.tanh(np.array([1.0, 2.0]))
+    e = np.exp(s - s.max())
+    expected = e / e.sum()
+    check_close(w, expected[None], "weights", **F64, show_values=True)
+    check_close(ctx, np.array([[expected @ np.array([10.0, 20.0])]]), "context", **F64, show_values=True)
+
+
+@pytest.mark.exercise("attention_decoder_step", points=1)
+def test_attention_decoder_step_shapes(attention):
+    # property: shapes h_t (B, H), logits (B, V), weights (B, S) summing to 1
+    B, S, H, D, V, Hc = 2, 5, 3, 4, 7, 6
+    params = dict(E=np.ones((V, D)), W_x=np.ones((D, H)) * 0.1, W_h=np.eye(H), b=np.zeros(H),
+                  W_c=np.ones((2 * H, Hc)) * 0.1, b_c=np.zeros(Hc), W_out=np.ones((Hc, V)), b_out=np.zeros(V))  # fmt: skip
+    h_t, logits, w = attention.attention_decoder_step(np.array([1, 2]), np.zeros((B, H)), np.ones((B, S, H)), None,
+                                                      params)  # fmt: skip
+    check_shape(h_t, (B, H), "h_t")
+    check_shape(logits, (B, V), "logits")
+    check_shape(w, (B, S), "weights")
+    check_close(w.sum(axis=-1), np.ones(B), "sum of the weights", **F64, show_values=True)
+
+
+@pytest.mark.exercise("attention_greedy_decode", points=1)
+def test_attention_greedy_decode_max_len(attention):
+    # oracle: a decoder whose bias always prefers token 2 (never EOS = 0) gives max_len twos
+    V, H = 4, 2
+    enc = dict(E=np.ones((V, H)), W_x=np.eye(H), W_h=np.eye(H) * 0.5, b=np.zeros(H))
+    dec = dict(E=np.ones((V, H)), W_x=np.eye(H), W_h=np.eye(H) * 0.5, b=np.zeros(H), W_c=np.zeros((2 * H, 3)),
+               b_c=np.zeros(3), W_out=np.zeros((3, V)), b_out=np.array([0.0, 0.5, 1.0, 0.2]))  # fmt: skip
+    ids, att = attention.attention_greedy_decode([1, 2, 3], {"enc": enc, "dec": dec}, bos_id=1, eos_id=0, max_len=3)
+    check_equal(ids, [2, 2, 2], "generated ids")
+    check_shape(att, (3, 3), "attention (len(ids), len(src))")
