@@ -1,0 +1,26 @@
+"""Forbidden shortcuts of §42 (read by grader/forbidden.py): for each exercise, the attribute and
+function names its code must not use — directly or through module-level helpers it calls — because
+they do the exercise for the student. Plain tensor operations (torch.softmax, torch.topk, torch.erf,
+torch.multinomial, F.gelu, F.one_hot) stay allowed."""
+
+# attention computed by PyTorch instead of by the student
+_ATTENTION = [
+    "scaled_dot_product_attention",
+    "MultiheadAttention",
+    "multi_head_attention_forward",
+    "TransformerEncoderLayer",
+    "TransformerDecoderLayer",
+    "TransformerEncoder",
+    "TransformerDecoder",
+    "Transformer",
+]
+# normalisation computed by PyTorch
+_NORM = ["layer_norm", "LayerNorm"]
+
+RULES = {
+    "causal_self_attention": _ATTENTION,
+    "gpt_block": _ATTENTION + _NORM,
+    "gpt_forward": _ATTENTION + _NORM,
+    "generate": _ATTENTION + _NORM,
+    "generate_with_kv_cache": _ATTENTION + _NORM,
+}

@@ -1,0 +1,554 @@
+"""§42 GPT と Mixture of Experts — a decoder-only Transformer and a sparse expert layer, in PyTorch.
+
+Names from the math, used throughout:
+
+    B        batch size;  T  number of tokens in a sequence;  T_max  longest context (rows of ``wpe``)
+    d        model width (d_model);  n_heads  number of heads;  d_head = d / n_heads
+    Q, K, V  queries, keys, values = x W_q, x W_k, x W_v, packed side by side in ``W_qkv (d, 3d)``
+    n_vocab  vocabulary size; ``wte (n_vocab, d)`` token embeddings, ``wpe (T_max, d)`` position embeddings
+    N        number of tokens routed through a Mixture-of-Experts layer (batch and time flattened)
+    E        number of experts;  k  experts chosen per token (top-k routing)
+
+Parameter layout (nanoGPT / GPT-2 names, weights laid out ``(in, out)`` and applied as ``x @ W + b``)::
+
+    attn   = {"W_qkv": (d, 3d), "b_qkv": (3d,), "W_o": (d, d), "b_o": (d,)}   # q, k, v in that order
+    ln     = {"gamma": (d,), "beta": (d,)}
+    mlp    = {"W_fc": (d, d_ff), "b_fc": (d_ff,), "W_proj": (d_ff, d), "b_proj": (d,)}
+    block  = {"ln1": ln, "attn": attn, "ln2": ln, "mlp": mlp}
+    params = {"wte": (n_vocab, d), "wpe": (T_max, d), "blocks": [block, ...], "ln_f": ln}
+    expert = {"W1": (d, d_ff), "b1": (d_ff,), "W2": (d_ff, d), "b2": (d,)}      # a ReLU feed-forward
+
+Conventions (see the course contract): boolean masks mean True = "may attend"; results keep the
+floating dtype of the inputs (float32 in, float32 out); ids and indices are int64; functions never
+modify their inputs; bad arguments raise ``ValueError`` naming the argument; randomness comes only
+from a ``torch.Generator`` seeded with the ``seed`` argument.
+
+Rule of this section: write the mechanism yourself. The exercise code must NOT call the PyTorch
+shortcut that does the exercise for you — ``torch.nn.functional.scaled_dot_product_attention``,
+``torch.nn.MultiheadAttention``, ``torch.nn.functional.layer_norm`` / ``torch.nn.LayerNorm``,
+``torch.nn.TransformerEncoderLayer`` (or any ``torch.nn.Transformer*`` class). The grader looks for
+these names and takes the points of an exercise that uses them. Plain tensor operations
+(``@``, ``torch.softmax``, ``torch.topk``, ``torch.erf``, ``torch.multinomial``, …) are fine, and
+so is the given helper ``ln`` (the LayerNorm you wrote in §40).
+"""
+
+import math
+
+import torch
+
+# --- given: not an exercise ---------------------------------------------------------------
+
+
+def ln(x, p, eps=1e-5):
+    """LayerNorm over the last dimension (given — you wrote it in §40): ``gamma * (x - mean) / sqrt(var + eps) + beta``.
+
+    Args:
+        x: ``(..., d)``.
+        p: ``{"gamma": (d,), "beta": (d,)}``.
+        eps: added to the biased variance inside the square root.
+
+    Returns:
+        ``(..., d)`` in ``x``'s dtype.
+    """
+    mean = x.mean(dim=-1, keepdim=True)
+    var = ((x - mean) ** 2).mean(dim=-1, keepdim=True)  # biased variance, as in LayerNorm
+    return (x - mean) / torch.sqrt(var + eps) * p["gamma"] + p["beta"]
+
+
+# --- GPT ----------------------------------------------------------------------------------
+
+
+def causal_mask(seq_len):
+    """The causal (look-ahead) mask of a decoder: token ``i`` may attend to tokens ``0..i`` only.
+
+    Args:
+        seq_len: number of tokens ``T`` (a positive int).
+
+    Returns:
+        bool tensor ``(T, T)``: ``mask[i, j]`` is True when ``j <= i`` (on and below the diagonal).
+
+    Raises:
+        ValueError: ``seq_len`` is not an int or is smaller than 1 (message names ``seq_len``).
+
+    Figure: chatgpt-book-ch6-42-1-masked-attention.png
+    Hint: ``torch.tril`` of a matrix of ones keeps the diagonal and everything below it.
+    """
+    ### BEGIN SOLUTION
+    if isinstance(seq_len, bool) or not isinstance(seq_len, int) or seq_len < 1:
+        raise ValueError(f"seq_len must be a positive int, got {seq_len!r}")
+    return torch.tril(torch.ones(seq_len, seq_len, dtype=torch.bool))  # (T, T)
+    ### END SOLUTION
+
+
+def causal_self_attention(x, params, n_heads):
+    """Multi-head causal self-attention of GPT: every token attends to itself and the tokens before it.
+
+    ``q, k, v = split(x W_qkv + b_qkv)`` (q first, then k, then v along the last dimension), each
+    split into ``n_heads`` heads of width ``d_head = d / n_heads`` (head ``i`` owns features
+    ``[i*d_head, (i+1)*d_head)``); per head ``softmax(q kᵀ / sqrt(d_head))`` with future keys
+    masked out; heads concatenated again and projected: ``y W_o + b_o``.
+
+    Do not call ``F.scaled_dot_product_attention`` or ``nn.MultiheadAttention``: compute the scores,
+    the mask and the softmax yourself.
+
+    Args:
+        x: ``(B, T, d)`` float tensor.
+        params: ``{"W_qkv": (d, 3d), "b_qkv": (3d,), "W_o": (d, d), "b_o": (d,)}``.
+        n_heads: number of heads; must divide ``d``.
+
+    Returns:
+        ``(B, T, d)`` in ``x``'s dtype. Output ``t`` depends only on ``x[:, :t+1]``.
+
+    Raises:
+        ValueError: ``x`` is not 3-D or has no tokens (names ``x``), ``n_heads`` is not a positive
+        divisor of ``d`` (names ``n_heads``), or a weight has the wrong shape (names it).
+
+    Figure: chatgpt-book-ch6-42-1-masked-attention.png
+    Hint: reshape ``(B, T, d)`` → ``(B, T, n_heads, d_head)`` → transpose to ``(B, n_heads, T, d_head)``;
+    fill the masked scores with ``-inf`` before the softmax (row 0 always keeps its own key).
+    """
+    ### BEGIN SOLUTION
+    if x.dim() != 3 or x.shape[0] == 0 or x.shape[1] == 0:
+        raise ValueError(f"x must have shape (B, T, d) with B, T >= 1, got {tuple(x.shape)}")
+    B, T, d = x.shape
+    if isinstance(n_heads, bool) or not isinstance(n_heads, int) or n_heads < 1 or d % n_heads != 0:
+        raise ValueError(f"n_heads must be a positive divisor of d = {d}, got {n_heads!r}")
+    for name, shape in (("W_qkv", (d, 3 * d)), ("b_qkv", (3 * d,)), ("W_o", (d, d)), ("b_o", (d,))):
+        if tuple(params[name].shape) != shape:
+            raise ValueError(f"params[{name!r}] must have shape {shape}, got {tuple(params[name].shape)}")
+    d_head = d // n_heads
+    q, k, v = (x @ params["W_qkv"] + params["b_qkv"]).split(d, dim=-1)  # 3 x (B, T, d)
+    q = q.view(B, T, n_heads, d_head).transpose(1, 2)  # (B, h, T, d_head)
+    k = k.view(B, T, n_heads, d_head).transpose(1, 2)  # (B, h, T, d_head)
+    v = v.view(B, T, n_heads, d_head).transpose(1, 2)  # (B, h, T, d_head)
+    att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(d_head))  # (B, h, T, T)
+    att = att.masked_fill(~causal_mask(T), float("-inf"))  # future keys: -inf -> weight 0
+    att = torch.softmax(att, dim=-1)
+    y = att @ v  # (B, h, T, d_head)
+    y = y.transpose(1, 2).reshape(B, T, d)  # heads side by side again
+    return y @ params["W_o"] + params["b_o"]
+    ### END SOLUTION
+
+
+def gpt_block(x, params, n_heads):
+    """One pre-LN GPT-2 block: ``x = x + attn(ln1(x))``, then ``x = x + mlp(ln2(x))``.
+
+    ``mlp(h) = gelu(h W_fc + b_fc) W_proj + b_proj`` with the exact GELU
+    ``gelu(z) = z * Φ(z) = 0.5 * z * (1 + erf(z / sqrt(2)))`` (not the tanh approximation).
+    Use the given ``ln`` for the LayerNorms and your ``causal_self_attention``; do not call
+    ``F.layer_norm``, ``nn.LayerNorm``, ``F.scaled_dot_product_attention`` or
+    ``nn.TransformerEncoderLayer``.
+
+    Args:
+        x: ``(B, T, d)``.
+        params: ``{"ln1": ln, "attn": attn, "ln2": ln, "mlp": mlp}`` (layouts in the module docstring).
+        n_heads: number of attention heads.
+
+    Returns:
+        ``(B, T, d)`` in ``x``'s dtype.
+
+    Raises:
+        ValueError: as ``causal_self_attention``.
+
+    Figure: chatgpt-book-ch6-42-1-masked-attention.png
+    Hint: normalise *before* each sub-layer and add the sub-layer's output to its un-normalised input.
+    """
+    ### BEGIN SOLUTION
+    x = x + causal_self_attention(ln(x, params["ln1"]), params["attn"], n_heads)  # (B, T, d)
+    mlp = params["mlp"]
+    h = ln(x, params["ln2"]) @ mlp["W_fc"] + mlp["b_fc"]  # (B, T, d_ff)
+    h = 0.5 * h * (1.0 + torch.erf(h * (1.0 / math.sqrt(2.0))))  # exact GELU
+    return x + h @ mlp["W_proj"] + mlp["b_proj"]  # (B, T, d)
+    ### END SOLUTION
+
+
+def gpt_forward(ids, params, n_heads):
+    """The whole GPT: embeddings, blocks, final LayerNorm, and logits through the tied embedding.
+
+    ``h = wte[ids] + wpe[:T]``; ``h = block(h)`` for every block in order; ``h = ln(h, ln_f)``;
+    ``logits = h @ wteᵀ`` (the output layer shares its weights with the token embedding; no bias).
+
+    Args:
+        ids: integer tensor ``(B, T)`` of token ids in ``[0, n_vocab)``, ``1 <= T <= T_max``.
+        params: ``{"wte": (n_vocab, d), "wpe": (T_max, d), "blocks": [block, ...], "ln_f": ln}``.
+        n_heads: number of attention heads.
+
+    Returns:
+        logits ``(B, T, n_vocab)`` in ``wte``'s dtype; position ``t`` predicts token ``t + 1``.
+
+    Raises:
+        ValueError: ``ids`` is not a 2-D integer tensor, is empty, is longer than ``T_max`` or holds
+        an id outside ``[0, n_vocab)`` (message names ``ids``).
+
+    Figure: chatgpt-book-ch6-42-1-masked-attention.png
+    Hint: ``wte[ids]`` looks up one row per id; position embeddings are added for positions ``0..T-1``.
+    """
+    ### BEGIN SOLUTION
+    wte, wpe = params["wte"], params["wpe"]
+    if ids.dim() != 2 or ids.dtype.is_floating_point or ids.dtype == torch.bool or ids.numel() == 0:
+        raise ValueError(f"ids must be a non-empty (B, T) integer tensor, got {ids.dtype} {tuple(ids.shape)}")
+    B, T = ids.shape
+    if T > wpe.shape[0]:
+        raise ValueError(f"ids has T = {T} tokens, more than T_max = {wpe.shape[0]} (rows of wpe)")
+    if ids.min() < 0 or ids.max() >= wte.shape[0]:
+        raise ValueError(f"ids must lie in [0, n_vocab = {wte.shape[0]})")
+    h = wte[ids] + wpe[:T]  # (B, T, d): token + position
+    for block in params["blocks"]:
+        h = gpt_block(h, block, n_heads)  # (B, T, d)
+    h = ln(h, params["ln_f"])
+    return h @ wte.T  # (B, T, n_vocab), tied output layer
+    ### END SOLUTION
+
+
+def filter_logits(logits, top_k=None, top_p=None):
+    """Keep the most likely tokens and set every other logit to ``-inf`` (top-k and/or nucleus top-p).
+
+    * ``top_k``: keep the ``top_k`` largest logits. Ties: every logit equal to the ``top_k``-th
+      largest is kept too (so more than ``top_k`` may survive when values tie at the boundary);
+      ``top_k >= n_vocab`` keeps everything.
+    * ``top_p``: with ``p = softmax(logits)``, keep the smallest set of most likely tokens whose total
+      probability is ``>= top_p`` (always at least the most likely token). Ties: every token whose
+      probability equals that of the least likely kept token is kept too.
+    * both: ``top_k`` is applied first, then ``top_p`` on the probabilities of what remains
+      (renormalised).
+    * neither: the logits come back unchanged (as a new tensor).
+
+    Args:
+        logits: ``(..., n_vocab)`` float tensor (the last dimension is filtered independently per row).
+        top_k: ``None`` or a positive int.
+        top_p: ``None`` or a float with ``0 < top_p <= 1``.
+
+    Returns:
+        a new tensor of ``logits``' shape and dtype: kept entries unchanged, the others ``-inf``.
+        The input is not modified.
+
+    Raises:
+        ValueError: ``top_k < 1`` (names ``top_k``) or ``top_p`` outside ``(0, 1]`` (names ``top_p``).
+
+    Figure: chatgpt-book-ch6-42-1-masked-attention.png
+    Hint: a threshold per row does it: for top-k the ``top_k``-th largest value (``torch.topk``); for
+    top-p sort the probabilities in descending order and look at their cumulative sum.
+    """
+    ### BEGIN SOLUTION
+    if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1):
+        raise ValueError(f"top_k must be None or a positive int, got {top_k!r}")
+    if top_p is not None and not (0.0 < top_p <= 1.0):
+        raise ValueError(f"top_p must be None or in (0, 1], got {top_p!r}")
+    out = logits.clone()
+    neg_inf = float("-inf")
+    if top_k is not None and top_k < out.shape[-1]:
+        kth = torch.topk(out, top_k, dim=-1).values[..., -1:]  # (..., 1) the top_k-th largest
+        out = out.masked_fill(out < kth, neg_inf)  # ties with the k-th largest survive
+    if top_p is not None:
+        sorted_logits = torch.sort(out, dim=-1, descending=True).values  # (..., n_vocab)
+        cum = torch.softmax(sorted_logits, dim=-1).cumsum(dim=-1)  # (..., n_vocab)
+        n_below = (cum < top_p).sum(dim=-1, keepdim=True)  # tokens before the total reaches top_p
+        last = n_below.clamp(max=out.shape[-1] - 1)  # index of the least likely kept token
+        threshold = sorted_logits.gather(-1, last)  # (..., 1)
+        out = out.masked_fill(out < threshold, neg_inf)  # ties with it survive
+    return out
+    ### END SOLUTION
+
+
+def generate(prompt, params, n_heads, n_new, temperature=0.0, top_k=None, seed=0):
+    """Autoregressive generation: predict a token, append it, repeat ``n_new`` times.
+
+    At every step the model sees only the last ``T_max`` tokens (the context is cropped to
+    ``T_max = wpe.shape[0]``), and the next id is chosen from the logits at the last position:
+
+    * ``temperature == 0``: greedy, ``argmax`` (the lowest id on ties);
+    * ``temperature > 0``: ``filter_logits(logits / temperature, top_k)``, softmax, then one draw with
+      ``torch.multinomial(probs, 1, generator=g)`` where ``g = torch.Generator().manual_seed(seed)``
+      is created once per call — so the same arguments always give the same ids.
+
+    Args:
+        prompt: non-empty list of ints or 1-D integer tensor of token ids.
+        params: GPT parameters as in ``gpt_forward``.
+        n_heads: number of attention heads.
+        n_new: number of tokens to generate (``>= 0``).
+        temperature: ``>= 0``; 0 means greedy.
+        top_k: ``None`` or a positive int, passed to ``filter_logits`` when sampling.
+        seed: seed of the sampling generator.
+
+    Returns:
+        int64 tensor ``(n_new,)`` with the new ids only (the prompt is not included).
+
+    Raises:
+        ValueError: empty prompt (names ``prompt``), ``n_new < 0`` (names ``n_new``), ``temperature < 0``
+        (names ``temperature``), or any error of ``gpt_forward``.
+
+    Figure: chatgpt-book-ch6-42-1-masked-attention.png
+    Hint: run the model under ``torch.no_grad()`` on ``ids[-T_max:]`` and keep only ``logits[0, -1]``.
+    """
+    ### BEGIN SOLUTION
+    ids = [int(i) for i in torch.as_tensor(prompt).reshape(-1).tolist()]
+    if len(ids) == 0:
+        raise ValueError("prompt must hold at least one token id")
+    if n_new < 0:
+        raise ValueError(f"n_new must be >= 0, got {n_new}")
+    if temperature < 0:
+        raise ValueError(f"temperature must be >= 0, got {temperature}")
+    T_max = params["wpe"].shape[0]
+    g = torch.Generator().manual_seed(seed)
+    new = []
+    with torch.no_grad():
+        for _ in range(n_new):
+            context = torch.tensor([ids[-T_max:]], dtype=torch.long)  # (1, <= T_max)
+            logits = gpt_forward(context, params, n_heads)[0, -1]  # (n_vocab,)
+            if temperature == 0:
+                next_id = int(torch.argmax(logits))
+            else:
+                probs = torch.softmax(filter_logits(logits / temperature, top_k=top_k), dim=-1)
+                next_id = int(torch.multinomial(probs, 1, generator=g))
+            ids.append(next_id)
+            new.append(next_id)
+    return torch.tensor(new, dtype=torch.long)
+    ### END SOLUTION
+
+
+# --- Mixture of Experts -------------------------------------------------------------------
+
+
+def moe_gate(x, W_gate, k):
+    """Top-k router of a Mixture-of-Experts layer.
+
+    ``probs = softmax(x W_gate)`` over all ``E`` experts; keep the ``k`` largest per token in
+    descending order; renormalise them so that each token's ``k`` weights sum to 1. (This equals a
+    softmax over the ``k`` selected logits.) The weights stay differentiable, so the router learns.
+
+    Args:
+        x: ``(N, d)`` tokens.
+        W_gate: ``(d, E)`` router weights.
+        k: experts per token, ``1 <= k <= E``.
+
+    Returns:
+        ``(weights, indices)``: ``weights (N, k)`` in ``x``'s dtype, each row descending and summing
+        to 1; ``indices (N, k)`` int64, the chosen experts in the same order. Ties between exactly
+        equal probabilities may be broken either way.
+
+    Raises:
+        ValueError: ``x`` not 2-D or empty (names ``x``), ``W_gate`` not ``(d, E)`` (names ``W_gate``),
+        ``k`` not in ``[1, E]`` (names ``k``).
+
+    Figure: chatgpt-book-ch6-42-2-mixture-of-experts.png
+    Hint: ``torch.topk`` returns values and indices sorted in descending order.
+    """
+    ### BEGIN SOLUTION
+    if x.dim() != 2 or x.shape[0] == 0:
+        raise ValueError(f"x must have shape (N, d) with N >= 1, got {tuple(x.shape)}")
+    if W_gate.dim() != 2 or W_gate.shape[0] != x.shape[1]:
+        raise ValueError(f"W_gate must have shape ({x.shape[1]}, E), got {tuple(W_gate.shape)}")
+    E = W_gate.shape[1]
+    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= E:
+        raise ValueError(f"k must be an int in [1, E = {E}], got {k!r}")
+    probs = torch.softmax(x @ W_gate, dim=-1)  # (N, E)
+    top, indices = torch.topk(probs, k, dim=-1)  # (N, k) each, descending
+    weights = top / top.sum(dim=-1, keepdim=True)  # renormalise over the chosen k
+    return weights, indices
+    ### END SOLUTION
+
+
+def moe_layer(x, W_gate, experts, k):
+    """A sparse Mixture-of-Experts feed-forward layer: each token runs through its top-k experts only.
+
+    ``weights, indices = moe_gate(x, W_gate, k)``; expert ``e`` is the ReLU feed-forward
+    ``relu(x W1 + b1) W2 + b2``; ``y[n] = Σ_j weights[n, j] · expert_{indices[n, j]}(x[n])``.
+    Each expert should see only the tokens routed to it (that is what makes the layer cheap).
+
+    Args:
+        x: ``(N, d)`` tokens.
+        W_gate: ``(d, E)`` router weights.
+        experts: list of ``E`` dicts ``{"W1": (d, d_ff), "b1": (d_ff,), "W2": (d_ff, d), "b2": (d,)}``.
+        k: experts per token.
+
+    Returns:
+        ``(y, router_probs, indices)``: ``y (N, d)`` in ``x``'s dtype, ``router_probs (N, E)`` =
+        ``softmax(x W_gate)`` over all experts (for the load-balancing loss), ``indices (N, k)`` int64.
+
+    Raises:
+        ValueError: ``len(experts) != E`` (names ``experts``), or any error of ``moe_gate``.
+
+    Figure: chatgpt-book-ch6-42-2-mixture-of-experts.png
+    Hint: for each expert find the (token, slot) pairs that chose it (``torch.where(indices == e)``),
+    run the expert on those tokens and add ``weight * output`` into ``y`` with ``index_add``.
+    """
+    ### BEGIN SOLUTION
+    if W_gate.dim() != 2 or len(experts) != W_gate.shape[1]:
+        raise ValueError(f"experts must hold E = {W_gate.shape[-1]} experts (columns of W_gate), got {len(experts)}")
+    weights, indices = moe_gate(x, W_gate, k)  # (N, k), (N, k)
+    router_probs = torch.softmax(x @ W_gate, dim=-1)  # (N, E)
+    y = torch.zeros_like(x)  # (N, d)
+    for e, p in enumerate(experts):
+        rows, slot = torch.where(indices == e)  # tokens that chose expert e, and at which rank
+        if rows.numel() == 0:
+            continue
+        h = torch.relu(x[rows] @ p["W1"] + p["b1"])  # (n_e, d_ff)
+        out = h @ p["W2"] + p["b2"]  # (n_e, d)
+        y = y.index_add(0, rows, weights[rows, slot].unsqueeze(-1) * out)
+    return y, router_probs, indices
+    ### END SOLUTION
+
+
+def load_balancing_loss(router_probs, indices, n_experts):
+    """Switch-Transformer auxiliary loss that pushes the router to spread tokens evenly over experts.
+
+    ``loss = E · Σ_i f_i · P_i`` where ``f_i`` is the share of the ``N·k`` assignments in ``indices``
+    that went to expert ``i`` (a count, not differentiable) and ``P_i`` is the mean router
+    probability of expert ``i`` over the ``N`` tokens (differentiable). It is 1.0 when routing is
+    perfectly uniform and grows to ``E`` when every token goes to one expert with probability 1.
+
+    Args:
+        router_probs: ``(N, E)`` softmax outputs of the router.
+        indices: ``(N, k)`` integer expert indices chosen per token.
+        n_experts: ``E``.
+
+    Returns:
+        0-dim tensor in ``router_probs``' dtype; gradients flow into ``router_probs``.
+
+    Raises:
+        ValueError: ``router_probs`` not ``(N, n_experts)`` (names ``router_probs``), ``indices`` not
+        ``(N, k)`` or out of range (names ``indices``), ``n_experts < 1`` (names ``n_experts``).
+
+    Figure: chatgpt-book-ch6-42-2-mixture-of-experts.png
+    Hint: ``torch.bincount(indices.flatten(), minlength=E)`` counts the assignments per expert.
+    """
+    ### BEGIN SOLUTION
+    if isinstance(n_experts, bool) or not isinstance(n_experts, int) or n_experts < 1:
+        raise ValueError(f"n_experts must be a positive int, got {n_experts!r}")
+    if router_probs.dim() != 2 or router_probs.shape[0] == 0 or router_probs.shape[1] != n_experts:
+        raise ValueError(f"router_probs must have shape (N, {n_experts}), got {tuple(router_probs.shape)}")
+    if indices.dim() != 2 or indices.shape[0] != router_probs.shape[0] or indices.shape[1] == 0:
+        raise ValueError(f"indices must have shape ({router_probs.shape[0]}, k), got {tuple(indices.shape)}")
+    if indices.min() < 0 or indices.max() >= n_experts:
+        raise ValueError(f"indices must lie in [0, {n_experts})")
+    counts = torch.bincount(indices.flatten().long(), minlength=n_experts)  # (E,)
+    f = counts.to(router_probs.dtype) / indices.numel()  # share of assignments per expert
+    P = router_probs.mean(dim=0)  # (E,) mean router probability
+    return n_experts * (f * P).sum()
+    ### END SOLUTION
+
+
+# --- Beyond the book (bonus, 0 points) ------------------------------------------------------
+
+
+def generate_with_kv_cache(prompt, params, n_heads, n_new, temperature=0.0, top_k=None, seed=0):
+    """Bonus: ``generate`` with a key/value cache — the same ids, without recomputing the past.
+
+    Same signature, arguments, sampling rule (one ``torch.multinomial`` draw per step from a
+    ``torch.Generator().manual_seed(seed)`` created once) and return value as ``generate``; for the
+    same arguments it returns the same ids. The prompt is processed once; each layer keeps the keys
+    and values of every position seen so far, and each new token then needs one forward step of
+    one position whose query attends to the cached keys and values.
+
+    When the sequence grows beyond ``T_max`` the context window slides, every position embedding
+    shifts and the cached keys and values are no longer valid: from then on each step recomputes the
+    cropped context ``ids[-T_max:]`` from scratch, exactly as ``generate`` does.
+
+    Args, Returns, Raises: as ``generate``.
+
+    Figure: chatgpt-book-ch6-42-1-masked-attention.png
+    Hint: per layer store ``K, V`` of shape ``(1, n_heads, t, d_head)`` and concatenate the new
+    position's along ``t``; a new query may attend to every cached key, so it needs no mask.
+    """
+    ### BEGIN SOLUTION
+    ids = [int(i) for i in torch.as_tensor(prompt).reshape(-1).tolist()]
+    if len(ids) == 0:
+        raise ValueError("prompt must hold at least one token id")
+    if n_new < 0:
+        raise ValueError(f"n_new must be >= 0, got {n_new}")
+    if temperature < 0:
+        raise ValueError(f"temperature must be >= 0, got {temperature}")
+    wte, wpe, blocks = params["wte"], params["wpe"], params["blocks"]
+    T_max, d = wpe.shape
+    if d % n_heads != 0:
+        raise ValueError(f"n_heads must divide d = {d}, got {n_heads}")
+    if min(ids) < 0 or max(ids) >= wte.shape[0]:
+        raise ValueError(f"prompt ids must lie in [0, n_vocab = {wte.shape[0]})")
+    d_head = d // n_heads
+
+    def step(new_ids, start, cache):
+        """Run positions start..start+n-1 through the model, extending ``cache``; logits of the last."""
+        n = len(new_ids)
+        h = wte[torch.tensor(new_ids)] + wpe[start : start + n]  # (n, d)
+        for i, block in enumerate(blocks):
+            a = ln(h, block["ln1"])
+            q, k, v = (a @ block["attn"]["W_qkv"] + block["attn"]["b_qkv"]).split(d, dim=-1)  # (n, d) each
+            q, k, v = (t.view(n, n_heads, d_head).transpose(0, 1) for t in (q, k, v))  # (h, n, d_head)
+            if cache[i] is not None:
+                k, v = torch.cat([cache[i][0], k], dim=1), torch.cat([cache[i][1], v], dim=1)  # (h, start+n, d_head)
+            cache[i] = (k, v)
+            att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(d_head))  # (h, n, start+n)
+            att = att.masked_fill(~causal_mask(start + n)[start:], float("-inf"))
+            y = (torch.softmax(att, dim=-1) @ v).transpose(0, 1).reshape(n, d)  # (n, d)
+            h = h + y @ block["attn"]["W_o"] + block["attn"]["b_o"]
+            mlp = block["mlp"]
+            z = ln(h, block["ln2"]) @ mlp["W_fc"] + mlp["b_fc"]
+            z = 0.5 * z * (1.0 + torch.erf(z * (1.0 / math.sqrt(2.0))))
+            h = h + z @ mlp["W_proj"] + mlp["b_proj"]
+        return ln(h[-1], params["ln_f"]) @ wte.T  # (n_vocab,)
+
+    g = torch.Generator().manual_seed(seed)
+    new = []
+    with torch.no_grad():
+        cache = [None] * len(blocks)
+        context = ids[-T_max:]
+        logits = step(context, 0, cache)
+        filled = len(context)  # positions held in the cache
+        for i in range(n_new):
+            if temperature == 0:
+                next_id = int(torch.argmax(logits))
+            else:
+                probs = torch.softmax(filter_logits(logits / temperature, top_k=top_k), dim=-1)
+                next_id = int(torch.multinomial(probs, 1, generator=g))
+            ids.append(next_id)
+            new.append(next_id)
+            if i == n_new - 1:
+                break
+            if filled < T_max:  # the new token still fits: one cached step
+                logits = step([next_id], filled, cache)
+                filled += 1
+            else:  # the window slides: positions shift, recompute the cropped context
+                cache = [None] * len(blocks)
+                logits = step(ids[-T_max:], 0, cache)
+    return torch.tensor(new, dtype=torch.long)
+    ### END SOLUTION
+
+
+def expert_capacity_mask(indices, n_experts, capacity):
+    """Bonus: Switch-style token dropping — each expert accepts at most ``capacity`` assignments.
+
+    Assignments are taken in token order, and within a token in rank order (row-major over
+    ``indices``: token 0 rank 0, token 0 rank 1, …, token 1 rank 0, …); an assignment is kept when
+    fewer than ``capacity`` earlier assignments went to the same expert, otherwise it is dropped
+    (the token skips that expert; in a Transformer its residual connection carries it on).
+
+    Args:
+        indices: ``(N, k)`` integer expert indices (as returned by ``moe_gate``).
+        n_experts: ``E``; every index must lie in ``[0, E)``.
+        capacity: ``>= 0`` assignments per expert.
+
+    Returns:
+        bool tensor ``(N, k)``: True = the assignment is kept.
+
+    Raises:
+        ValueError: ``indices`` not 2-D or out of range (names ``indices``), ``n_experts < 1``
+        (names ``n_experts``), ``capacity < 0`` (names ``capacity``).
+
+    Figure: chatgpt-book-ch6-42-2-mixture-of-experts.png
+    Hint: one-hot the flattened indices ``(N*k, E)``, a cumulative sum down the rows gives each
+    assignment's place in its expert's queue.
+    """
+    ### BEGIN SOLUTION
+    if isinstance(n_experts, bool) or not isinstance(n_experts, int) or n_experts < 1:
+        raise ValueError(f"n_experts must be a positive int, got {n_experts!r}")
+    if isinstance(capacity, bool) or not isinstance(capacity, int) or capacity < 0:
+        raise ValueError(f"capacity must be an int >= 0, got {capacity!r}")
+    if indices.dim() != 2:
+        raise ValueError(f"indices must have shape (N, k), got {tuple(indices.shape)}")
+    if indices.numel() and (indices.min() < 0 or indices.max() >= n_experts):
+        raise ValueError(f"indices must lie in [0, {n_experts})")
+    flat = indices.reshape(-1).long()  # (N*k,) in token order, then rank order
+    one_hot = torch.nn.functional.one_hot(flat, n_experts)  # (N*k, E)
+    place = (one_hot.cumsum(dim=0) * one_hot).sum(dim=-1) - 1  # 0-based place in its expert's queue
+    return (place < capacity).reshape(indices.shape)
+    ### END SOLUTION

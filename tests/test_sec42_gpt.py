@@ -1,0 +1,186 @@
+"""Public tests for §42 GPT と Mixture of Experts (exercises/sec42_gpt/gpt.py).
+
+Small, readable checks on hand-made inputs; the hidden suite adds random shapes, float32 and
+float64, PyTorch oracles (F.scaled_dot_product_attention, F.layer_norm, F.gelu), causality and
+sampling properties. Run: `pytest tests/test_sec42_gpt.py`.
+"""
+
+import math
+
+import pytest
+import torch
+
+from grader.checks import check_close, check_dtype, check_equal, check_shape, check_tensor
+
+F64 = dict(rtol=1e-7, atol=1e-12)
+
+
+def repeat_model(n_vocab=6, d=4):
+    """A GPT with no blocks whose logits favour the last token: greedy decoding repeats it.
+
+    Token embeddings have zero mean and equal norm, positions add nothing and ln_f is the identity
+    map of a LayerNorm, so the logit of token j is proportional to wte[last] · wte[j]."""
+    angles = torch.arange(n_vocab, dtype=torch.float64) * (2 * math.pi / n_vocab)
+    wte = torch.stack([torch.cos(angles), torch.sin(angles), -torch.cos(angles), -torch.sin(angles)], dim=1)
+    return {
+        "wte": wte,
+        "wpe": torch.zeros(8, d, dtype=torch.float64),
+        "blocks": [],
+        "ln_f": {"gamma": torch.ones(d, dtype=torch.float64), "beta": torch.zeros(d, dtype=torch.float64)},
+    }
+
+
+def random_model(n_vocab=7, T_max=8, d=8, n_layers=2, seed=0):
+    """A small GPT with seeded random float64 weights."""
+    g = torch.Generator().manual_seed(seed)
+    r = lambda *shape, s=0.5: torch.randn(*shape, generator=g, dtype=torch.float64) * s  # noqa: E731
+
+    def ln():
+        return {"gamma": 1 + r(d, s=0.1), "beta": r(d, s=0.1)}
+
+    blocks = [
+        {
+            "ln1": ln(),
+            "attn": {"W_qkv": r(d, 3 * d), "b_qkv": r(3 * d, s=0.1), "W_o": r(d, d), "b_o": r(d, s=0.1)},
+            "ln2": ln(),
+            "mlp": {"W_fc": r(d, 4 * d), "b_fc": r(4 * d, s=0.1), "W_proj": r(4 * d, d), "b_proj": r(d, s=0.1)},
+        }
+        for _ in range(n_layers)
+    ]
+    return {"wte": r(n_vocab, d, s=1.0), "wpe": r(T_max, d), "blocks": blocks, "ln_f": ln()}
+
+
+@pytest.mark.exercise("causal_mask", points=1)
+def test_causal_mask_of_three_tokens(gpt):
+    # oracle: written out by hand — token i sees tokens 0..i
+    expected = torch.tensor([[True, False, False], [True, True, False], [True, True, True]])
+    got = gpt.causal_mask(3)
+    check_tensor(got, "causal_mask(3)")
+    check_dtype(got, torch.bool, "causal_mask(3)")
+    check_equal(got, expected, "causal_mask(3)")
+
+
+@pytest.mark.exercise("causal_self_attention", points=1)
+def test_causal_self_attention_with_zero_queries_averages_the_past(gpt):
+    # oracle: with W_q = W_k = 0 every score is 0, so token t takes the plain mean of v_0..v_t;
+    # with W_v = W_o = I the output is the running mean of x
+    d = 4
+    eye, zero = torch.eye(d, dtype=torch.float64), torch.zeros(d, d, dtype=torch.float64)
+    params = {
+        "W_qkv": torch.cat([zero, zero, eye], dim=1),
+        "b_qkv": torch.zeros(3 * d, dtype=torch.float64),
+        "W_o": eye,
+        "b_o": torch.zeros(d, dtype=torch.float64),
+    }
+    x = torch.arange(12.0, dtype=torch.float64).reshape(1, 3, d)
+    expected = x.cumsum(dim=1) / torch.tensor([1.0, 2.0, 3.0], dtype=torch.float64).reshape(1, 3, 1)
+    got = gpt.causal_self_attention(x, params, n_heads=2)
+    check_shape(got, (1, 3, d), "causal_self_attention(x)")
+    check_close(got, expected, "running mean of x (uniform causal attention)", **F64, show_values=True)
+
+
+@pytest.mark.exercise("gpt_block", points=1)
+def test_gpt_block_with_zero_sublayers_returns_its_input(gpt):
+    # oracle: both sub-layers output 0 when their weights and biases are 0; the residuals keep x
+    d = 4
+    z = lambda *shape: torch.zeros(*shape, dtype=torch.float64)  # noqa: E731
+    ln = {"gamma": torch.ones(d, dtype=torch.float64), "beta": z(d)}
+    params = {
+        "ln1": ln,
+        "attn": {"W_qkv": z(d, 3 * d), "b_qkv": z(3 * d), "W_o": z(d, d), "b_o": z(d)},
+        "ln2": ln,
+        "mlp": {"W_fc": z(d, 8), "b_fc": z(8), "W_proj": z(8, d), "b_proj": z(d)},
+    }
+    x = torch.linspace(-1, 1, 2 * 3 * d, dtype=torch.float64).reshape(2, 3, d)
+    check_close(gpt.gpt_block(x, params, n_heads=2), x, "gpt_block(x) with zero sub-layers", **F64, show_values=True)
+
+
+@pytest.mark.exercise("gpt_forward", points=1)
+def test_gpt_forward_gives_one_logit_per_vocabulary_entry(gpt):
+    # oracle: shapes — (B, T) ids in, (B, T, n_vocab) logits out, in wte's dtype
+    params = random_model(n_vocab=7)
+    logits = gpt.gpt_forward(torch.tensor([[1, 2, 3], [4, 5, 6]]), params, n_heads=2)
+    check_tensor(logits, "gpt_forward(ids)")
+    check_shape(logits, (2, 3, 7), "gpt_forward(ids) for ids of shape (2, 3) and 7 tokens")
+    check_dtype(logits, torch.float64, "gpt_forward(ids)")
+
+
+@pytest.mark.exercise("filter_logits", points=1)
+def test_filter_logits_top_k_keeps_the_two_largest(gpt):
+    # oracle: by hand — 3 and 2 are the two largest, the rest become -inf
+    got = gpt.filter_logits(torch.tensor([1.0, 3.0, 2.0, 0.0]), top_k=2)
+    inf = float("inf")
+    check_close(got, torch.tensor([-inf, 3.0, 2.0, -inf]), "filter_logits(top_k=2)", **F64, show_values=True)
+
+
+@pytest.mark.exercise("filter_logits", points=1)
+def test_filter_logits_top_p_keeps_the_nucleus(gpt):
+    # oracle: probabilities 0.5, 0.3, 0.2: 0.5 < 0.7, 0.5 + 0.3 >= 0.7, so the first two are kept
+    logits = torch.log(torch.tensor([0.5, 0.3, 0.2], dtype=torch.float64))
+    got = gpt.filter_logits(logits, top_p=0.7)
+    expected = torch.tensor([math.log(0.5), math.log(0.3), -math.inf], dtype=torch.float64)
+    check_close(got, expected, "filter_logits(top_p=0.7)", **F64, show_values=True)
+
+
+@pytest.mark.exercise("generate", points=1)
+def test_generate_greedy_repeats_with_a_repeat_model(gpt):
+    # oracle: repeat_model's most likely next token is always the last token
+    ids = gpt.generate([0, 4, 2], repeat_model(), n_heads=1, n_new=4)
+    check_tensor(ids, "generate(...)")
+    check_dtype(ids, torch.int64, "generate(...)")
+    check_equal(ids.tolist(), [2, 2, 2, 2], "the 4 new ids")
+
+
+@pytest.mark.exercise("moe_gate", points=1)
+def test_moe_gate_picks_and_renormalises_the_top_two(gpt):
+    # oracle: logits log 1, log 2, log 3 give probabilities 1/6, 2/6, 3/6; the top two are experts
+    # 2 and 1, renormalised to 3/5 and 2/5
+    x = torch.tensor([[1.0]], dtype=torch.float64)
+    W_gate = torch.log(torch.tensor([[1.0, 2.0, 3.0]], dtype=torch.float64))
+    weights, indices = gpt.moe_gate(x, W_gate, k=2)
+    check_equal(indices.tolist(), [[2, 1]], "indices")
+    check_close(weights, torch.tensor([[0.6, 0.4]], dtype=torch.float64), "weights", **F64, show_values=True)
+
+
+@pytest.mark.exercise("moe_layer", points=1)
+def test_moe_layer_with_one_expert_is_that_expert(gpt):
+    # oracle: one expert with k = 1 gets weight 1 for every token: y = relu(x W1 + b1) W2 + b2
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(5, 3, generator=g, dtype=torch.float64)
+    expert = {k: torch.randn(*s, generator=g, dtype=torch.float64) for k, s in
+              {"W1": (3, 4), "b1": (4,), "W2": (4, 3), "b2": (3,)}.items()}  # fmt: skip
+    y, router_probs, indices = gpt.moe_layer(x, torch.zeros(3, 1, dtype=torch.float64), [expert], k=1)
+    expected = torch.relu(x @ expert["W1"] + expert["b1"]) @ expert["W2"] + expert["b2"]
+    check_close(y, expected, "y", **F64, show_values=True)
+    check_close(router_probs, torch.ones(5, 1, dtype=torch.float64), "router_probs", **F64, show_values=True)
+    check_equal(indices.tolist(), [[0]] * 5, "indices")
+
+
+@pytest.mark.exercise("load_balancing_loss", points=1)
+def test_load_balancing_loss_is_one_for_uniform_routing(gpt):
+    # oracle: f_i = P_i = 1/4 for 4 experts: 4 * 4 * (1/4 * 1/4) = 1
+    router_probs = torch.full((8, 4), 0.25, dtype=torch.float64)
+    indices = torch.tensor([[0], [1], [2], [3], [0], [1], [2], [3]])
+    loss = gpt.load_balancing_loss(router_probs, indices, n_experts=4)
+    check_close(loss, torch.tensor(1.0, dtype=torch.float64), "load_balancing_loss", **F64, show_values=True)
+
+
+# --- beyond the book (0 points) ---------------------------------------------------------------
+
+
+@pytest.mark.exercise("generate_with_kv_cache", points=0)
+def test_generate_with_kv_cache_gives_the_same_ids_as_generate(gpt):
+    # oracle: your generate (the cache changes how fast, not what)
+    params = random_model(T_max=8)
+    expected = gpt.generate([1, 2, 3], params, n_heads=2, n_new=4)
+    check_equal(gpt.generate_with_kv_cache([1, 2, 3], params, n_heads=2, n_new=4), expected, "the new ids")
+
+
+@pytest.mark.exercise("expert_capacity_mask", points=0)
+def test_expert_capacity_mask_drops_late_assignments(gpt):
+    # oracle: by hand, capacity 2; expert 0 is chosen by tokens 0, 1, 2 -> token 2's choice is dropped;
+    # expert 1 by tokens 0, 2, 3 -> token 3's choice is dropped
+    indices = torch.tensor([[0, 1], [0, 2], [0, 1], [1, 2]])
+    got = gpt.expert_capacity_mask(indices, n_experts=3, capacity=2)
+    expected = torch.tensor([[True, True], [True, True], [False, True], [False, True]])
+    check_equal(got, expected, "expert_capacity_mask(capacity=2)")
