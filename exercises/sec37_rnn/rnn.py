@@ -86,7 +86,7 @@ def pad_sequences(seqs, pad_id=0, max_len=None):
         ValueError: ``seqs`` is empty or a sequence is not a flat list of ints (message names
         ``seqs``); ``max_len`` < 1 (message names ``max_len``).
 
-    Figure: chatgpt-book-ch6-37-2-padding-and-mask.png
+    Figure: chatgpt-book-ch6-37-2-padding-tokens.png
     Hint: start from ``np.full((B, T), pad_id)`` and copy each sequence into the front of its row.
     """
     raise NotImplementedError("pad_sequences: your code here (see the docstring)")
@@ -106,7 +106,7 @@ def rnn_step(x_t, h_prev, W_x, W_h, b):
     Raises:
         ValueError: an argument has the wrong rank or a size that does not fit (message names it).
 
-    Figure: chatgpt-book-ch6-37-3-rnn-unrolled.png
+    Figure: chatgpt-book-ch6-37-3-rnn-sequence.png
     Hint: two matrix products, a bias and ``np.tanh``: the same weights are used at every step.
     """
     raise NotImplementedError("rnn_step: your code here (see the docstring)")
@@ -131,7 +131,7 @@ def rnn_forward(x, h0, W_x, W_h, b, mask=None):
         ValueError: ``x`` is not 3-D or has an empty batch or no steps (message names ``x``);
         ``mask`` is not ``(B, T)`` (message names ``mask``); wrong weight or ``h0`` shapes.
 
-    Figure: chatgpt-book-ch6-37-3-rnn-unrolled.png
+    Figure: chatgpt-book-ch6-37-3-rnn-sequence.png
     Hint: loop over t; compute the new state with ``rnn_step`` and keep it only where
     ``mask[:, t]`` is True (``np.where(m[:, None], h_new, h)``).
     """
@@ -156,7 +156,7 @@ def stacked_rnn_forward(x, h0, layers, mask=None):
         ValueError: ``layers`` is empty or its length differs from ``h0.shape[0]`` (message names
         ``layers``), ``h0`` is not 3-D (message names ``h0``), or any error of ``rnn_forward``.
 
-    Figure: chatgpt-book-ch6-37-4-stacked-bidirectional-rnn.png
+    Figure: chatgpt-book-ch6-37-4-rnn-variants.png
     Hint: call ``rnn_forward`` once per layer, feeding it the ``hs`` of the layer below.
     """
     raise NotImplementedError("stacked_rnn_forward: your code here (see the docstring)")
@@ -180,7 +180,7 @@ def bidirectional_rnn_forward(x, h0, fwd, bwd, mask=None):
     Raises:
         ValueError: ``h0`` is not ``(2, B, H)`` (message names ``h0``), or any error of ``rnn_forward``.
 
-    Figure: chatgpt-book-ch6-37-4-stacked-bidirectional-rnn.png
+    Figure: chatgpt-book-ch6-37-4-rnn-variants.png
     Hint: run ``rnn_forward`` on the time-reversed ``x`` with the time-reversed mask: since padded
     steps leave the state alone, the backward RNN really starts at the last real token.
     """
@@ -204,7 +204,7 @@ def lstm_step(x_t, h_prev, c_prev, W_x, W_h, b):
     Raises:
         ValueError: an argument has the wrong rank or a size that does not fit (message names it).
 
-    Figure: chatgpt-book-ch6-37-7-lstm-cell.png
+    Figure: chatgpt-book-ch6-37-7-rnn-vs-lstm.png
     Hint: ``i, f, g, o = np.split(z, 4, axis=-1)``; a stable sigmoid is ``0.5 * (1 + np.tanh(z / 2))``.
     """
     raise NotImplementedError("lstm_step: your code here (see the docstring)")
@@ -228,7 +228,7 @@ def lstm_forward(x, h0, c0, W_x, W_h, b, mask=None):
         ValueError: ``x`` is not 3-D or has an empty batch or no steps (message names ``x``);
         ``mask`` is not ``(B, T)`` (message names ``mask``); wrong weight or state shapes.
 
-    Figure: chatgpt-book-ch6-37-7-lstm-cell.png
+    Figure: chatgpt-book-ch6-37-7-rnn-vs-lstm.png
     Hint: the loop of ``rnn_forward`` with ``lstm_step``; keep both ``h`` and ``c`` at padded steps.
     """
     raise NotImplementedError("lstm_forward: your code here (see the docstring)")
@@ -253,7 +253,7 @@ def sample_next_token(logits, temperature=1.0, top_k=None, seed=0):
         ValueError: ``logits`` is not a non-empty 1-D array (message names ``logits``);
         ``temperature < 0`` (names ``temperature``); ``top_k < 1`` (names ``top_k``).
 
-    Figure: chatgpt-book-ch6-37-5-next-token-sampling.png
+    Figure: chatgpt-book-ch6-37-5-rnn-text-generation.png
     Hint: the temperature goes *inside* the softmax; set the logits outside the top-k to ``-inf``
     before it; ``rng.choice(V, p=probs)`` draws one id.
     """
@@ -282,7 +282,7 @@ def rnn_generate(prompt, n_new, params, temperature=0.0, seed=0):
         ValueError: ``prompt`` is empty or holds an id outside ``[0, V)`` (message names ``prompt``);
         ``n_new < 0`` (names ``n_new``).
 
-    Figure: chatgpt-book-ch6-37-5-next-token-sampling.png
+    Figure: chatgpt-book-ch6-37-5-rnn-text-generation.png
     Hint: the state after the last prompt token already predicts the first new token.
     """
     raise NotImplementedError("rnn_generate: your code here (see the docstring)")
@@ -310,7 +310,7 @@ def encoder_decoder_greedy(src, enc, dec, bos_id, eos_id, max_len):
     Raises:
         ValueError: ``src`` is empty (message names ``src``); ``max_len < 1`` (names ``max_len``).
 
-    Figure: chatgpt-book-ch6-37-8-encoder-decoder.png
+    Figure: chatgpt-book-ch6-37-8-rnn-encoder-decoder.png
     Hint: ties in the argmax go to the lowest id (``np.argmax``); stop *before* appending ``eos_id``.
     """
     raise NotImplementedError("encoder_decoder_greedy: your code here (see the docstring)")

@@ -59,7 +59,7 @@ def bag_of_words(ids, E, pad_id=0):
         ValueError: ``ids`` is not an int array with at least 1 dimension or holds an id outside
         ``[0, V)`` (message names ``ids``); ``E`` is not 2-D (message names ``E``).
 
-    Figure: chatgpt-book-ch6-38-1-memory-network.png
+    Figure: chatgpt-book-ch6-38-1-attention-mechanism.png
     Hint: ``E[ids]`` looks up every word at once ``(..., W, D)``; zero the padded words with the
     mask ``ids != pad_id`` before summing over the word axis.
     """
@@ -95,7 +95,7 @@ def memory_attention(query, keys, values, mask=None):
         ValueError: wrong ranks, an empty batch or memory, or sizes that do not fit (message names
         ``query``, ``keys`` or ``values``); ``mask`` is not ``(B, N)`` (message names ``mask``).
 
-    Figure: chatgpt-book-ch6-38-1-memory-network.png
+    Figure: chatgpt-book-ch6-38-1-attention-mechanism.png
     Hint: scores ``(B, N)`` = ``np.einsum("bnd,bd->bn", keys, query)``; then ``softmax`` (given)
     and a weighted sum over N.
     """
@@ -140,7 +140,7 @@ def memnet_answer(story, question, params):
         ValueError: ``story`` is not 3-D (message names ``story``), ``question`` is not 2-D or its
         batch differs (names ``question``), ``T_A``/``T_C`` not ``(N, D)`` (names ``T_A``/``T_C``).
 
-    Figure: chatgpt-book-ch6-38-1-memory-network.png
+    Figure: chatgpt-book-ch6-38-1-attention-mechanism.png
     Hint: ``bag_of_words`` and ``memory_attention`` do most of the work; without ``T_A`` the
     network cannot tell an old sentence from a recent one.
     """
@@ -296,7 +296,7 @@ def attention_greedy_decode(src, params, bos_id, eos_id, max_len):
     Raises:
         ValueError: ``src`` is empty (message names ``src``); ``max_len < 1`` (names ``max_len``).
 
-    Figure: chatgpt-book-ch6-39-4-attention-map-reversal.png
+    Figure: chatgpt-book-ch6-39-4-attention-learning.png
     Hint: collect the attention rows in a list and ``np.array`` them at the end (shape ``(0, S)`` if
     the first token is already ``eos_id``).
     """
