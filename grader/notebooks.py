@@ -1,0 +1,615 @@
+"""The nbgrader notebooks: release, the test-cell runner, and autograding with real nbgrader.
+
+One notebook per section, ``solutions/<section>/<section>.ipynb`` (nbgrader source: an assignment
+is a section folder), released to ``exercises/<section>/<section>.ipynb`` by nbgrader's
+``generate_assignment`` with the committed ``nbgrader_config.py``.
+
+Decisions (each is tested in ``grader/tests/test_notebooks.py``):
+
+* **The notebook imports the student's module** from its own folder (``import attention_math``),
+  so every plot shows the student's functions at work. Exercises are written in the module, not
+  in the notebook; the notebook's own answers are the manually graded written questions.
+* **Test cells run the pytest suites' own test functions.** A section's notebook has one
+  autograded cell per exercise::
+
+      score = grade_exercise(attention_math, "softmax", "public")
+      ### BEGIN HIDDEN TESTS
+      score += grade_exercise(attention_math, "softmax", "hidden")
+      ### END HIDDEN TESTS
+      score
+
+  :func:`grade_exercise` calls every test of ``tests/test_<section>.py`` (``"public"``) or of
+  ``grader/hidden/test_<section>*.py`` (``"hidden"``) marked with that exercise, with the same
+  fixtures (the module, the reference ``<module>_ref``, ``seed`` from ``$COURSE_GRADING_SEED``) and
+  the same parametrisations as pytest, applies the same forbidden-shortcut scan, prints one line
+  per failed test (function, property, the check's message — never hidden inputs) and returns the
+  points earned. nbgrader reads a number as the cell's last output as partial credit, so a cell
+  scores exactly what the module grade gives that exercise. A cell carries points equal to the
+  public + hidden points of its exercise (:func:`exercise_points`; a test checks every cell).
+  Warnings and prints of the student's code are swallowed while tests run: anything on stderr
+  would make nbgrader give the cell 0.
+* **Figures travel with the notebook.** The figures a notebook shows (``figures/<name>.png`` in its
+  markdown) are copied from ``figures/`` into ``solutions/<section>/figures/`` by the release and
+  from there into ``exercises/<section>/figures/``, so an assignment folder distributed on its own
+  (nbgrader's exchange) still shows them, and so does the feedback HTML.
+* **The release** (:func:`release_notebooks`, called by ``grader.release.release_exercises``)
+  generates into a temporary course folder and copies only the notebooks; ``--check`` compares
+  cell types, sources, nbgrader metadata and attachments (not outputs, execution counts or other
+  volatile fields) of the generated and the committed notebooks.
+* **Autograding** (:func:`autograde`) builds a temporary nbgrader course (source = the repository's
+  ``solutions/``), runs ``generate_assignment``, ``autograde`` and ``generate_feedback`` and reads the
+  gradebook. The module in the submission is the one graded (``Autograde.exclude_overwriting``);
+  locked cells come back from the gradebook (nbgrader's ``OverwriteCells``); feedback HTML has no
+  hidden test source (:class:`HideHiddenTests`); a notebook that is not valid JSON is not given to
+  nbgrader but reported with a clear message and 0 points.
+
+Trust: nbgrader runs the student's module and the tests in one kernel, so a notebook grade trusts
+the student's code; the official module grade (``python -m grader grade``) runs it sandboxed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import inspect
+import io
+import itertools
+import json
+import os
+import re
+import shutil
+import sys
+import tempfile
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from grader.sections import EXERCISES, HIDDEN_TESTS, PUBLIC_TESTS, REPO, SOLUTIONS, Section, is_section_name
+
+CONFIG_FILE = REPO / "nbgrader_config.py"
+FIGURES = REPO / "figures"
+FIGURE_RE = re.compile(r"figures/(chatgpt-book-ch6-[A-Za-z0-9_.-]+?\.png)")
+HIDDEN_BEGIN = "### BEGIN HIDDEN TESTS"
+HIDDEN_END = "### END HIDDEN TESTS"
+SEED_ENV = "COURSE_GRADING_SEED"
+CELL_VOLATILE = {"execution", "collapsed", "scrolled", "ExecuteTime", "trusted"}
+
+
+class NotebookError(Exception):
+    """A notebook cannot be released or graded (invalid JSON, missing, malformed nbgrader cells)."""
+
+
+# --- paths ----------------------------------------------------------------------------------
+
+
+def notebook_path(root: Path, section: str) -> Path:
+    return Path(root) / section / f"{section}.ipynb"
+
+
+def notebook_sections(src_root: Path = SOLUTIONS) -> list[str]:
+    """Sections that have a source notebook, in chapter order."""
+    if not Path(src_root).is_dir():
+        return []
+    return sorted(
+        p.name
+        for p in Path(src_root).iterdir()
+        if is_section_name(p.name) and notebook_path(src_root, p.name).is_file()
+    )
+
+
+def read_notebook(path: Path):
+    """The notebook at ``path`` (nbformat v4), or :class:`NotebookError` saying what is wrong."""
+    import nbformat
+
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise NotebookError(f"{path.name}: notebook not found") from None
+    except UnicodeDecodeError:
+        raise NotebookError(f"{path.name}: not a notebook (the file is not UTF-8 text)") from None
+    try:
+        json.loads(text)
+    except json.JSONDecodeError as e:
+        raise NotebookError(
+            f"{path.name}: not a valid notebook — the file is not valid JSON ({e.msg} at line {e.lineno}, "
+            f"column {e.colno}). It was probably edited outside Jupyter or cut short: open it in JupyterLab, "
+            f"or start again from the released copy and redo your answers."
+        ) from None
+    try:
+        nb = nbformat.reads(text, as_version=4)
+    except Exception as e:  # nbformat's reader errors are of several types
+        raise NotebookError(f"{path.name}: not a valid notebook ({type(e).__name__}: {e})") from None
+    return nb
+
+
+# --- figures --------------------------------------------------------------------------------
+
+
+def figures_of(nb) -> list[str]:
+    """File names of the chapter figures a notebook's markdown shows (``figures/<name>.png``)."""
+    names = []
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            names += [m for m in FIGURE_RE.findall(cell.source) if m not in names]
+    return names
+
+
+def _sync_file(src: Path, dst: Path, label: str, check: bool, changed: list[str]):
+    if dst.is_file() and dst.read_bytes() == src.read_bytes():
+        return
+    changed.append(label)
+    if not check:
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(src, dst)
+
+
+def sync_figures(
+    src_root: Path, dst_root: Path, section: str, *, check: bool, figures_dir: Path = FIGURES
+) -> list[str]:
+    """Copy the figures a notebook shows into ``<root>/<section>/figures/`` of the source and the
+    release (or, with ``check``, list what differs). A figure not yet drawn in ``figures/`` is
+    skipped here; ``test_notebook_figures_exist`` reports it."""
+    changed: list[str] = []
+    wanted = figures_of(read_notebook(notebook_path(src_root, section)))
+    for root, tag in ((Path(src_root), "source"), (Path(dst_root), "release")):
+        folder = root / section / "figures"
+        for name in wanted:
+            if (figures_dir / name).is_file():
+                _sync_file(figures_dir / name, folder / name, f"{section}/figures/{name} ({tag})", check, changed)
+        if folder.is_dir():
+            for stale in sorted(folder.glob("*.png")):
+                if stale.name not in wanted:
+                    changed.append(f"{section}/figures/{stale.name} ({tag}, not shown by the notebook)")
+                    if not check:
+                        stale.unlink()
+    return changed
+
+
+# --- nbgrader configuration and course folders -------------------------------------------------
+
+
+def _load_config():
+    from traitlets.config.loader import PyFileConfigLoader
+
+    return PyFileConfigLoader(CONFIG_FILE.name, path=str(CONFIG_FILE.parent)).load_config()
+
+
+@contextlib.contextmanager
+def _nbgrader_environment(pythonpath: bool = True):
+    """nbgrader shells out to ``alembic`` and starts kernels that must import ``grader``: put the
+    venv's ``bin/`` on PATH and the repository on PYTHONPATH while nbgrader runs."""
+    saved = {k: os.environ.get(k) for k in ("PATH", "PYTHONPATH", "MPLBACKEND")}
+    bindir = os.path.dirname(sys.executable)
+    os.environ["PATH"] = bindir + os.pathsep + (saved["PATH"] or "")
+    if pythonpath:
+        os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), saved["PYTHONPATH"]]))
+    os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+@dataclass
+class Course:
+    """A temporary nbgrader course folder whose source is ``source`` (default: ``solutions/``)."""
+
+    root: Path
+    source: Path = SOLUTIONS
+
+    def config(self, *, generate: bool = False, database: bool = True):
+        cfg = _load_config()
+        if not database:  # nbgrader's --no-db: the release needs no gradebook
+            cfg.SaveCells.enabled = False
+            cfg.GenerateAssignment.no_database = True
+        cfg.CourseDirectory.root = str(self.root)
+        cfg.CourseDirectory.source_directory = str(Path(self.source).resolve())
+        cfg.CourseDirectory.release_directory = str(self.root / "release")
+        cfg.CourseDirectory.db_url = "sqlite:///" + str(self.root / "gradebook.db")
+        if generate:  # what the config's GenerateAssignmentApp section does for the CLI
+            cfg.CourseDirectory.ignore = [*cfg.CourseDirectory.ignore, "*.py"]
+        return cfg
+
+    def _run(self, converter_class, assignment: str, student: str = ".", *, generate: bool = False, database=True):
+        from nbgrader.coursedir import CourseDirectory
+
+        cfg = self.config(generate=generate, database=database)
+        coursedir = CourseDirectory(config=cfg)
+        coursedir.assignment_id = assignment
+        coursedir.student_id = student
+        converter = converter_class(coursedir=coursedir, config=cfg)
+        with _nbgrader_environment():
+            converter.start()
+
+    def generate(self, section: str, *, database: bool = True) -> Path:
+        from nbgrader.converters import GenerateAssignment
+
+        self.root.mkdir(parents=True, exist_ok=True)
+        read_notebook(notebook_path(self.source, section))  # clear message for a broken source
+        self._run(GenerateAssignment, section, generate=True, database=database)
+        return notebook_path(self.root / "release", section)
+
+    def submit(self, section: str, folder: Path, student: str):
+        dst = self.root / "submitted" / student / section
+        if dst.exists():
+            shutil.rmtree(dst)
+        shutil.copytree(folder, dst, ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints"))
+
+    def autograde(self, section: str, student: str):
+        from nbgrader.converters import Autograde
+
+        self._run(Autograde, section, student)
+
+    def feedback(self, section: str, student: str) -> Path:
+        from nbgrader.converters import GenerateFeedback
+
+        self._run(GenerateFeedback, section, student)
+        return self.root / "feedback" / student / section / f"{section}.html"
+
+
+# --- release --------------------------------------------------------------------------------
+
+
+def _normalized(nb) -> dict:
+    """What the drift check compares: cells (type, id, source, metadata without volatile fields,
+    attachments) and the kernelspec."""
+    cells = []
+    for cell in nb.cells:
+        meta = {k: v for k, v in cell.get("metadata", {}).items() if k not in CELL_VOLATILE}
+        cells.append(
+            {
+                "cell_type": cell.cell_type,
+                "id": cell.get("id"),
+                "source": cell.source,
+                "metadata": meta,
+                "attachments": cell.get("attachments"),
+            }
+        )
+    return {"cells": cells, "kernelspec": nb.metadata.get("kernelspec")}
+
+
+def release_notebooks(src_root: Path = SOLUTIONS, dst_root: Path = EXERCISES, check: bool = False) -> list[str]:
+    """Release every section notebook with nbgrader ``generate_assignment`` (and copy its figures).
+    Returns what differs (``check``) or what was written, as paths relative to the roots."""
+    src_root, dst_root = Path(src_root), Path(dst_root)
+    changed: list[str] = []
+    sections = notebook_sections(src_root)
+    with tempfile.TemporaryDirectory(prefix="nbrelease-") as tmp:
+        course = Course(Path(tmp), src_root)
+        for section in sections:
+            changed += sync_figures(src_root, dst_root, section, check=check)
+            generated = course.generate(section, database=False)
+            if not generated.is_file():
+                raise NotebookError(f"{section}: nbgrader generate_assignment wrote no notebook")
+            dst = notebook_path(dst_root, section)
+            try:
+                same = dst.is_file() and _normalized(read_notebook(dst)) == _normalized(read_notebook(generated))
+            except NotebookError:
+                same = False
+            if not same:
+                changed.append(str(dst.relative_to(dst_root)))
+                if not check:
+                    dst.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copyfile(generated, dst)
+    if dst_root.is_dir():  # notebooks the release would not produce
+        for path in sorted(dst_root.glob("sec*/*.ipynb")):
+            if path.parent.name not in sections or path.stem != path.parent.name:
+                changed.append(f"{path.relative_to(dst_root)} (not produced by the release)")
+                if not check:
+                    path.unlink()
+    return changed
+
+
+# --- feedback without hidden tests ------------------------------------------------------------
+
+
+def _hide_hidden_tests_class():
+    from nbgrader.preprocessors import ClearHiddenTests
+
+    class HideHiddenTests(ClearHiddenTests):
+        """Feedback preprocessor: remove ``### BEGIN/END HIDDEN TESTS`` regions from the autograded
+        notebook's cells (nbgrader restores them when autograding, and the stock feedback shows
+        them: nbgrader#1363) and cut the tracebacks of those cells to their last line (a traceback
+        quotes the cell's source around the failing line)."""
+
+        def preprocess_cell(self, cell, resources, cell_index):
+            had_hidden = HIDDEN_BEGIN in cell.source
+            if had_hidden:
+                self._remove_hidden_test_region(cell)
+                for output in cell.get("outputs", []):
+                    if output.get("output_type") == "error":
+                        output["traceback"] = [f"{output.get('ename', 'Error')}: {output.get('evalue', '')}"]
+            return cell, resources
+
+    return HideHiddenTests
+
+
+def __getattr__(name):  # nbgrader imports the preprocessor by its dotted name; nbgrader loads lazily
+    if name == "HideHiddenTests":
+        cls = _hide_hidden_tests_class()
+        cls.__module__ = __name__
+        globals()[name] = cls
+        return cls
+    raise AttributeError(name)
+
+
+# --- autograding ----------------------------------------------------------------------------
+
+
+@dataclass
+class NotebookGrade:
+    section: str
+    score: float = 0.0
+    max_score: float = 0.0
+    cells: dict[str, tuple[float | None, float]] = field(default_factory=dict)  # grade id → (score, max)
+    needs_manual_grade: bool = False
+    feedback: Path | None = None
+    problems: list[str] = field(default_factory=list)
+
+
+def autograde(
+    submission: Path,
+    work: Path,
+    sections: list[str] | None = None,
+    *,
+    student: str = "student",
+    feedback: bool = True,
+) -> dict[str, NotebookGrade]:
+    """Autograde the notebooks of a folder laid out like ``exercises/`` with real nbgrader, in the
+    temporary course folder ``work``. Returns one :class:`NotebookGrade` per section."""
+    from nbgrader.api import Gradebook
+
+    submission, work = Path(submission), Path(work)
+    course = Course(work)
+    results: dict[str, NotebookGrade] = {}
+    for section in sections or notebook_sections():
+        grade = results[section] = NotebookGrade(section)
+        course.generate(section)
+        folder = submission / section
+        if not folder.is_dir():
+            grade.problems.append(f"{section}: folder missing from the submission")
+            continue
+        course.submit(section, folder, student)
+        nb_file = notebook_path(work / "submitted" / student, section)
+        if nb_file.exists():
+            try:
+                read_notebook(nb_file)
+            except NotebookError as e:
+                grade.problems.append(str(e))
+                nb_file.unlink()  # nbgrader then scores the missing notebook 0
+        else:
+            grade.problems.append(f"{section}: {nb_file.name} missing from the submission")
+        course.autograde(section, student)
+        if feedback and nb_file.exists():
+            grade.feedback = course.feedback(section, student)
+        with Gradebook("sqlite:///" + str(work / "gradebook.db")) as gb:
+            nb = gb.find_submission_notebook(section, section, student)
+            grade.score, grade.max_score = float(nb.score), float(nb.max_score)
+            grade.needs_manual_grade = bool(nb.needs_manual_grade)
+            grade.cells = {g.name: (g.score, float(g.max_score)) for g in nb.grades}
+    return results
+
+
+# --- the test-cell runner ----------------------------------------------------------------------
+
+
+@dataclass
+class TestCase:
+    name: str  # pytest-style id, e.g. test_x[shape0]
+    function: object
+    params: dict
+    points: float
+
+
+def _load_test_file(path: Path):
+    name = "_nbtests_" + re.sub(r"\W", "_", str(path.resolve()))
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[name]
+        raise
+    return module
+
+
+def _param_id(name: str, value, index: int) -> str:
+    """pytest's id of a parameter value: the value itself when simple, else name + index."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return str(value)
+    return f"{name}{index}"
+
+
+def _param_sets(marks) -> list[tuple[str, dict]]:
+    """(id suffix, params) for the stacked ``parametrize`` marks of a test, in pytest's order."""
+    import pytest
+
+    axes = []
+    for mark in reversed([m for m in marks if m.name == "parametrize"]):  # closest decorator first
+        argnames, argvalues = mark.args[0], mark.args[1]
+        names = [n.strip() for n in argnames.split(",")] if isinstance(argnames, str) else list(argnames)
+        ids = mark.kwargs.get("ids")
+        options = []
+        for i, value in enumerate(argvalues):
+            vid = None
+            if isinstance(value, type(pytest.param(None))):
+                vid, value = value.id, value.values
+                value = value if len(names) > 1 else value[0]
+            values = list(value) if len(names) > 1 else [value]
+            if vid is None and ids is not None:
+                vid = ids(value) if callable(ids) else ids[i]
+            if vid is None:
+                vid = "-".join(_param_id(n, v, i) for n, v in zip(names, values))
+            options.append((vid, dict(zip(names, values))))
+        axes.append((names, options))
+    if not axes:
+        return [("", {})]
+    sets = []
+    for combo in itertools.product(*[opts for _, opts in axes]):
+        params, parts = {}, []
+        for vid, p in combo:
+            params.update(p)
+            parts.append(str(vid))
+        sets.append(("-".join(parts), params))
+    return sets
+
+
+def collect_cases(section: Section, exercise: str | None, suite: str) -> list[TestCase]:
+    """Every test (one per parametrisation) of ``suite`` ("public" or "hidden") for ``exercise``
+    (all exercises when None)."""
+    files = [section.public_tests] if suite == "public" else section.hidden_test_files()
+    if suite not in ("public", "hidden"):
+        raise ValueError(f"suite must be 'public' or 'hidden', got {suite!r}")
+    cases = []
+    for path in files:
+        if not path.is_file():
+            continue
+        module = _load_test_file(path)
+        for name, func in vars(module).items():
+            if not name.startswith("test_") or not callable(func):
+                continue
+            marks = getattr(func, "pytestmark", [])
+            ex = next((m for m in marks if m.name == "exercise"), None)
+            if ex is None or (exercise is not None and ex.args[0] != exercise):
+                continue
+            points = float(ex.kwargs.get("points", 1))
+            for suffix, params in _param_sets(marks):
+                cases.append(TestCase(f"{name}[{suffix}]" if suffix else name, func, params, points))
+    return cases
+
+
+def exercise_points(section: Section) -> dict[str, float]:
+    """Exercise → public + hidden points (the module grade's maximum for that exercise)."""
+    points: dict[str, float] = {}
+    for suite in ("public", "hidden"):
+        for case in collect_cases(section, None, suite):
+            ex = next(m for m in case.function.pytestmark if m.name == "exercise").args[0]
+            points[ex] = points.get(ex, 0.0) + case.points
+    return points
+
+
+def _section_of(module) -> Section:
+    name = getattr(module, "__name__", "").rsplit(".", 1)[-1]
+    for path in PUBLIC_TESTS.glob("test_sec*.py"):
+        section = Section(path.stem.removeprefix("test_"))
+        if is_section_name(section.name) and section.module == name:
+            return section
+    raise NotebookError(f"no section has a module named {name!r}")
+
+
+def _failure_message(exc: BaseException) -> str:
+    import pytest
+
+    from grader.pytest_plugin import describe_failure
+
+    return describe_failure(pytest.ExceptionInfo.from_exception(exc))
+
+
+def run_case(case: TestCase, fixtures: dict) -> tuple[bool, str]:
+    """Call one test with its fixtures; (passed, message). The student's prints and warnings are
+    swallowed (nbgrader scores a cell with stderr output 0)."""
+    sig = inspect.signature(case.function)
+    kwargs = {}
+    for arg in sig.parameters:
+        if arg in case.params:
+            kwargs[arg] = case.params[arg]
+        elif arg in fixtures:
+            value = fixtures[arg]
+            kwargs[arg] = value() if callable(value) and arg.endswith("_ref") else value
+        else:
+            return False, f"the notebook runner has no fixture {arg!r}"
+    sink = io.StringIO()
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
+            warnings.simplefilter("ignore")
+            case.function(**kwargs)
+    except KeyboardInterrupt:
+        raise
+    except BaseException as e:  # a test failing, pytest.fail/skip, or anything the student's code raises
+        return False, _failure_message(e)
+    return True, ""
+
+
+def grade_exercise(
+    module, exercise: str, suite: str = "public", *, seed: int | None = None, verbose: bool = True
+) -> float:
+    """Run the ``suite`` tests of ``exercise`` on ``module`` (the student's imported module) and
+    return the points earned; print a summary and one line per failed test."""
+    section = _section_of(module)
+    if seed is None:
+        seed = int(os.environ.get(SEED_ENV, "0") or 0)
+    cases = collect_cases(section, exercise, suite)
+    if not cases:
+        if suite == "hidden" and not HIDDEN_TESTS.is_dir():
+            return 0.0
+        raise NotebookError(f"no {suite} tests for {exercise!r} in {section.name}")
+    ref = section.module_file(SOLUTIONS)
+
+    def reference():
+        from grader.targets import load_module_file
+
+        if not ref.is_file():
+            raise NotebookError("the reference solutions are not in this checkout")
+        return load_module_file(ref, section.module)
+
+    fixtures = {section.module: module, f"{section.module}_ref": reference, "seed": seed}
+    forbidden_names = _forbidden(module, section, exercise)
+    earned, total, failures = 0.0, 0.0, []
+    for case in cases:
+        total += case.points
+        passed, message = run_case(case, fixtures)
+        if passed and forbidden_names:
+            passed, message = False, forbidden_names
+        if passed:
+            earned += case.points
+        else:
+            failures.append((case, message))
+    if verbose:
+        label = {"public": "公開テスト (public tests)", "hidden": "非公開テスト (hidden tests)"}[suite]
+        mark = "✓" if not failures else "✗"
+        print(
+            f"{mark} {exercise} — {label}: {earned:g} / {total:g} 点 ({len(cases) - len(failures)}/{len(cases)} 合格)"
+        )
+        for case, message in failures:
+            print(f"  ✗ {case.name}: {message}")
+    return earned
+
+
+def _forbidden(module, section: Section, exercise: str) -> str:
+    """The module grade's forbidden-shortcut message for this exercise ('' when clean)."""
+    from grader import forbidden
+
+    path = getattr(module, "__file__", None)
+    if not path or not Path(path).is_file():
+        return ""
+    try:
+        found = forbidden.scan_file(Path(path), section.name)
+    except Exception:
+        return ""
+    return forbidden.message(found[exercise]) if exercise in found else ""
+
+
+# --- executing a notebook ---------------------------------------------------------------------
+
+
+def execute_notebook(path: Path, timeout: int = 120, *, pythonpath: bool = True):
+    """Run a notebook top to bottom with nbclient in its own folder; returns the executed notebook
+    and raises ``nbclient.exceptions.CellExecutionError`` at the first failing cell. Without
+    ``pythonpath`` the kernel must find ``grader`` itself (from a folder inside the repository)."""
+    from nbclient import NotebookClient
+
+    nb = read_notebook(path)
+    client = NotebookClient(
+        nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(Path(path).parent)}}
+    )
+    with _nbgrader_environment(pythonpath):
+        client.execute()
+    return nb
