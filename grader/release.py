@@ -68,7 +68,9 @@ def _release_files(src_root: Path):
 def release_exercises(src_root: Path = SOLUTIONS, dst_root: Path = EXERCISES, check: bool = False) -> list[str]:
     """Write (or, with ``check``, compare) the student modules. Returns the paths that differ
     (with ``check``) or that were written."""
-    changed: list[str] = []
+    from grader.notebooks import release_notebooks  # nbgrader notebooks and the figures they show
+
+    changed: list[str] = release_notebooks(src_root, dst_root, check=check)
     expected = set()
     for rel, content in _release_files(src_root):
         expected.add(rel)
