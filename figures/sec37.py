@@ -534,7 +534,7 @@ def rnn_vs_lstm_figure():
 # --- 37-8 ------------------------------------------------------------------------------------
 
 
-def encoder_decoder(ax, src, tgt_in, tgt_out, y=5.0, x0=1.6, dx=2.35, gap=1.2, context_label="$c$"):
+def encoder_decoder(ax, src, tgt_in, tgt_out, y=5.0, x0=1.6, dx=2.35, gap=1.2, context_label="$c$", feedback=True):
     """Draw an RNN encoder over ``src`` and a decoder fed ``tgt_in`` emitting ``tgt_out``.
     Returns the x positions of the encoder and decoder cells."""
     ex = [x0 + dx * i for i in range(len(src))]
@@ -553,8 +553,10 @@ def encoder_decoder(ax, src, tgt_in, tgt_out, y=5.0, x0=1.6, dx=2.35, gap=1.2, c
         arrow(ax, (x, y + 0.55), (x, y + 2.2))
         if t:
             arrow(ax, (dxs[t - 1] + 0.8, y), (x - 0.8, y), color=C["hidden"][1], lw=2.2)
-        if t + 1 < len(tgt_in):
-            arrow(ax, (x + 0.85, y + 2.6), (dxs[t + 1] - 0.85, y - 2.6), color=RED, lw=1.3, ls="--", rad=-0.35)
+        if feedback and t + 1 < len(tgt_in):  # the output becomes the next input
+            gx = x + dx / 2
+            ax.plot([x + 0.85, gx, gx], [y + 2.6, y + 2.6, y - 2.6], color=RED, lw=1.3, ls="--", zorder=3)
+            arrow(ax, (gx, y - 2.6), (dxs[t + 1] - 0.85, y - 2.6), color=RED, lw=1.3, shrink=0, mutation=10)
     # context: the encoder's last state starts the decoder
     arrow(ax, (ex[-1] + 0.8, y), (dxs[0] - 0.8, y), color=RED, lw=3.2, mutation=20)
     label(ax, (ex[-1] + dxs[0]) / 2, y + 0.55, context_label, fontsize=15, color=RED)
