@@ -274,7 +274,7 @@ def hdd_head_figure():
     sx0, sx1 = 12.8, 20.0
     ax.add_patch(Rectangle((15.9, 2.2), 0.5, 9.0, fc="#777777", ec="#444444", zorder=2))
     label(ax, 16.15, 1.6, "回転軸", fontsize=11)
-    ys = [3.6, 6.6, 9.6]
+    ys = [9.6, 6.6, 3.6]
     k = 0
     for y in ys:
         ax.add_patch(Ellipse(((sx0 + sx1) / 2, y), sx1 - sx0, 0.7, fc="#C8CED6", ec="#555555", lw=1.3, zorder=3))

@@ -203,7 +203,7 @@ def masked_lm_figure():
         color=GRAY,
     )
     # right: the 15 % / 80-10-10 rule, measured
-    ax = fig.add_axes([0.77, 0.2, 0.21, 0.55])
+    ax = fig.add_axes([0.79, 0.2, 0.19, 0.55])
     shares = [share_mask, share_rand, share_same]
     ax.bar(range(3), [100 * s for s in shares], color=[C["mask"][1], C["ffn"][1], C["out"][1]])
     for k, s in enumerate(shares):
