@@ -196,6 +196,8 @@ def nsp_logits(hidden, W_pool, b_pool, W_cls, b_cls):
     Raises:
         ValueError: ``hidden`` not 3-D (names ``hidden``) or a weight of the wrong shape (names it).
 
+    Do not use ``torch.nn.Linear`` / ``torch.nn.functional.linear``: write the two affine maps.
+
     Figure: chatgpt-book-ch6-41-3-next-sentence-prediction.png
     Hint: only the first token of each sequence is used; ``hidden[:, 0]`` is ``(B, d)``.
     """

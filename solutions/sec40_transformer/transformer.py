@@ -20,7 +20,8 @@ teaches: ``torch.nn.functional.scaled_dot_product_attention``, ``torch.nn.Multih
 ``torch.nn.functional.layer_norm`` / ``torch.nn.LayerNorm``, ``torch.nn.Linear``,
 ``torch.nn.TransformerEncoderLayer`` and friends. The grader checks this: an exercise that calls
 its shortcut scores 0 even when its numbers are right. Calling your OWN functions of this module
-(e.g. your ``layer_norm`` inside ``transformer_block``) is of course allowed and expected.
+(e.g. your ``layer_norm`` inside ``transformer_block``) is of course allowed and expected; the check
+follows such calls, so a shortcut hidden in a helper counts against every exercise that uses it.
 """
 
 import math
