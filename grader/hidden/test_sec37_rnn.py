@@ -273,6 +273,23 @@ def test_stacked_rnn_matches_nn_rnn_num_layers(rnn, seed):
     check_close(h_last, h_n, "h_last (L, B, H) compared with nn.RNN(num_layers=3)", **F64)
 
 
+@pytest.mark.exercise("stacked_rnn_forward", points=1)
+def test_stacked_rnn_square_layers_float32(rnn, seed):
+    # oracle: nn.RNN(num_layers=2) in float32 with D == H (so feeding x to every layer would still run)
+    rng = rng_for(seed, 24)
+    B, T, H, L = 3, 4, 5, 2
+    layers = [rnn_weights(rng, H, H, np.float32) for _ in range(L)]
+    x, h0 = rand(rng, (B, T, H), np.float32), rand(rng, (L, B, H), np.float32, 0.5)
+    module = nn.RNN(H, H, num_layers=L, batch_first=True)
+    for l, layer in enumerate(layers):
+        set_layer(module, f"_l{l}", *layer)
+    with torch.no_grad():
+        out, h_n = module(torch.from_numpy(x), torch.from_numpy(h0))
+    hs, h_last = rnn.stacked_rnn_forward(x, h0, layers)
+    check_close(hs, out, "hs compared with nn.RNN(num_layers=2), D == H, float32", **TOL[np.dtype(np.float32)])
+    check_close(h_last, h_n, "h_last compared with nn.RNN(num_layers=2), float32", **TOL[np.dtype(np.float32)])
+
+
 @pytest.mark.exercise("stacked_rnn_forward", points=0.5)
 def test_stacked_rnn_layers_must_match_h0(rnn, seed):
     # contract: len(layers) != h0.shape[0] or no layers -> ValueError naming `layers`
