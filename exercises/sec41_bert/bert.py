@@ -63,7 +63,7 @@ def build_pair_input(tokens_a, tokens_b, cls_id, sep_id):
     Raises:
         ValueError: ``tokens_a`` / ``tokens_b`` is not a flat sequence of ints (names it).
 
-    Figure: chatgpt-book-ch6-41-1-bert-input.png
+    Figure: chatgpt-book-ch6-41-1-bert-finetuning-flow.png
     Hint: build Python lists and convert once with ``torch.tensor(..., dtype=torch.long)``.
     """
     raise NotImplementedError("build_pair_input: your code here (see the docstring)")
@@ -83,7 +83,7 @@ def padding_mask(ids, pad_id):
     Raises:
         ValueError: ``ids`` is not 2-D (names ``ids``).
 
-    Figure: chatgpt-book-ch6-41-1-bert-input.png
+    Figure: chatgpt-book-ch6-41-1-bert-finetuning-flow.png
     Hint: a comparison gives the bool ``(B, T)``; insert the two axes with ``[:, None, None, :]``.
     """
     ids = torch.as_tensor(ids)
@@ -117,7 +117,7 @@ def mask_tokens(ids, mask_id, vocab_size, special_ids, mask_prob=0.15, seed=0):
         ValueError: ``ids`` empty or not integer (names ``ids``); ``mask_prob`` outside ``[0, 1]``;
             ``vocab_size`` leaves no non-special id to draw (names ``vocab_size``).
 
-    Figure: chatgpt-book-ch6-41-2-masked-language-model.png
+    Figure: chatgpt-book-ch6-41-2-bert-masked-lm.png
     Hint: draw one uniform number per position to select, another to choose among 80 / 10 / 10;
     ``torch.isin`` finds special positions; index a tensor of the allowed ids with ``torch.randint``.
     """
@@ -146,7 +146,7 @@ def mlm_loss(logits, labels):
     Do not call ``torch.nn.functional.cross_entropy`` / ``nll_loss`` or ``torch.nn.CrossEntropyLoss``
     / ``NLLLoss``: the masked mean is the exercise. ``torch.log_softmax`` is allowed.
 
-    Figure: chatgpt-book-ch6-41-2-masked-language-model.png
+    Figure: chatgpt-book-ch6-41-2-bert-masked-lm.png
     Hint: ``torch.log_softmax`` is stable; pick the label's entry with ``gather`` (replace -100 by 0
     first), then sum over the labelled positions and divide by their count (at least 1).
     """

@@ -197,7 +197,7 @@ def split_heads(x, n_heads):
         ValueError: ``x`` has fewer than 2 dimensions (names ``x``), or ``n_heads`` is not a positive
             int dividing ``d`` (names ``n_heads``).
 
-    Figure: chatgpt-book-ch6-40-5-multi-head-attention.png
+    Figure: chatgpt-book-ch6-40-5-multihead-attention.png
     Hint: ``reshape`` to ``(B, T, h, d_h)`` first, then swap the T and h axes with ``transpose``;
     reshaping straight to ``(B, h, T, d_h)`` mixes tokens into the wrong heads.
     """
@@ -226,7 +226,7 @@ def merge_heads(x):
     Raises:
         ValueError: ``x`` has fewer than 3 dimensions (names ``x``).
 
-    Figure: chatgpt-book-ch6-40-5-multi-head-attention.png
+    Figure: chatgpt-book-ch6-40-5-multihead-attention.png
     Hint: ``transpose`` back to ``(B, T, h, d_h)``, then ``reshape`` (a transposed tensor is not
     contiguous, so ``view`` would fail where ``reshape`` copies).
     """
@@ -321,7 +321,7 @@ def multi_head_attention(x_q, x_kv, params, n_heads, mask=None):
     Do not use ``torch.nn.MultiheadAttention`` or ``torch.nn.functional.scaled_dot_product_attention``;
     use your own ``split_heads``, ``scaled_dot_product_attention`` and ``merge_heads``.
 
-    Figure: chatgpt-book-ch6-40-5-multi-head-attention.png
+    Figure: chatgpt-book-ch6-40-5-multihead-attention.png
     Hint: project first with the full ``(d, d)`` matrices, then ``split_heads``: head ``i`` of ``Q``
     is then exactly ``x_q @ W_q[:, i*d_h:(i+1)*d_h] + b_q[i*d_h:(i+1)*d_h]``.
     """
