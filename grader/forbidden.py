@@ -58,6 +58,7 @@ def scan_source(source: str, rules: dict[str, list[str]]) -> dict[str, list[str]
     """Exercise → forbidden names it uses (directly or through module-level helpers)."""
     tree = ast.parse(source)
     defs = _module_definitions(tree)
+    star = any(isinstance(n, ast.ImportFrom) and any(a.name == "*" for a in n.names) for n in ast.walk(tree))
     violations: dict[str, list[str]] = {}
     for exercise, banned in rules.items():
         if exercise not in defs:
@@ -66,9 +67,9 @@ def scan_source(source: str, rules: dict[str, list[str]]) -> dict[str, list[str]
         while todo:
             for stmt in defs.get(todo.pop(), []):
                 names, others = _identifiers(stmt)
-                # a bare name is the student's own definition (followed below) unless it is not
-                # defined in the module at all (then it came from a star import)
-                used |= others | (names - defs.keys())
+                # a bare name is the module's own definition (followed below); one defined nowhere
+                # in the module can only come from a star import
+                used |= others | (names - defs.keys() if star else set())
                 for name in names & defs.keys():
                     if name not in seen:
                         seen.add(name)
