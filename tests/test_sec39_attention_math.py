@@ -101,3 +101,38 @@ def test_attention_with_residual_adds_the_input(attention_math):
     out, weights = attention_math.attention_with_residual(h, np.eye(4), np.eye(4), np.zeros((4, 4)))
     check_close(out, h, "h + attention output when W_v = 0", **F64, show_values=True)
     check_close(weights.sum(axis=-1), np.ones(3), "each row of the weights sums to", **F64)
+
+
+@pytest.mark.exercise("reversal_attention_step", points=1)
+def test_reversal_attention_step_on_hand_made_states(attention_math):
+    # oracle: scores q·k / sqrt(2) = [0, 2/sqrt(2)]; softmax of them, written out; context = weights @ enc
+    import torch
+
+    dec = torch.tensor([[[0.0, 2.0]]], dtype=torch.float64)  # (B=1, Tq=1, H=2)
+    enc = torch.tensor([[[1.0, 0.0], [0.0, 1.0]]], dtype=torch.float64)  # (B=1, S=2, H=2)
+    context, weights = attention_math.reversal_attention_step(dec, enc)
+    check_shape(weights, (1, 1, 2), "weights")
+    e = np.exp([0.0, 2.0 / math.sqrt(2.0)])
+    expected = e / e.sum()
+    check_close(weights[0, 0], expected, "attention weights", **F64, show_values=True)
+    check_close(context[0, 0], expected, "context = weights @ enc_states", **F64, show_values=True)
+
+
+@pytest.mark.exercise("reversal_attention_step", points=1)
+def test_reversal_attention_step_ignores_padding(attention_math):
+    # oracle: with the last source position masked, all weight goes to the first one
+    import torch
+
+    dec = torch.ones(1, 2, 3)  # two output steps
+    enc = torch.tensor([[[1.0, 1.0, 1.0], [9.0, 9.0, 9.0]]])
+    mask = torch.tensor([[True, False]])
+    context, weights = attention_math.reversal_attention_step(dec, enc, mask)
+    check_close(
+        weights,
+        torch.tensor([[[1.0, 0.0], [1.0, 0.0]]]),
+        "weights with position 1 masked",
+        rtol=0,
+        atol=1e-6,
+        show_values=True,
+    )
+    check_close(context, torch.ones(1, 2, 3), "context with position 1 masked", rtol=0, atol=1e-6, show_values=True)

@@ -11,11 +11,19 @@ Names from the math, used throughout:
 Conventions (see the course contract): weights are laid out (in, out) and applied as ``x @ W``;
 boolean masks mean True = "may attend"; a query whose keys are all masked gets weights 0 and
 output 0; functions return the input's floating dtype and never modify their inputs.
+
+The last part of the section (fig 39-4) is in PyTorch: a small encoder–decoder learns to reverse
+sequences, and you write its attention step, ``reversal_attention_step``. Everything else there
+(data, model, training loop, decoding, evaluation) is given; ``train_reversal_attention`` returns
+plain data — the trained weights, the losses, the time — so that it can be checked from outside.
 """
 
 import math
+import time
 
 import numpy as np
+import torch
+from torch import nn
 
 
 def _float_dtype(x):
@@ -135,3 +143,268 @@ def attention_with_residual(h, W_q, W_k, W_v, mask=None):
     """
     h = np.asarray(h)
     raise NotImplementedError("attention_with_residual: your code here (see the docstring)")
+
+
+# --- §39 in PyTorch: attention learns to reverse a sequence (fig 39-4) ------------------------
+#
+# Task: read a sequence of symbols and write it backwards, e.g. ``7 3 9 4 -> 4 9 3 7``.
+# Output step t must copy source position L-1-t, so a model whose attention works learns an
+# anti-diagonal attention map. Ids: 0 = padding, 1 = begin of the output, 2 = end of the output,
+# 3, 4, ... = the symbols.
+
+PAD, BOS, EOS, FIRST_SYMBOL = 0, 1, 2, 3
+
+
+def reversal_attention_step(dec_states, enc_states, enc_mask=None):
+    """Attention of the decoder over the encoder (PyTorch): every decoder state asks which source
+    positions to read, and receives their weighted average.
+
+    ``weights = softmax(dec_states enc_statesᵀ / sqrt(H))`` over the source positions (padding
+    excluded), ``context = weights enc_states``: the encoder states are both the keys and the values.
+    It must stay differentiable: the model is trained through it.
+
+    Args:
+        dec_states: queries, torch float tensor ``(..., Tq, H)`` (one row per output step).
+        enc_states: keys and values, ``(..., S, H)``, same dtype.
+        enc_mask: optional bool ``(..., S)``; True = real source token, False = padding. It is the
+            same for every query.
+
+    Returns:
+        ``(context, weights)``: ``context (..., Tq, H)`` and ``weights (..., Tq, S)`` in the input's
+        dtype; each row of ``weights`` sums to 1 over the real tokens and is exactly 0 on padding; a
+        query whose source is all padding gets weights 0 and context 0 (no NaN).
+
+    Raises:
+        ValueError: ``dec_states`` or ``enc_states`` is not a tensor with at least 2 dimensions, or
+        their last dimensions differ (names ``enc_states``); ``enc_mask`` is not ``(..., S)`` (names
+        ``enc_mask``).
+
+    Figure: chatgpt-book-ch6-39-4-attention-learning.png
+    Hint: ``torch.softmax`` of the scores with padded positions filled with a very negative number,
+    then multiply by the mask so that an all-padding row becomes 0; do not use
+    ``F.scaled_dot_product_attention``.
+    """
+    raise NotImplementedError("reversal_attention_step: your code here (see the docstring)")
+
+
+def make_reversal_data(n, min_len=3, max_len=10, n_symbols=10, seed=0):
+    """Random sequences and their reversals (given).
+
+    Returns a dict of tensors: ``src (n, max_len)`` int64 (padded with ``PAD`` after each
+    sequence), ``src_mask (n, max_len)`` bool (True on real tokens), ``tgt (n, max_len + 1)`` int64
+    (the reversed sequence, then ``EOS``, then ``PAD``), ``lengths (n,)`` int64 (uniform in
+    ``[min_len, max_len]``). Symbols are ids ``FIRST_SYMBOL .. FIRST_SYMBOL + n_symbols - 1``.
+    """
+    g = torch.Generator().manual_seed(seed)
+    return _reversal_batch(n, min_len, max_len, n_symbols, g)
+
+
+def _reversal_batch(n, min_len, max_len, n_symbols, g):
+    lengths = torch.randint(min_len, max_len + 1, (n,), generator=g)  # (n,)
+    src = torch.randint(FIRST_SYMBOL, FIRST_SYMBOL + n_symbols, (n, max_len), generator=g)  # (n, S)
+    src_mask = torch.arange(max_len) < lengths[:, None]  # (n, S)
+    src = src.masked_fill(~src_mask, PAD)
+    tgt = torch.full((n, max_len + 1), PAD)
+    tgt[:, :max_len] = torch.gather(src, 1, _mirror(lengths, max_len)).masked_fill(~src_mask, PAD)
+    tgt[torch.arange(n), lengths] = EOS
+    return {"src": src, "src_mask": src_mask, "tgt": tgt, "lengths": lengths}
+
+
+def _mirror(lengths, S):
+    """``(n, S)`` index of the mirrored position ``L-1-t`` (clamped to 0 on padding)."""
+    return (lengths[:, None] - 1 - torch.arange(S)).clamp(min=0)
+
+
+class ReversalModel(nn.Module):
+    """An RNN encoder–decoder with attention (given; you write only the attention step).
+
+    Encoder: embeddings, then a GRU that reads each source sequence from its last real token back
+    to the first (so that every position knows how far it is from the end), then a linear layer:
+    ``enc_states (B, S, H)`` = the keys and values of the attention. Decoder: a GRU over the
+    previous output tokens, starting from a state made of the encoder's final state; at every step
+    ``context = attention(dec_state, enc_states)`` and ``logits = out(tanh(combine([context; dec_state])))``.
+    Without attention (``attention=None``) the context is 0: the decoder must remember the whole
+    source in its initial state — the classic encoder–decoder of §37.
+    """
+
+    def __init__(self, n_vocab, d_embed, d_hidden):
+        super().__init__()
+        self.src_embed = nn.Embedding(n_vocab, d_embed)
+        self.encoder = nn.GRU(d_embed, d_hidden, batch_first=True)
+        self.enc_proj = nn.Linear(d_hidden, d_hidden)
+        self.init_proj = nn.Linear(d_hidden, d_hidden)
+        self.tgt_embed = nn.Embedding(n_vocab, d_embed)
+        self.decoder = nn.GRU(d_embed, d_hidden, batch_first=True)
+        self.combine = nn.Linear(2 * d_hidden, d_hidden)
+        self.out = nn.Linear(d_hidden, n_vocab)
+
+    @classmethod
+    def from_weights(cls, weights):
+        """A model holding ``weights`` (the dict returned by ``train_reversal_attention``)."""
+        n_vocab, d_embed = weights["src_embed.weight"].shape
+        model = cls(n_vocab, d_embed, weights["enc_proj.weight"].shape[0])
+        model.load_state_dict({k: torch.as_tensor(v, dtype=torch.float32) for k, v in weights.items()})
+        return model
+
+    def encode(self, src, src_mask):
+        """``src (B, S)`` -> ``(enc_states (B, S, H), h0 (1, B, H))``."""
+        B, S = src.shape
+        lengths = src_mask.sum(dim=1)  # (B,)
+        idx = _mirror(lengths, S)  # reverse each sequence within its length
+        backwards = torch.gather(src, 1, idx).masked_fill(~src_mask, PAD)  # (B, S)
+        states, _ = self.encoder(self.src_embed(backwards))  # (B, S, H), position t read from the end
+        final = states[torch.arange(B), lengths - 1]  # (B, H): state after the first token
+        states = torch.gather(states, 1, idx.unsqueeze(-1).expand(-1, -1, states.shape[-1]))  # source order
+        return self.enc_proj(states), torch.tanh(self.init_proj(final)).unsqueeze(0)
+
+    def decode(self, y_prev, h, enc_states, src_mask, attention):
+        """Decoder over ``y_prev (B, T)`` from state ``h (1, B, H)`` ->
+        ``(logits (B, T, V), h (1, B, H), weights (B, T, S) or None)``."""
+        dec_states, h = self.decoder(self.tgt_embed(y_prev), h)  # (B, T, H)
+        if attention is None:
+            context, weights = torch.zeros_like(dec_states), None
+        else:
+            context, weights = attention(dec_states, enc_states, src_mask)  # (B, T, H), (B, T, S)
+        logits = self.out(torch.tanh(self.combine(torch.cat([context, dec_states], dim=-1))))
+        return logits, h, weights
+
+
+def train_reversal_attention(
+    seed=0,
+    use_attention=True,
+    steps=200,
+    batch_size=64,
+    min_len=3,
+    max_len=10,
+    n_symbols=10,
+    d_embed=32,
+    d_hidden=64,
+    lr=1e-2,
+):
+    """Train ``ReversalModel`` to reverse random sequences, with your ``reversal_attention_step``
+    (given — run it once your attention step passes its tests).
+
+    Every step draws a fresh batch (``torch.Generator`` seeded with ``seed``), the decoder reads the
+    true previous tokens (teacher forcing), the loss is the cross-entropy of every output token
+    (padding excluded), Adam with gradient clipping and a learning rate that decays linearly to a tenth. The weights are initialised from ``seed`` as
+    well, and PyTorch runs on one thread, so the same call gives the same result everywhere (the
+    caller's random state and thread count are restored). About 3 s on one CPU core (15 s is the limit of the grader).
+
+    Args:
+        seed: seed of the initial weights and of the training data.
+        use_attention: False trains the same model with the context set to 0 (no attention).
+        steps, batch_size, lr: optimisation; min_len, max_len, n_symbols: the task;
+        d_embed, d_hidden: model size.
+
+    Returns:
+        dict of plain data: ``"weights"`` (the model's ``state_dict``: name -> float32 tensor),
+        ``"losses"`` (list of ``steps`` floats), ``"seconds"`` (training time), ``"use_attention"``,
+        ``"config"`` (the arguments above as a dict).
+    """
+    config = dict(
+        seed=seed, use_attention=use_attention, steps=steps, batch_size=batch_size, min_len=min_len,
+        max_len=max_len, n_symbols=n_symbols, d_embed=d_embed, d_hidden=d_hidden, lr=lr,
+    )  # fmt: skip
+    attention = reversal_attention_step if use_attention else None
+    n_vocab = FIRST_SYMBOL + n_symbols
+    threads = torch.get_num_threads()
+    start = time.perf_counter()
+    with torch.random.fork_rng(devices=[]):
+        torch.set_num_threads(1)
+        try:
+            torch.manual_seed(seed)  # initial weights
+            g = torch.Generator().manual_seed(seed + 1)  # data
+            model = ReversalModel(n_vocab, d_embed, d_hidden)
+            opt = torch.optim.Adam(model.parameters(), lr=lr)
+            losses = []
+            for step in range(steps):
+                for group in opt.param_groups:  # learning rate decays linearly to lr / 10
+                    group["lr"] = lr * (1.0 - 0.9 * step / steps)
+                batch = _reversal_batch(batch_size, min_len, max_len, n_symbols, g)
+                enc_states, h = model.encode(batch["src"], batch["src_mask"])
+                y_prev = torch.cat([torch.full((batch_size, 1), BOS), batch["tgt"][:, :-1]], dim=1)  # shift right
+                logits, _, _ = model.decode(y_prev, h, enc_states, batch["src_mask"], attention)
+                loss = nn.functional.cross_entropy(logits.flatten(0, 1), batch["tgt"].flatten(), ignore_index=PAD)
+                opt.zero_grad()
+                loss.backward()
+                nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+                opt.step()
+                losses.append(loss.item())
+        finally:
+            torch.set_num_threads(threads)
+    weights = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    return {
+        "weights": weights,
+        "losses": losses,
+        "seconds": time.perf_counter() - start,
+        "use_attention": use_attention,
+        "config": config,
+    }
+
+
+def reversal_decode(weights, src, src_mask, use_attention=True):
+    """Greedy decoding with trained weights (given): ``S + 1`` output steps for a ``(B, S)`` source.
+
+    Args:
+        weights: the ``"weights"`` of ``train_reversal_attention``.
+        src: int64 ``(B, S)``; src_mask: bool ``(B, S)`` (see ``make_reversal_data``).
+        use_attention: as in training.
+
+    Returns:
+        dict: ``"ids" (B, S + 1)`` int64 (the reversal, then ``EOS``, if the model is right) and
+        ``"attention" (B, S + 1, S)`` float32 (row t = attention weights of output step t; zeros
+        without attention).
+    """
+    with torch.no_grad():
+        model = ReversalModel.from_weights(weights).eval()
+        src, src_mask = torch.as_tensor(src, dtype=torch.int64), torch.as_tensor(src_mask, dtype=torch.bool)
+        attention = reversal_attention_step if use_attention else None
+        B, S = src.shape
+        enc_states, h = model.encode(src, src_mask)
+        y = torch.full((B, 1), BOS)
+        ids, maps = [], []
+        for _ in range(S + 1):
+            logits, h, weights_t = model.decode(y, h, enc_states, src_mask, attention)
+            y = logits.argmax(dim=-1)  # (B, 1)
+            ids.append(y)
+            maps.append(torch.zeros(B, 1, S) if weights_t is None else weights_t.float())
+        return {"ids": torch.cat(ids, dim=1), "attention": torch.cat(maps, dim=1)}
+
+
+def evaluate_reversal(weights, data, use_attention=True):
+    """Held-out scores of trained weights on ``data`` (a dict from ``make_reversal_data``) (given).
+
+    Returns:
+        dict: ``"accuracy"`` (share of sequences reversed exactly, ``EOS`` included),
+        ``"anti_diagonal"`` (share of output steps ``t < L`` whose largest attention weight is on
+        the mirrored source position ``L-1-t``), ``"accuracy_by_length"`` ({L: accuracy}).
+    """
+    out = reversal_decode(weights, data["src"], data["src_mask"], use_attention)
+    tgt, lengths = data["tgt"], data["lengths"]
+    S = data["src"].shape[1]
+    real = torch.arange(S + 1) <= lengths[:, None]  # output steps up to and including EOS
+    correct = ((out["ids"] == tgt) | ~real).all(dim=1)  # (B,)
+    steps = torch.arange(S) < lengths[:, None]  # (B, S): output steps that copy a token
+    on_mirror = (out["attention"][:, :S].argmax(dim=-1) == _mirror(lengths, S)) & steps
+    return {
+        "accuracy": correct.float().mean().item(),
+        "anti_diagonal": on_mirror.sum().item() / steps.sum().item(),
+        "accuracy_by_length": {int(L): correct[lengths == L].float().mean().item() for L in lengths.unique()},
+    }
+
+
+def compare_attention(seed=0, n_test=1000, **train_args):
+    """The same model trained with and without attention, scored on the same held-out data (given).
+
+    Returns:
+        ``{"with_attention": scores, "without_attention": scores}`` where ``scores`` is the dict of
+        ``evaluate_reversal`` plus ``"seconds"``. Without attention the long sequences fail: the
+        decoder cannot keep 10 symbols in one state vector.
+    """
+    results = {}
+    for name, use_attention in (("with_attention", True), ("without_attention", False)):
+        trained = train_reversal_attention(seed=seed, use_attention=use_attention, **train_args)
+        cfg = trained["config"]
+        data = make_reversal_data(n_test, cfg["min_len"], cfg["max_len"], cfg["n_symbols"], seed=seed + 1000)
+        results[name] = {**evaluate_reversal(trained["weights"], data, use_attention), "seconds": trained["seconds"]}
+    return results
