@@ -1,4 +1,5 @@
-"""Command line: ``python -m grader grade [PATH]`` and ``python -m grader release``."""
+"""Command line: ``python -m grader grade [PATH]``, ``python -m grader batch DIR`` and
+``python -m grader release``."""
 
 from __future__ import annotations
 
@@ -10,20 +11,29 @@ from pathlib import Path
 from grader.sections import EXERCISES
 
 
+def _seed(args) -> tuple[int, bool]:
+    """(seed, secret?): ``--seed`` is public; ``$COURSE_GRADING_SEED`` is the official, secret one."""
+    from grader.pytest_plugin import SEED_ENV
+
+    if args.seed is not None:
+        return args.seed, False
+    value = os.environ.get(SEED_ENV, "")
+    return (int(value), True) if value else (0, False)
+
+
 def _grade(args) -> int:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from grader.collect import GradingError, collect
     from grader.grade import grade
-    from grader.pytest_plugin import SEED_ENV
-    from grader.report.json_report import write_json
     from grader.report.table import print_table
+    from grader.tamper import locate
 
     console = Console(stderr=False)
-    seed = args.seed if args.seed is not None else int(os.environ.get(SEED_ENV, "0") or 0)
+    seed, secret = _seed(args)
     try:
-        n = len(collect(args.path, args.section))
+        n = len(collect(locate(args.path)[0] if args.path.exists() else args.path, args.section))
         with Progress(
             TextColumn("grading"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
             TimeElapsedColumn(), console=Console(stderr=True), transient=True,
@@ -32,29 +42,65 @@ def _grade(args) -> int:
             result = grade(
                 args.path, jobs=args.jobs, seed=seed, hidden=not args.public_only, only=args.section,
                 progress=lambda name: bar.update(task, advance=1, description=name),
+                sandbox=not args.no_sandbox, call_timeout=args.call_timeout,
             )  # fmt: skip
     except GradingError as e:
         print(f"grade: {e}", file=sys.stderr)
         return 2
+    if secret:
+        result.seed = None
     print_table(result, console)
+    write_reports(result, args)
+    return 0
+
+
+def write_reports(result, args) -> None:
     if args.json:
+        from grader.report.json_report import write_json
+
         write_json(result, args.json)
+    if args.markdown:
+        from grader.report.markdown import write_markdown
+
+        write_markdown(result, args.markdown)
+    if args.junit:
+        from grader.report.junit import write_junit
+
+        write_junit(result, args.junit)
+    if args.gradescope:
+        from grader.report.gradescope import write_gradescope
+
+        write_gradescope(result, args.gradescope)
+
+
+def _batch(args) -> int:
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from grader.batch import batch, submissions
+
+    if not args.folder.is_dir():
+        print(f"batch: {args.folder}: no such folder", file=sys.stderr)
+        return 2
+    seed, secret = _seed(args)
+    subs = submissions(args.folder)
+    with Progress(
+        TextColumn("batch"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
+        TimeElapsedColumn(), console=Console(stderr=True),
+    ) as bar:  # fmt: skip
+        task = bar.add_task("", total=len(subs))
+        rows = batch(
+            args.folder, args.csv, jobs=args.jobs, seed=None if secret else seed, reports=args.reports,
+            only=args.section, sandbox=not args.no_sandbox, call_timeout=args.call_timeout, timeout=args.timeout,
+            progress=lambda row: bar.update(task, advance=1, description=f"{row['student']}: {row.get('score', 0):g}"),
+        )  # fmt: skip
+    failed = [r for r in rows if str(r.get("status", "")).startswith("error")]
+    print(f"graded {len(rows)} submission(s) → {args.csv}" + (f"; {len(failed)} could not be graded" if failed else ""))
     return 0
 
 
 def _release(args) -> int:
     from grader.release import ReleaseError, release_exercises
-
-    if args.out:
-        from grader.student_repo import StudentRepoError, write_student_repo
-
-        try:
-            files = write_student_repo(args.out)
-        except (StudentRepoError, ReleaseError) as e:
-            print(f"release: {e}", file=sys.stderr)
-            return 2
-        print(f"wrote the student repository to {args.out} ({len(files)} files)")
-        return 0
 
     try:
         changed = release_exercises(check=args.check)
@@ -72,22 +118,45 @@ def _release(args) -> int:
     return 0
 
 
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--seed", type=int, default=None,
+                   help="seed of the random test inputs (default: $COURSE_GRADING_SEED, kept out of reports, else 0)")  # fmt: skip
+    p.add_argument("--section", action="append", help="grade only this section (repeatable)")
+    p.add_argument("--no-sandbox", action="store_true",
+                   help="import the code into the test processes instead of sandboxed workers (trusted code only)")  # fmt: skip
+    p.add_argument(
+        "--call-timeout", type=float, default=None, help="seconds per call of a student function (default 30)"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m grader", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    g = sub.add_parser("grade", help="grade a folder laid out like exercises/ and print the table")
+    g = sub.add_parser(
+        "grade", help="grade a folder laid out like exercises/ (or a student repository) and print the table"
+    )
     g.add_argument("path", nargs="?", type=Path, default=EXERCISES, help="folder to grade (default: exercises/)")
     g.add_argument("--json", type=Path, help="also write the result as JSON to this file")
+    g.add_argument("--markdown", type=Path, help="also write a Markdown report (GitHub step summary / PR comment)")
+    g.add_argument("--junit", type=Path, help="also write JUnit XML")
+    g.add_argument("--gradescope", type=Path, help="also write Gradescope's results.json")
     g.add_argument("--jobs", type=int, default=2, help="sections graded at once (default 2)")
-    g.add_argument("--seed", type=int, default=None, help="seed of the random test inputs")
     g.add_argument("--public-only", action="store_true", help="grade with the public tests only")
-    g.add_argument("--section", action="append", help="grade only this section (repeatable)")
+    _common(g)
     g.set_defaults(func=_grade)
+
+    b = sub.add_parser("batch", help="grade every sub-folder of a folder (one submission each) into a CSV")
+    b.add_argument("folder", type=Path, help="folder with one sub-folder per submission")
+    b.add_argument("--csv", type=Path, default=Path("grades.csv"), help="CSV to write (default grades.csv)")
+    b.add_argument("--reports", type=Path, default=None, help="folder for the per-student JSON reports")
+    b.add_argument("--jobs", type=int, default=2, help="submissions graded at once (default 2)")
+    b.add_argument("--timeout", type=float, default=1800, help="seconds per submission before it is given up")
+    _common(b)
+    b.set_defaults(func=_batch)
 
     r = sub.add_parser("release", help="regenerate exercises/ from solutions/")
     r.add_argument("--check", action="store_true", help="only report files that differ (exit 1 if any)")
-    r.add_argument("--out", type=Path, help="write a complete student repository into this (new) folder")
     r.set_defaults(func=_release)
     return parser
 

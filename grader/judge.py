@@ -12,7 +12,9 @@ NOT_RUN_MESSAGE = "not run: the test run stopped before this test"
 
 def judge_section(job: SectionJob, outcome: RunOutcome) -> SectionResult:
     """Points for passed tests only; a test that did not run scores 0 and says why."""
-    result = SectionResult(job.section.name, problems=[*job.problems, *outcome.problems], seconds=outcome.seconds)
+    result = SectionResult(
+        job.section.name, problems=[*job.problems, *outcome.problems], seconds=outcome.seconds, sandbox=outcome.sandbox
+    )
     by_name: dict[str, ExerciseResult] = {}
     for record in outcome.records:
         exercise = record.get("exercise") or "(untagged)"

@@ -35,8 +35,10 @@ def pytest_addoption(parser):
         "--impl",
         default="exercises",
         help="what the tests run against: 'exercises' (default), 'solutions', a folder laid out "
-        "like exercises/, or 'mutant:<section>/<name>'",
+        "like exercises/, or 'mutant:<section>/<name>'; prefix 'sandbox:' to run it in worker processes",
     )
+    group.addoption("--sandbox-report", default=None, help="write the sandbox's facts (protections, crashes) here")
+    group.addoption("--call-timeout", type=float, default=None, help="seconds per sandboxed call (default 30)")
     group.addoption("--results-json", default=None, help="write every test outcome to this file")
     group.addoption(
         "--seed",
@@ -51,6 +53,45 @@ def pytest_configure(config):
     path = config.getoption("--results-json", default=None)
     if path:
         config.pluginmanager.register(ResultsRecorder(Path(path)), "course-results")
+    timeout = config.getoption("--call-timeout", default=None)
+    if timeout is not None:
+        os.environ["COURSE_CALL_TIMEOUT"] = str(timeout)
+
+
+def pytest_sessionstart(session):
+    """Sandboxed runs: start each tested section's worker now, so that it imports the submission
+    while pytest collects the tests."""
+    spec = session.config.getoption("--impl", default="exercises")
+    if not spec.startswith("sandbox:"):
+        return
+    from grader.sandbox.pool import prestart, zygote
+    from grader.targets import TargetError, sandbox_root
+
+    zygote()  # imports numpy and torch once, while pytest collects
+
+    names = {Path(str(a)).name.split("::")[0] for a in session.config.args}
+    for section in all_sections():
+        if any(n == f"test_{section.name}.py" or n.startswith(f"test_{section.name}_") for n in names):
+            try:
+                root = sandbox_root(spec.removeprefix("sandbox:"), section)
+                if (root / section.name).is_dir():
+                    prestart(root, section)
+            except (TargetError, OSError):
+                pass  # reported by the fixture
+
+
+def pytest_unconfigure(config):
+    import sys
+
+    if "grader.sandbox.pool" not in sys.modules:
+        return
+    from grader.sandbox.pool import close_all, close_zygote
+
+    facts = close_all()
+    close_zygote()
+    path = config.getoption("--sandbox-report", default=None)
+    if path:
+        Path(path).write_text(json.dumps(facts, indent=1), encoding="utf-8")
 
 
 @pytest.fixture(scope="session")
@@ -103,8 +144,13 @@ def exercise_of(item) -> tuple[str | None, float]:
 
 
 def _not_implemented_message(excinfo) -> str:
-    entry = excinfo.traceback[-1]
-    return f"{entry.name}: {NOT_IMPLEMENTED} (replace the `raise NotImplementedError` in {Path(entry.path).name})"
+    origin = getattr(excinfo.value, "course_origin", None)  # raised in a sandbox worker
+    if origin:
+        name, file = origin
+    else:
+        entry = excinfo.traceback[-1]
+        name, file = entry.name, Path(entry.path).name
+    return f"{name}: {NOT_IMPLEMENTED} (replace the `raise NotImplementedError` in {file})"
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -28,6 +28,7 @@ class RunOutcome:
     records: list[dict]
     problems: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    sandbox: dict = field(default_factory=dict)  # protections, crashes, output size (sandboxed runs)
 
 
 def child_env() -> dict[str, str]:
@@ -43,21 +44,25 @@ def suite_files(section: Section, hidden: bool) -> list[Path]:
     return [section.public_tests, *(section.hidden_test_files() if hidden else [])]
 
 
-def run_section(section: Section, impl: str, *, hidden: bool = True, seed: int = 0, timeout: float = 600) -> RunOutcome:
+def run_section(
+    section: Section, impl: str, *, hidden: bool = True, seed: int = 0, timeout: float = 900, env: dict | None = None
+) -> RunOutcome:
     """Run the section's suites against ``impl`` (a target spec, see ``grader.targets``)."""
     start = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="grade-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="grade-") as tmp:  # 0700: no worker can look inside
         results = Path(tmp) / "results.json"
+        facts = Path(tmp) / "sandbox.json"
         cmd = [
             sys.executable, "-m", "pytest", "-c", str(REPO / "grader" / "pytest.ini"), "--rootdir", str(REPO),
             "-q", "--no-header", "-p", "no:randomly", f"--impl={impl}", f"--seed={seed}",
-            f"--results-json={results}", *map(str, suite_files(section, hidden)),
+            f"--results-json={results}", f"--sandbox-report={facts}", *map(str, suite_files(section, hidden)),
         ]  # fmt: skip
         problems = []
         try:
             proc = subprocess.run(
-                cmd, cwd=tmp, env=child_env(), stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout
-            )
+                cmd, cwd=tmp, env={**child_env(), **(env or {})}, stdin=subprocess.DEVNULL, capture_output=True,
+                timeout=timeout,
+            )  # fmt: skip
             if proc.returncode not in (0, 1):  # 0 all passed, 1 some failed; anything else: pytest broke
                 tail = proc.stdout.decode(errors="replace").strip().splitlines()[-3:]
                 problems.append(
@@ -66,6 +71,7 @@ def run_section(section: Section, impl: str, *, hidden: bool = True, seed: int =
         except subprocess.TimeoutExpired:
             problems.append(f"{section.name}: the tests did not finish within {timeout:.0f} s")
         records = json.loads(results.read_text(encoding="utf-8")) if results.is_file() else []
+        sandbox = json.loads(facts.read_text(encoding="utf-8")).get(section.name, {}) if facts.is_file() else {}
     if not records:
         problems.append(f"{section.name}: no test results were produced")
-    return RunOutcome(records, problems, time.monotonic() - start)
+    return RunOutcome(records, problems, time.monotonic() - start, sandbox)

@@ -7,7 +7,10 @@ module (``attention_math``), which asks :func:`load_target` for it. A target spe
 * ``solutions`` — the reference solutions,
 * a path to any folder laid out like ``exercises/`` (a submission being graded),
 * ``mutant:<section>/<name>`` — the reference with one function replaced by a known-wrong one
-  from ``grader/mutants/<section>/<name>.py`` (used to prove that the hidden suites can fail).
+  from ``grader/mutants/<section>/<name>.py`` (used to prove that the hidden suites can fail),
+* ``sandbox:<spec>`` — any of the above, but run in a worker process (``grader/sandbox/``): the
+  test process never imports the code, it gets a proxy whose functions are remote calls. This is
+  how ``python -m grader grade`` runs a submission.
 
 All of them give back an object whose attributes are the section's functions, so every target
 behaves the same to a test that only passes data in and inspects what comes out.
@@ -80,8 +83,10 @@ def load_mutant(section: Section, name: str) -> types.ModuleType:
     return mutant
 
 
-def load_target(spec: str, section: Section) -> types.ModuleType:
-    """The section's module for a target spec (see the module docstring)."""
+def load_target(spec: str, section: Section):
+    """The section's module (or its sandbox proxy) for a target spec (see the module docstring)."""
+    if spec.startswith("sandbox:"):
+        return load_sandboxed(spec.removeprefix("sandbox:"), section)
     if spec.startswith("mutant:"):
         mutant_section, _, name = spec.removeprefix("mutant:").partition("/")
         if mutant_section != section.name:
@@ -95,3 +100,55 @@ def load_target(spec: str, section: Section) -> types.ModuleType:
     if not folder.is_dir():
         raise TargetError(f"{folder}: section folder missing")
     return load_module_file(section.module_file(root), section.module)
+
+
+def sandbox_root(spec: str, section: Section) -> Path:
+    """The folder whose copy a worker imports for ``sandbox:<spec>`` (a mutant is materialised
+    as a module file in a temporary folder, so that it too runs only in the worker)."""
+    if spec.startswith("mutant:"):
+        mutant_section, _, name = spec.removeprefix("mutant:").partition("/")
+        if mutant_section != section.name:
+            return SOLUTIONS
+        return materialise_mutant(section, name)
+    return resolve_root(spec)
+
+
+_MATERIALISED: dict[tuple[str, str], Path] = {}
+
+
+def materialise_mutant(section: Section, name: str) -> Path:
+    """A folder holding ``<section>/<module>.py`` = the reference followed by the mutant's
+    functions (the same namespace semantics as :func:`load_mutant`)."""
+    import atexit
+    import shutil
+    import tempfile
+
+    key = (section.name, name)
+    if key not in _MATERIALISED:
+        path = MUTANTS / section.name / f"{name}.py"
+        if not path.is_file():
+            raise TargetError(f"{path}: no such mutant")
+        root = Path(tempfile.mkdtemp(prefix="grade-mutant-"))
+        atexit.register(shutil.rmtree, root, True)
+        (root / section.name).mkdir()
+        reference = section.module_file(SOLUTIONS).read_text(encoding="utf-8")
+        mutant = path.read_text(encoding="utf-8")
+        section.module_file(root).write_text(f"{reference}\n\n# --- mutant {name} ---\n{mutant}", encoding="utf-8")
+        _MATERIALISED[key] = root
+    return _MATERIALISED[key]
+
+
+def load_sandboxed(spec: str, section: Section):
+    from grader.sandbox.pool import SandboxError, get_target
+
+    root = sandbox_root(spec, section)
+    if not root.is_dir():
+        raise TargetError(f"{root}: folder not found")
+    if not (root / section.name).is_dir():
+        raise TargetError(f"{root / section.name}: section folder missing")
+    target = get_target(root, section)
+    try:
+        target._ready()
+    except SandboxError as e:
+        raise TargetError(str(e)) from None
+    return target

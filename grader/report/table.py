@@ -17,6 +17,20 @@ def points_line(result: GradeResult) -> str:
     return f"Points {_pts(result.score)}/{_pts(result.max_score)}"
 
 
+def sandbox_line(result: GradeResult) -> str:
+    from grader.results import protection_summary
+
+    p = protection_summary(result)
+    if not p:
+        return "Sandboxed (no worker was started)."
+    yes = lambda b: "yes" if b else "no"  # noqa: E731
+    return (
+        f"Sandboxed: separate uid {yes(p['separate_uid'])}, grader files readable {yes(p['grader_files_readable'])}, "
+        f"network {p['network']}, PID namespace {yes(p['pid_namespace'])}, limits "
+        + ", ".join(f"{k}={v}" for k, v in p["limits"].items())
+    )
+
+
 def print_table(result: GradeResult, console: Console | None = None, details: bool = True) -> None:
     console = console or Console()
     table = Table(title=f"Grade for {result.target}", show_lines=False)
@@ -58,6 +72,12 @@ def print_table(result: GradeResult, console: Console | None = None, details: bo
                 for t in failed:
                     tag = " (hidden)" if t.hidden else ""
                     console.print(f"  ✗ {t.name}{tag}: {t.message}", markup=False, highlight=False)
+    if result.tampered:
+        console.print("Protected files changed (ignored; graded with the course's own copies):")
+        for t in result.tampered:
+            console.print(f"  {t}", markup=False, highlight=False)
     if not result.hidden_included:
         console.print("Only the public tests were graded (the hidden tests are not in this checkout).")
+    if result.sandboxed:
+        console.print(sandbox_line(result), markup=False, highlight=False)
     console.print(points_line(result), markup=False, highlight=False)

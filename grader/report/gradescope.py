@@ -1,0 +1,48 @@
+"""Gradescope ``results.json`` (``--gradescope FILE``): score, max_score, one entry per test.
+
+Gradescope's autograder format: ``{"score", "max_score", "output", "visibility", "tests": [{"name",
+"score", "max_score", "status", "output", "visibility"}]}``; ``status`` is ``passed``/``failed``.
+Hidden tests are shown ``after_published`` (their messages never contain inputs or expected values);
+public tests ``visible``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from grader.report.table import points_line
+from grader.results import GradeResult
+
+
+def render_gradescope(result: GradeResult) -> dict:
+    tests = []
+    for s in result.sections:
+        for e in s.exercises:
+            for t in e.tests:
+                tests.append({
+                    "name": f"{s.name} · {e.name} · {t.name}",
+                    "score": t.score,
+                    "max_score": t.max_score,
+                    "status": "passed" if t.status == "passed" else "failed",
+                    "output": t.message,
+                    "visibility": "after_published" if t.hidden else "visible",
+                })  # fmt: skip
+    output = [points_line(result)]
+    output += [f"{s.name}: {p}" for s in result.sections for p in s.problems]
+    if result.tampered:
+        output.append(
+            "Protected files changed (ignored, graded with the course's copies): " + "; ".join(result.tampered)
+        )
+    return {
+        "score": result.score,
+        "max_score": result.max_score,
+        "output": "\n".join(output),
+        "visibility": "visible",
+        "stdout_visibility": "hidden",
+        "tests": tests,
+    }
+
+
+def write_gradescope(result: GradeResult, path: Path) -> None:
+    Path(path).write_text(json.dumps(render_gradescope(result), indent=1, ensure_ascii=False) + "\n", encoding="utf-8")

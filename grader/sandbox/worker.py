@@ -1,0 +1,428 @@
+"""The worker: imports ONE section of a submission and answers calls (runs in its own process).
+
+Started by :mod:`grader.sandbox.pool` as ``python -I worker.py CONFIG.json`` from a private copy
+(this file and ``codec.py`` are copied next to the submission's copy; nothing of the grader is on
+its import path). Before any student code runs it confines itself, as far as the OS allows:
+
+* new network, mount and PID namespaces (``unshare``; as root directly, otherwise inside a new user
+  namespace); the grader's repository (hidden tests, solutions, git history) is covered by an empty
+  tmpfs, and a fresh ``/proc`` shows only the worker's own processes;
+* as root: a different unprivileged uid/gid of its own (no supplementary groups), so files the
+  grader keeps 0700 are unreadable;
+* resource limits: CPU seconds, data size (not address space: that breaks ``import torch``), file
+  size, processes, open files, no core dumps; one thread per numerical library;
+* no new privileges; killed with its parent.
+
+It then reports which protections are active, imports the section from the copy, and serves
+requests (``call``, ``backward``, ``exit``) until its input closes. Only JSON and ``.npy`` cross
+(see codec.py); verdicts are never computed here.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import sys
+import time
+import traceback
+
+CLONE_NEWNS, CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = 0x00020000, 0x10000000, 0x20000000, 0x40000000
+CLONE_NEWIPC, CLONE_NEWUTS = 0x08000000, 0x04000000
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 4, 8, 4096, 16384, 1 << 18
+PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_SET_NO_NEW_PRIVS = 1, 4, 38
+ACTIONS = ("error", "ignore", "always", "default", "module", "once")
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _check(ret: int, what: str) -> None:
+    if ret != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"{what}: {os.strerror(err)}")
+
+
+def _unshare(flags: int) -> None:
+    _check(_libc.unshare(ctypes.c_int(flags)), "unshare")
+
+
+def _mount(src, target, fstype, flags, data=None) -> None:
+    enc = lambda s: None if s is None else str(s).encode()  # noqa: E731
+    _check(_libc.mount(enc(src), enc(target), enc(fstype), ctypes.c_ulong(flags), enc(data)), f"mount {target}")
+
+
+def _is_under(path: str, root: str) -> bool:
+    path, root = os.path.realpath(path), os.path.realpath(root)
+    return path == root or path.startswith(root.rstrip("/") + "/")
+
+
+# --- confinement (runs before any student code) -----------------------------------------------
+
+
+def enter_namespaces(cfg: dict, done: dict) -> bool:
+    """unshare net + mount + pid (+ user when not root). Returns True if a PID namespace was made
+    (the caller must then fork: the child is the namespace's first process)."""
+    if not cfg.get("namespaces", True):
+        return False
+    base = CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS
+    uid, gid = os.getuid(), os.getgid()
+    attempts = [base | CLONE_NEWPID, base, CLONE_NEWNET] if uid == 0 else []
+    attempts += [] if uid == 0 else [CLONE_NEWUSER | base | CLONE_NEWPID, CLONE_NEWUSER | base]
+    for flags in attempts:
+        try:
+            _unshare(flags)
+        except OSError:
+            continue
+        if flags & CLONE_NEWUSER:
+            try:
+                with open("/proc/self/setgroups", "w") as f:
+                    f.write("deny")
+                with open("/proc/self/uid_map", "w") as f:
+                    f.write(f"{uid} {uid} 1")
+                with open("/proc/self/gid_map", "w") as f:
+                    f.write(f"{gid} {gid} 1")
+            except OSError:
+                pass
+            done["user_namespace"] = True
+        done["network_namespace"] = bool(flags & CLONE_NEWNET)
+        done["mount_namespace"] = bool(flags & CLONE_NEWNS)
+        done["pid_namespace"] = bool(flags & CLONE_NEWPID)
+        return bool(flags & CLONE_NEWPID)
+    return False
+
+
+def _blocked_ancestor(path: str) -> str | None:
+    """The outermost folder on the way to ``path`` that other users cannot enter (e.g. /root)."""
+    parts = os.path.realpath(path).split("/")
+    for i in range(2, len(parts) + 1):
+        folder = "/".join(parts[:i]) or "/"
+        try:
+            if not os.stat(folder).st_mode & 0o001:
+                return folder
+        except OSError:
+            return None
+    return None
+
+
+def keep_paths() -> list[str]:
+    """The Python installation the worker runs on (must stay visible and readable)."""
+    return sorted({os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix) if p})
+
+
+def hide_paths(cfg: dict, done: dict) -> None:
+    """Cover the grader's files with empty tmpfs mounts, keeping the Python installation visible
+    (and reachable for the worker's uid even when it lives under a private folder like /root)."""
+    if not done.get("mount_namespace"):
+        return
+    try:
+        _mount(None, "/", None, MS_REC | MS_PRIVATE)
+    except OSError:
+        return
+    keep = keep_paths()
+    fds = {k: os.open(k, os.O_PATH | os.O_DIRECTORY) for k in keep}
+    covers = [p for p in cfg.get("hide", []) if os.path.isdir(p)]
+    if cfg.get("uid") is not None:
+        covers += [a for k in keep if (a := _blocked_ancestor(k))]
+    hidden = []
+    for path in sorted(set(covers), key=len):
+        try:
+            _mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, "size=64k,mode=0755")
+        except OSError:
+            continue
+        hidden.append(path)
+        for k in keep:
+            if _is_under(k, path) or path == k:
+                try:  # re-expose the interpreter's own files that lived inside the covered folder
+                    os.makedirs(k, exist_ok=True)
+                    _mount(f"/proc/self/fd/{fds[k]}", k, None, MS_BIND | MS_REC)
+                except OSError:
+                    pass
+    for fd in fds.values():
+        os.close(fd)
+    done["hidden_paths"] = [p for p in hidden if p in cfg.get("hide", [])]
+    if done.get("pid_namespace"):
+        try:
+            _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+            done["private_proc"] = True
+        except OSError:
+            pass
+
+
+def set_limits(cfg: dict, done: dict) -> None:
+    import resource
+
+    wanted = {
+        "cpu_seconds": (resource.RLIMIT_CPU, cfg.get("cpu_seconds", 300)),
+        "data_bytes": (resource.RLIMIT_DATA, cfg.get("data_bytes", 4 << 30)),
+        "file_bytes": (resource.RLIMIT_FSIZE, cfg.get("file_bytes", 64 << 20)),
+        "processes": (resource.RLIMIT_NPROC, cfg.get("processes", 64)),
+        "open_files": (resource.RLIMIT_NOFILE, cfg.get("open_files", 256)),
+        "core_bytes": (resource.RLIMIT_CORE, 0),
+    }
+    applied = {}
+    for name, (which, value) in wanted.items():
+        if value is None:
+            continue
+        if name == "processes" and os.getuid() == cfg.get("grader_uid") and cfg.get("grader_uid") != 0:
+            # same uid as the grader (no uid switch): the process count is per user, so leave room
+            value += len(os.listdir("/proc")) if os.path.isdir("/proc") else 0
+        try:
+            soft, hard = resource.getrlimit(which)
+            value = value if hard == resource.RLIM_INFINITY else min(value, hard)
+            resource.setrlimit(which, (value, value))
+            applied[name] = value
+        except (ValueError, OSError):
+            pass
+    done["limits"] = applied
+
+
+def drop_privileges(cfg: dict, done: dict) -> None:
+    uid = cfg.get("uid")
+    if uid is not None and not done.get("mount_namespace") and any(_blocked_ancestor(k) for k in keep_paths()):
+        done["uid_note"] = "Python lives in a folder other users cannot read; kept the grader's uid"
+        uid = None
+    if os.getuid() == 0 and uid is not None:
+        os.setgroups([])
+        os.setgid(uid)
+        os.setuid(uid)
+    done["uid"] = os.getuid()
+    done["separate_uid"] = os.getuid() != cfg.get("grader_uid")
+    _libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+    _libc.prctl(PR_SET_PDEATHSIG, 9, 0, 0, 0)
+    done["no_new_privs"] = True
+
+
+def probe(cfg: dict, done: dict) -> dict:
+    """What a submission can actually do from here (measured, not assumed)."""
+    readable = []
+    for path in cfg.get("secrets", []):
+        try:
+            with open(path, "rb") as f:
+                f.read(1)
+            readable.append(path)
+        except OSError:
+            pass
+    done["grader_files_readable"] = bool(readable)
+    try:
+        with open("/proc/self/net/dev") as f:
+            ifaces = [line.split(":")[0].strip() for line in f.readlines()[2:]]
+        done["network"] = "none" if set(ifaces) <= {"lo"} else "host"
+    except OSError:
+        done["network"] = "unknown"
+    return done
+
+
+# --- serving ----------------------------------------------------------------------------------
+
+
+def load_module(path: str, name: str):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    source = open(path, encoding="utf-8").read()  # noqa: SIM115
+    code = compile(source, path, "exec")
+    sys.modules[name] = module
+    exec(code, module.__dict__)
+    return module
+
+
+def leaves(value, out):
+    """Arrays and tensors of a nested value, in a fixed order (the same walk as the grader's)."""
+    codec = sys.modules["codec"]
+    if type(value) in (list, tuple):
+        for v in value:
+            leaves(v, out)
+    elif type(value) is dict:
+        for v in value.values():
+            leaves(v, out)
+    elif codec._is_tensor(value):
+        out.append(value)
+    return out
+
+
+def describe_error(e: BaseException, module_file: str) -> dict:
+    names = [f"{c.__module__}.{c.__qualname__}" for c in type(e).__mro__]
+    frames = traceback.extract_tb(e.__traceback__)
+    own = [f for f in frames if os.path.realpath(f.filename) == os.path.realpath(module_file)]
+    last = own[-1] if own else (frames[-1] if frames else None)
+    try:
+        msg = str(e)
+    except Exception:  # noqa: BLE001 - a student exception whose __str__ fails
+        msg = ""
+    return {"mro": names, "msg": msg[:2000], "func": last.name if last else "", "line": last.lineno if last else 0}
+
+
+class Server:
+    def __init__(self, cfg: dict, module, rfd: int, wfd: int):
+        import codec
+
+        self.codec, self.cfg, self.module = codec, cfg, module
+        self.rfd, self.wfd = rfd, wfd
+        self.graphs: dict[int, tuple] = {}
+
+    def send(self, header: dict, blobs=()):
+        self.codec.write_message(self.wfd, header, list(blobs))
+
+    def serve(self):
+        read = lambda n: os.read(self.rfd, n)  # noqa: E731
+        while True:
+            try:
+                header, blobs = self.codec.read_message(read, 1 << 34)
+            except EOFError:
+                return
+            op = header.get("op")
+            if op == "exit":
+                return
+            try:
+                if op == "call":
+                    self.call(header, blobs)
+                elif op == "backward":
+                    self.backward(header, blobs)
+                else:
+                    self.send(
+                        {"id": header.get("id"), "error": {"mro": ["builtins.RuntimeError"], "msg": f"unknown op {op}"}}
+                    )
+            except BaseException as e:  # noqa: BLE001 - report anything, including SystemExit
+                self.send({"id": header.get("id"), "error": describe_error(e, self.cfg["module_file"])})
+
+    def call(self, header, blobs):
+        import builtins
+        import warnings
+
+        import numpy as np
+
+        codec = self.codec
+        args, kwargs = codec.decode(header["args"], blobs)
+        before = codec.encode((args, kwargs), strict=False)
+        torch = sys.modules.get("torch")
+        grad_inputs = [t for t in leaves((args, kwargs), []) if t.requires_grad] if torch else []
+        fn = getattr(self.module, header["name"])
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.resetwarnings()
+            for action, category in reversed(header.get("warnings", [])):
+                cls = getattr(builtins, str(category), Warning)
+                if isinstance(cls, type) and issubclass(cls, Warning) and action in ACTIONS:
+                    warnings.simplefilter(action, cls)
+            old = np.seterr(**header.get("errstate", {}))
+            try:
+                if torch is not None:
+                    with torch.set_grad_enabled(bool(header.get("grad", True))):
+                        result = fn(*args, **kwargs)
+                else:
+                    result = fn(*args, **kwargs)
+            finally:
+                np.seterr(**old)
+        reply = {"id": header.get("id")}
+        tree, out_blobs = codec.encode(result, strict=False)
+        reply["result"] = tree
+        after = codec.encode((args, kwargs), strict=False)
+        if after[0] != before[0] or after[1] != before[1]:
+            tree2, blobs2 = after
+            reply["mutated"] = {"tree": tree2, "offset": len(out_blobs)}
+            out_blobs = out_blobs + blobs2
+        reply["warnings"] = [[type(w.message).__name__, str(w.message)[:500]] for w in caught[:20]]
+        if grad_inputs and torch is not None:
+            outs = [t for t in leaves(result, []) if t.requires_grad]
+            if outs:
+                self.graphs[header["id"]] = (outs, grad_inputs)
+                while len(self.graphs) > 32:
+                    self.graphs.pop(next(iter(self.graphs)))
+        self.send(reply, out_blobs)
+
+    def backward(self, header, blobs):
+        import torch
+
+        outs, inputs = self.graphs[header["call"]]
+        grads = self.codec.decode(header["grads"], blobs)
+        pairs = [(o, g) for o, g in zip(outs, grads) if g is not None]
+        if pairs:
+            got = torch.autograd.grad(
+                [o for o, _ in pairs], inputs, [g.to(o.dtype) for o, g in pairs], allow_unused=True, retain_graph=True
+            )
+        else:
+            got = [None] * len(inputs)
+        tree, out_blobs = self.codec.encode([None if g is None else g.detach() for g in got], strict=False)
+        self.send({"id": header.get("id"), "result": tree}, out_blobs)
+
+
+def run(cfg: dict) -> None:
+    """Confine this process, import the section, serve. Never returns normally to the caller's code."""
+    rfd, wfd = cfg["request_fd"], cfg["reply_fd"]
+    done: dict = {"started": time.time()}
+    import signal
+    import struct
+
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    if enter_namespaces(cfg, done):
+        sync_r, sync_w = os.pipe()
+        child = os.fork()
+        if child:
+            # the namespace's parent: tell the grader which process to kill, then stay (never
+            # reaping it) so that its PID cannot be reused before the grader has killed it
+            os.close(sync_r)
+            os.write(wfd, struct.pack("<q", child))
+            os.close(sync_w)
+            os.close(rfd)
+            os.close(wfd)
+            _libc.prctl(PR_SET_PDEATHSIG, 9, 0, 0, 0)
+            life = cfg.get("lifeline_fd")
+            while True:
+                if life is None:
+                    signal.pause()
+                elif not os.read(life, 1):  # the grader's end closed: it is gone or done with us
+                    os.kill(child, signal.SIGKILL)
+                    os._exit(0)
+        os.close(sync_w)
+        os.read(sync_r, 1)  # wait until the parent has written the pid
+        os.close(sync_r)
+    if cfg.get("lifeline_fd") is not None:
+        os.close(cfg["lifeline_fd"])
+    else:
+        os.write(wfd, struct.pack("<q", 0))
+    os.environ.clear()
+    os.environ.update(cfg.get("env", {}))
+    hide_paths(cfg, done)
+    set_limits(cfg, done)
+    drop_privileges(cfg, done)
+    os.chdir(cfg["home"])
+    if "codec" not in sys.modules:
+        sys.path.insert(0, cfg["bin"])
+        import codec  # noqa: F401 - the worker's copy
+
+        sys.path.remove(cfg["bin"])
+    codec = sys.modules["codec"]
+    import numpy  # noqa: F401
+
+    probe(cfg, done)
+    try:
+        module = load_module(cfg["module_file"], cfg["module_name"])
+    except SyntaxError as e:
+        codec.write_message(wfd, {"hello": done, "import_error": f"{e.lineno}: syntax error: {e.msg}"})
+        return
+    except BaseException as e:  # noqa: BLE001 - SystemExit at import too
+        info = describe_error(e, cfg["module_file"])
+        kind = info["mro"][0].removeprefix("builtins.")
+        codec.write_message(wfd, {"hello": done, "import_error": f"error while importing: {kind}: {info['msg']}"})
+        return
+    done["import_seconds"] = round(time.time() - done["started"], 3)
+    manifest = {}
+    for name, value in vars(module).items():
+        if name.startswith("__"):
+            continue
+        if callable(value):
+            manifest[name] = {"kind": "function"}
+        elif type(value) in (int, str, bool) or value is None or (type(value) is float and value - value == 0):
+            manifest[name] = {"kind": "value", "value": value}
+    codec.write_message(wfd, {"hello": done, "attributes": manifest})
+    Server(cfg, module, rfd, wfd).serve()
+
+
+def main() -> None:
+    with open(sys.argv[1], encoding="utf-8") as f:
+        cfg = json.load(f)
+    run(cfg)
+
+
+if __name__ == "__main__":
+    main()
