@@ -184,7 +184,7 @@ def _nbgrader_environment(pythonpath: bool = True):
     os.environ["PATH"] = bindir + os.pathsep + (saved["PATH"] or "")
     if pythonpath:
         os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), saved["PYTHONPATH"]]))
-    os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
+    os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"  # plots inline, even under tox's Agg
     try:
         yield
     finally:
@@ -369,23 +369,27 @@ def autograde(
     results: dict[str, NotebookGrade] = {}
     for section in sections or notebook_sections():
         grade = results[section] = NotebookGrade(section)
-        course.generate(section)
+        if not notebook_path(work / "release", section).is_file():  # several students share a course
+            course.generate(section)
         folder = submission / section
         if not folder.is_dir():
             grade.problems.append(f"{section}: folder missing from the submission")
             continue
         course.submit(section, folder, student)
         nb_file = notebook_path(work / "submitted" / student, section)
-        if nb_file.exists():
-            try:
-                read_notebook(nb_file)
-            except NotebookError as e:
-                grade.problems.append(str(e))
-                nb_file.unlink()  # nbgrader then scores the missing notebook 0
-        else:
-            grade.problems.append(f"{section}: {nb_file.name} missing from the submission")
+        try:
+            read_notebook(nb_file)
+        except NotebookError as e:  # nbgrader would stop with a traceback: say what is wrong, score 0
+            grade.problems.append(str(e))
+            released = read_notebook(notebook_path(work / "release", section))
+            grade.max_score = sum(
+                float(c.metadata["nbgrader"].get("points", 0))
+                for c in released.cells
+                if c.metadata.get("nbgrader", {}).get("grade")
+            )
+            continue
         course.autograde(section, student)
-        if feedback and nb_file.exists():
+        if feedback:
             grade.feedback = course.feedback(section, student)
         with Gradebook("sqlite:///" + str(work / "gradebook.db")) as gb:
             nb = gb.find_submission_notebook(section, section, student)
@@ -404,6 +408,18 @@ class TestCase:
     function: object
     params: dict
     points: float
+    fixtures: dict = field(default_factory=dict)  # fixtures defined in the test file: name → function
+
+
+def _module_fixtures(module) -> dict:
+    """``@pytest.fixture`` functions defined in a test file, by fixture name."""
+    found = {}
+    for obj in vars(module).values():
+        func = getattr(obj, "_fixture_function", None)
+        marker = getattr(obj, "_fixture_function_marker", None)
+        if func is not None and marker is not None:
+            found[marker.name or func.__name__] = func
+    return found
 
 
 def _load_test_file(path: Path):
@@ -423,8 +439,10 @@ def _load_test_file(path: Path):
 
 def _param_id(name: str, value, index: int) -> str:
     """pytest's id of a parameter value: the value itself when simple, else name + index."""
-    if value is None or isinstance(value, (bool, int, float, str)):
+    if value is None or isinstance(value, (bool, int, float, complex, str)):
         return str(value)
+    if isinstance(getattr(value, "__name__", None), str):  # classes and functions, e.g. np.float32
+        return value.__name__
     return f"{name}{index}"
 
 
@@ -473,6 +491,7 @@ def collect_cases(section: Section, exercise: str | None, suite: str) -> list[Te
         if not path.is_file():
             continue
         module = _load_test_file(path)
+        file_fixtures = _module_fixtures(module)
         for name, func in vars(module).items():
             if not name.startswith("test_") or not callable(func):
                 continue
@@ -482,7 +501,7 @@ def collect_cases(section: Section, exercise: str | None, suite: str) -> list[Te
                 continue
             points = float(ex.kwargs.get("points", 1))
             for suffix, params in _param_sets(marks):
-                cases.append(TestCase(f"{name}[{suffix}]" if suffix else name, func, params, points))
+                cases.append(TestCase(f"{name}[{suffix}]" if suffix else name, func, params, points, file_fixtures))
     return cases
 
 
@@ -513,23 +532,54 @@ def _failure_message(exc: BaseException) -> str:
     return describe_failure(pytest.ExceptionInfo.from_exception(exc))
 
 
-def run_case(case: TestCase, fixtures: dict) -> tuple[bool, str]:
-    """Call one test with its fixtures; (passed, message). The student's prints and warnings are
-    swallowed (nbgrader scores a cell with stderr output 0)."""
-    sig = inspect.signature(case.function)
-    kwargs = {}
-    for arg in sig.parameters:
-        if arg in case.params:
-            kwargs[arg] = case.params[arg]
-        elif arg in fixtures:
-            value = fixtures[arg]
-            kwargs[arg] = value() if callable(value) and arg.endswith("_ref") else value
-        else:
-            return False, f"the notebook runner has no fixture {arg!r}"
+class _Request:
+    """The part of pytest's ``request`` fixture that the suites use: ``getfixturevalue``."""
+
+    def __init__(self, resolve):
+        self.getfixturevalue = resolve
+
+
+def run_case(case: TestCase, fixtures: dict, cache: dict | None = None) -> tuple[bool, str]:
+    """Call one test with its fixtures; (passed, message). ``fixtures`` holds the course fixtures
+    (the module, ``<module>_ref`` as a zero-argument factory, ``seed``); fixtures defined in the
+    test file are computed once per ``cache`` (module scope: one grade_exercise call), errors
+    included. The student's prints and warnings are swallowed (nbgrader scores a cell with
+    stderr output 0)."""
+    cache = {} if cache is None else cache
+
+    def resolve(name):
+        if name in case.params:
+            return case.params[name]
+        if name == "request":
+            return _Request(resolve)
+        key = (id(case.fixtures), name)
+        if key not in cache:
+            if name in fixtures:
+                value = fixtures[name]
+                cache[key] = (value() if callable(value) and name.endswith("_ref") else value, None)
+            elif name in case.fixtures:
+                func = case.fixtures[name]
+                try:
+                    value = func(**{arg: resolve(arg) for arg in inspect.signature(func).parameters})
+                    if inspect.isgenerator(value):
+                        value = next(value)
+                    cache[key] = (value, None)
+                except KeyboardInterrupt:
+                    raise
+                except BaseException as e:
+                    cache[key] = (None, e)
+            else:
+                raise NotebookError(f"the notebook runner has no fixture {name!r}")
+        value, error = cache[key]
+        if error is not None:
+            raise error
+        return value
+
     sink = io.StringIO()
     try:
         with warnings.catch_warnings(), contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
             warnings.simplefilter("ignore")
+            kwargs = {arg: resolve(arg) for arg in inspect.signature(case.function).parameters}
             case.function(**kwargs)
     except KeyboardInterrupt:
         raise
@@ -562,10 +612,10 @@ def grade_exercise(
 
     fixtures = {section.module: module, f"{section.module}_ref": reference, "seed": seed}
     forbidden_names = _forbidden(module, section, exercise)
-    earned, total, failures = 0.0, 0.0, []
+    earned, total, failures, cache = 0.0, 0.0, [], {}
     for case in cases:
         total += case.points
-        passed, message = run_case(case, fixtures)
+        passed, message = run_case(case, fixtures, cache)
         if passed and forbidden_names:
             passed, message = False, forbidden_names
         if passed:

@@ -1,0 +1,386 @@
+"""The nbgrader notebooks, with real nbgrader: release, autograde, feedback, execution.
+
+Slow (each autograde starts a kernel per notebook): run with ``pytest grader/tests/test_notebooks.py``
+(the ``notebooks`` tox env). The round trip works in a temporary course folder whose source is the
+repository's ``solutions/``; submissions are copies of ``exercises/`` (untouched, or with the
+reference modules put in: "solved").
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from helpers import grade_json
+
+from grader import notebooks as nbs
+from grader.release import release_exercises
+from grader.sections import EXERCISES, REPO, SOLUTIONS, Section, all_sections
+
+SECTIONS = nbs.notebook_sections()
+SEC39 = "sec39_attention_math"
+
+
+def _copy_exercises(dst: Path, *, solved: bool) -> Path:
+    shutil.copytree(EXERCISES, dst, ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints"))
+    if solved:
+        for section in SECTIONS:
+            module = Section(section).module_file(SOLUTIONS)
+            shutil.copyfile(module, dst / section / module.name)
+    return dst
+
+
+def _auto_max(section: str) -> float:
+    """Points of the autograded test cells of a section's notebook."""
+    nb = nbs.read_notebook(nbs.notebook_path(SOLUTIONS, section))
+    return sum(
+        float(c.metadata["nbgrader"]["points"])
+        for c in nb.cells
+        if c.metadata.get("nbgrader", {}).get("grade") and not c.metadata["nbgrader"].get("solution")
+    )
+
+
+def _text_of_html(path: Path) -> str:
+    """What a reader of the feedback sees: tags removed, entities decoded."""
+    raw = path.read_text(encoding="utf-8")
+    return html.unescape(re.sub(r"<[^>]+>", "", raw))
+
+
+def _hidden_lines(section: str) -> list[str]:
+    lines = []
+    for cell in nbs.read_notebook(nbs.notebook_path(SOLUTIONS, section)).cells:
+        inside = False
+        for line in cell.source.splitlines():
+            if nbs.HIDDEN_BEGIN in line:
+                inside = True
+            elif nbs.HIDDEN_END in line:
+                inside = False
+            elif inside and line.strip():
+                lines.append(line.strip())
+    return lines
+
+
+# --- fast checks: notebooks, points, figures, release ---------------------------------------
+
+
+def test_every_section_has_a_notebook():
+    sections = sorted(p.name for p in SOLUTIONS.iterdir() if p.is_dir() and p.name.startswith("sec"))
+    assert SECTIONS == sections
+
+
+@pytest.mark.parametrize("section", SECTIONS)
+def test_test_cells_carry_the_module_grade_points(section):
+    """One autograded cell per exercise, worth the public + hidden points of that exercise
+    (exercises worth 0 points — bonus — get an ungraded cell)."""
+    points = {ex: p for ex, p in nbs.exercise_points(Section(section)).items() if p > 0}
+    nb = nbs.read_notebook(nbs.notebook_path(SOLUTIONS, section))
+    cells = {}
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("grade") and cell.cell_type == "code":
+            m = re.search(r'grade_exercise\(\w+, "(\w+)", "public"\)', cell.source)
+            assert m, f"{meta['grade_id']}: a test cell must call grade_exercise(..., 'public')"
+            exercise = m.group(1)
+            assert f'grade_exercise({Section(section).module}, "{exercise}", "hidden")' in cell.source
+            assert (
+                cell.source.index(nbs.HIDDEN_BEGIN) < cell.source.index('"hidden"') < cell.source.index(nbs.HIDDEN_END)
+            )
+            assert meta["locked"], f"{meta['grade_id']} must be locked"
+            cells[exercise] = float(meta["points"])
+    assert cells == points
+
+
+@pytest.mark.parametrize("section", SECTIONS)
+def test_each_notebook_has_a_manually_graded_written_question(section):
+    nb = nbs.read_notebook(nbs.notebook_path(SOLUTIONS, section))
+    manual = [
+        c
+        for c in nb.cells
+        if c.cell_type == "markdown"
+        and c.metadata.get("nbgrader", {}).get("solution")
+        and c.metadata["nbgrader"].get("grade")
+    ]
+    assert manual and all(c.metadata["nbgrader"]["points"] > 0 for c in manual)
+
+
+@pytest.mark.parametrize("section", SECTIONS)
+def test_notebook_figures_exist_and_travel_with_the_notebook(section):
+    names = nbs.figures_of(nbs.read_notebook(nbs.notebook_path(SOLUTIONS, section)))
+    assert names, "a notebook shows the section's figures"
+    for name in names:
+        assert (nbs.FIGURES / name).is_file(), f"{name}: not in figures/"
+        for root in (SOLUTIONS, EXERCISES):
+            copy = root / section / "figures" / name
+            assert copy.is_file(), f"{copy} missing: run python -m grader release"
+            assert copy.read_bytes() == (nbs.FIGURES / name).read_bytes(), f"{copy} is stale"
+
+
+def test_released_notebooks_have_no_hidden_tests_and_no_model_answers():
+    for section in SECTIONS:
+        released = nbs.read_notebook(nbs.notebook_path(EXERCISES, section))
+        text = "\n".join(c.source for c in released.cells)
+        assert nbs.HIDDEN_BEGIN not in text and '"hidden")' not in text
+        source = nbs.read_notebook(nbs.notebook_path(SOLUTIONS, section))
+        for cell in source.cells:
+            if cell.metadata.get("nbgrader", {}).get("solution"):
+                assert cell.source.strip() not in text
+
+
+def test_notebook_drift_is_detected(tmp_path):
+    # mutant: a hand-edited released notebook and a stray notebook must be reported
+    dst = tmp_path / "exercises"
+    shutil.copytree(EXERCISES, dst)
+    path = nbs.notebook_path(dst, SEC39)
+    nb = nbformat.read(str(path), as_version=4)
+    nb.cells[0].source += "\nedited by hand"
+    nb.cells[1].execution_count = 7  # volatile: ignored
+    nbformat.write(nb, str(path))
+    shutil.copyfile(path, dst / SEC39 / "stray.ipynb")
+    changed = nbs.release_notebooks(SOLUTIONS, dst, check=True)
+    assert f"{SEC39}/{SEC39}.ipynb" in changed
+    assert any("stray.ipynb" in c for c in changed)
+    release_exercises(SOLUTIONS, dst)
+    assert release_exercises(SOLUTIONS, dst, check=True) == []
+
+
+def test_volatile_fields_are_not_drift(tmp_path):
+    dst = tmp_path / "exercises"
+    shutil.copytree(EXERCISES, dst)
+    path = nbs.notebook_path(dst, SEC39)
+    nb = nbformat.read(str(path), as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.execution_count = 3
+            cell.outputs = [nbformat.v4.new_output("stream", text="hello")]
+            cell.metadata["execution"] = {"iopub.status.busy": "2026-01-01"}
+    nb.metadata["language_info"] = {"name": "python", "version": "3.99"}
+    nbformat.write(nb, str(path))
+    assert nbs.release_notebooks(SOLUTIONS, dst, check=True) == []
+
+
+def test_invalid_json_gets_a_clear_message(tmp_path):
+    path = tmp_path / "broken.ipynb"
+    text = nbs.notebook_path(EXERCISES, SEC39).read_text(encoding="utf-8")
+    path.write_text(text[: len(text) // 2], encoding="utf-8")
+    with pytest.raises(nbs.NotebookError) as e:
+        nbs.read_notebook(path)
+    msg = str(e.value)
+    assert "broken.ipynb" in msg and "not valid JSON" in msg and "line" in msg and "column" in msg
+    assert "Traceback" not in msg
+
+
+def test_runner_matches_the_pytest_collection():
+    """The runner sees the same tests (parametrisations included) and points as pytest."""
+    for s in all_sections():
+        section = s.name
+        proc = subprocess.run(
+            [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", str(s.public_tests)]
+            + [str(p) for p in s.hidden_test_files()],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        collected = {line.split("::", 1)[1] for line in proc.stdout.splitlines() if "::" in line}
+        ours = {c.name for suite in ("public", "hidden") for c in nbs.collect_cases(s, None, suite)}
+        assert ours == collected, f"{section}: runner {sorted(ours ^ collected)[:5]}"
+
+
+def test_runner_failure_names_function_and_property():
+    sys.path.insert(0, str(EXERCISES / SEC39))
+    try:
+        import attention_math  # the untouched skeleton
+    finally:
+        sys.path.pop(0)
+    import contextlib
+    import io
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        score = nbs.grade_exercise(attention_math, "softmax", "public")
+    assert score == 0
+    text = out.getvalue()
+    assert "softmax" in text and "not implemented yet" in text and "test_softmax_mask_gives_zero_weight" in text
+
+
+# --- the generate → autograde → feedback round trip ------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def round_trip(tmp_path_factory):
+    """Autograde, in one nbgrader course, every notebook of a solved and of an untouched release,
+    and for §39 a submission that edited a locked test cell and one whose notebook is broken."""
+    tmp = tmp_path_factory.mktemp("course")
+    work = tmp / "course"
+    solved = _copy_exercises(tmp / "solved", solved=True)
+    untouched = _copy_exercises(tmp / "untouched", solved=False)
+
+    tampered = _copy_exercises(tmp / "tampered", solved=False)
+    path = nbs.notebook_path(tampered, SEC39)
+    nb = nbformat.read(str(path), as_version=4)
+    for cell in nb.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == "test_softmax":
+            cell.source = "28.0  # full marks, please"
+            cell.metadata["nbgrader"]["points"] = 1000
+    nbformat.write(nb, str(path))
+
+    broken = _copy_exercises(tmp / "broken", solved=True)
+    path = nbs.notebook_path(broken, SEC39)
+    path.write_text(path.read_text(encoding="utf-8")[:500], encoding="utf-8")
+
+    return {
+        "work": work,
+        "solved": nbs.autograde(solved, work, SECTIONS, student="solved"),
+        "untouched": nbs.autograde(untouched, work, SECTIONS, student="untouched"),
+        "tampered": nbs.autograde(tampered, work, [SEC39], student="tampered"),
+        "broken": nbs.autograde(broken, work, [SEC39], student="broken", feedback=False),
+    }
+
+
+@pytest.mark.parametrize("section", SECTIONS)
+def test_solution_autogrades_to_full_marks(round_trip, section):
+    grade = round_trip["solved"][section]
+    assert not grade.problems
+    auto = {k: v for k, v in grade.cells.items() if k.startswith("test_")}
+    assert all(score == top for score, top in auto.values()), auto
+    assert grade.score == _auto_max(section)
+    assert grade.needs_manual_grade  # the written answer waits for a person
+
+
+@pytest.mark.parametrize("section", SECTIONS)
+def test_untouched_release_autogrades_to_zero(round_trip, section):
+    # autograde re-copies the source folder's files: the student's module must not be replaced
+    grade = round_trip["untouched"][section]
+    assert grade.score == 0.0, grade.cells
+    assert grade.max_score == _auto_max(section) + sum(
+        top for name, (_, top) in grade.cells.items() if not name.startswith("test_")
+    )
+    autograded = round_trip["work"] / "autograded" / "untouched" / section
+    module = Section(section).module_file(autograded.parent)
+    assert module.read_bytes() == Section(section).module_file(EXERCISES).read_bytes()
+
+
+def test_edited_locked_test_cell_is_graded_with_the_original(round_trip):
+    grade = round_trip["tampered"][SEC39]
+    assert grade.cells["test_softmax"] == (0.0, nbs.exercise_points(Section(SEC39))["softmax"])
+    autograded = nbs.read_notebook(nbs.notebook_path(round_trip["work"] / "autograded" / "tampered", SEC39))
+    cell = next(c for c in autograded.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "test_softmax")
+    assert "grade_exercise" in cell.source and "full marks, please" not in cell.source
+
+
+def test_broken_notebook_is_reported_and_scores_zero(round_trip):
+    grade = round_trip["broken"][SEC39]
+    assert grade.score == 0.0
+    assert grade.problems and "not valid JSON" in grade.problems[0]
+
+
+@pytest.mark.parametrize("student", ["solved", "untouched", "tampered"])
+def test_feedback_has_no_hidden_test_source(round_trip, student):
+    for section, grade in round_trip[student].items():
+        assert grade.feedback and grade.feedback.is_file()
+        text = _text_of_html(grade.feedback)
+        assert "BEGIN HIDDEN TESTS" not in text
+        for line in _hidden_lines(section):
+            assert line not in text, f"{section}: hidden test source in the feedback: {line}"
+        assert "公開テスト (public tests)" in text  # the visible part is still there
+
+
+def test_stock_feedback_would_leak_hidden_tests(round_trip, tmp_path):
+    """nbgrader#1363: without grader.notebooks.HideHiddenTests the feedback shows hidden tests
+    (proves that the check above can fail)."""
+    from nbgrader.converters import GenerateFeedback
+    from nbgrader.coursedir import CourseDirectory
+
+    course = nbs.Course(round_trip["work"])
+    cfg = course.config()
+    cfg.CourseDirectory.feedback_directory = str(tmp_path / "stock")
+    cfg.GenerateFeedback.preprocessors = [
+        "nbgrader.preprocessors.GetGrades",
+        "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+    ]
+    coursedir = CourseDirectory(config=cfg)
+    coursedir.assignment_id, coursedir.student_id = SEC39, "solved"
+    with nbs._nbgrader_environment():
+        GenerateFeedback(coursedir=coursedir, config=cfg).start()
+    text = _text_of_html(tmp_path / "stock" / "solved" / SEC39 / f"{SEC39}.html")
+    assert "BEGIN HIDDEN TESTS" in text
+
+
+def test_feedback_shows_the_figures(round_trip):
+    feedback = round_trip["solved"][SEC39].feedback
+    for name in nbs.figures_of(nbs.read_notebook(nbs.notebook_path(SOLUTIONS, SEC39))):
+        assert f"figures/{name}" in feedback.read_text(encoding="utf-8")
+        assert (feedback.parent / "figures" / name).is_file()
+
+
+def test_notebook_scores_agree_with_the_module_grade(tmp_path, round_trip):
+    """A submission with a known-wrong function (a mutant appended to the reference module):
+    each test cell scores what the module grade gives its exercise."""
+    mutants = sorted((REPO / "grader" / "mutants" / SEC39).glob("*.py"))
+    mutant = next(p for p in mutants if "FORBIDDEN" not in p.read_text(encoding="utf-8"))
+    sub = _copy_exercises(tmp_path / "mutant", solved=True)
+    module = Section(SEC39).module_file(sub)
+    module.write_text(
+        module.read_text(encoding="utf-8") + "\n\n" + mutant.read_text(encoding="utf-8"), encoding="utf-8"
+    )
+    notebook = nbs.autograde(sub, round_trip["work"], [SEC39], student="mutant", feedback=False)[SEC39]
+    result = grade_json(sub, tmp_path / "grade.json", "--section", SEC39)
+    (section,) = result["sections"]
+    module_scores = {e["name"]: e["score"] for e in section["exercises"]}
+    cell_scores = {
+        name.removeprefix("test_"): score for name, (score, _) in notebook.cells.items() if name.startswith("test_")
+    }
+    assert cell_scores == module_scores
+    assert min(cell_scores.values()) < max(nbs.exercise_points(Section(SEC39)).values())  # the mutant lost points
+
+
+# --- executing the released notebooks ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("section", SECTIONS)
+def test_released_notebook_runs_top_to_bottom_with_a_solved_module(tmp_path, section):
+    """In a student-repository layout (the kernel finds `grader` from the notebook's folder)."""
+    repo = tmp_path / "repo"
+    (repo / "exercises").mkdir(parents=True)
+    shutil.copytree(EXERCISES / section, repo / "exercises" / section)
+    module = Section(section).module_file(SOLUTIONS)
+    shutil.copyfile(module, repo / "exercises" / section / module.name)
+    for name in ("grader", "tests"):
+        os.symlink(REPO / name, repo / name)
+    nb = nbs.execute_notebook(nbs.notebook_path(repo / "exercises", section), pythonpath=False)
+    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
+    assert not errors
+    images = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if "image/png" in o.get("data", {})]
+    assert images, "the notebook visualises the student's functions"
+
+
+def test_committed_config_keeps_the_reference_module_out_of_the_release(tmp_path):
+    """`nbgrader generate_assignment` (CLI) with the committed config copies no .py file."""
+    course = tmp_path / "course"
+    (course / "solutions").mkdir(parents=True)
+    shutil.copytree(SOLUTIONS / SEC39, course / "solutions" / SEC39)
+    shutil.copyfile(REPO / "nbgrader_config.py", course / "nbgrader_config.py")
+    env = {**os.environ, "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")}
+    env["PYTHONPATH"] = str(REPO)
+    proc = subprocess.run(
+        [sys.executable, "-m", "nbgrader", "generate_assignment", SEC39, "--no-db"],
+        cwd=course,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    released = course / "exercises" / SEC39
+    assert (released / f"{SEC39}.ipynb").is_file()
+    assert not list(released.rglob("*.py")), "the reference module was copied into the release"
+    assert (released / "figures").is_dir()
+    assert json.loads((released / f"{SEC39}.ipynb").read_text(encoding="utf-8"))["cells"]
