@@ -102,6 +102,16 @@ def _batch(args) -> int:
 def _release(args) -> int:
     from grader.release import ReleaseError, release_exercises
 
+    if args.out:
+        from grader.student_repo import StudentRepoError, write_student_repo
+
+        try:
+            files = write_student_repo(args.out)
+        except (StudentRepoError, ReleaseError) as e:
+            print(f"release: {e}", file=sys.stderr)
+            return 2
+        print(f"wrote the student repository to {args.out} ({len(files)} files)")
+        return 0
     try:
         changed = release_exercises(check=args.check)
     except ReleaseError as e:
@@ -157,6 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("release", help="regenerate exercises/ from solutions/")
     r.add_argument("--check", action="store_true", help="only report files that differ (exit 1 if any)")
+    r.add_argument("--out", type=Path, help="write a complete student repository into this (new) folder")
     r.set_defaults(func=_release)
     return parser
 
