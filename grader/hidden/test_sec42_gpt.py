@@ -495,7 +495,10 @@ def test_generate_samples_only_from_the_top_k(gpt, seed):
     # property: with top_k=3 the first new id is always one of the 3 most likely (and varies)
     params = varied_model(seed, 75)
     allowed = set(torch.topk(oracle_last_logits([4, 1], params, 2), 3).indices.tolist())
-    seen = {int(gpt.generate([4, 1], params, 2, n_new=1, temperature=5.0, top_k=3, seed=s)[0]) for s in range(30)}
+    seen = {
+        int(gpt.generate([4, 1], params, 2, n_new=1, temperature=5.0, top_k=3, seed=seed * 30 + s)[0])
+        for s in range(30)
+    }
     assert seen <= allowed, "sampled an id outside the top_k most likely"
     assert len(seen) > 1, "30 seeds at temperature 5 always gave the same id: is it really sampling?"
 

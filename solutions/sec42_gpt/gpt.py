@@ -167,6 +167,8 @@ def gpt_forward(ids, params, n_heads):
 
     ``h = wte[ids] + wpe[:T]``; ``h = block(h)`` for every block in order; ``h = ln(h, ln_f)``;
     ``logits = h @ wteᵀ`` (the output layer shares its weights with the token embedding; no bias).
+    Build it from your ``gpt_block`` and the given ``ln``; no ``nn.TransformerEncoder``/``nn.Transformer*``,
+    ``F.layer_norm``/``nn.LayerNorm``, ``F.scaled_dot_product_attention`` or ``nn.MultiheadAttention``.
 
     Args:
         ids: integer tensor ``(B, T)`` of token ids in ``[0, n_vocab)``, ``1 <= T <= T_max``.
@@ -439,6 +441,9 @@ def generate_with_kv_cache(prompt, params, n_heads, n_new, temperature=0.0, top_
     same arguments it returns the same ids. The prompt is processed once; each layer keeps the keys
     and values of every position seen so far, and each new token then needs one forward step of
     one position whose query attends to the cached keys and values.
+
+    Write the cached attention yourself (no ``F.scaled_dot_product_attention``, ``nn.MultiheadAttention``,
+    ``F.layer_norm``/``nn.LayerNorm`` or ``nn.Transformer*``); the given ``ln`` is fine.
 
     When the sequence grows beyond ``T_max`` the context window slides, every position embedding
     shifts and the cached keys and values are no longer valid: from then on each step recomputes the

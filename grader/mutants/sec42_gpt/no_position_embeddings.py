@@ -1,6 +1,12 @@
 """gpt_forward forgets the position embeddings: h = wte[ids] only."""
 
+import types as _types
+
 BREAKS = "gpt_forward"
+
+# The grader may run this file appended to the reference module (one namespace). Keep a snapshot of
+# the reference so that the other exercises go on calling the reference, not the function below.
+_REFERENCE = dict(globals())
 
 
 def gpt_forward(ids, params, n_heads):
@@ -13,3 +19,10 @@ def gpt_forward(ids, params, n_heads):
     for block in params["blocks"]:
         h = gpt_block(h, block, n_heads)  # noqa: F821
     return ln(h, params["ln_f"]) @ wte.T  # noqa: F821
+
+
+for _name, _fn in list(_REFERENCE.items()):  # reference functions bound to the snapshot call each other only
+    if isinstance(_fn, _types.FunctionType):
+        _REFERENCE[_name] = _types.FunctionType(_fn.__code__, _REFERENCE, _name, _fn.__defaults__, _fn.__closure__)
+        if _name != BREAKS:
+            globals()[_name] = _REFERENCE[_name]
