@@ -4,7 +4,7 @@ Run it once your ``gpt_forward`` (and, for the second half, ``moe_layer`` and
 ``load_balancing_loss``) pass their tests — nothing here is an exercise::
 
     import tiny_gpt
-    result = tiny_gpt.train_sort_gpt(seed=0)        # ~10 s on one CPU core
+    result = tiny_gpt.train_sort_gpt(seed=0)        # ~5 s on one CPU core
     tiny_gpt.sort_accuracy(result["params"])        # share of test sequences sorted exactly
     tiny_gpt.compare_load_balancing(seed=0)         # MoE: expert load with and without the aux loss
 
@@ -171,7 +171,7 @@ def forward(ids, params, n_heads=N_HEADS, k=1):
 
 def train_sort_gpt(
     seed=0,
-    steps=250,
+    steps=200,
     batch_size=64,
     lr=3e-3,
     n_digits=N_DIGITS,
@@ -185,7 +185,7 @@ def train_sort_gpt(
     gate_std=0.02,
     router_skew=0.0,
 ):
-    """Train a tiny GPT (or its MoE twin) to sort ``n_digits`` digits (~7 s on one CPU core).
+    """Train a tiny GPT (or its MoE twin) to sort ``n_digits`` digits (~5 s on one CPU core).
 
     ``gate_std`` is the spread of the initial router weights; ``router_skew > 0`` starts every
     router biased towards expert 0 (see the module docstring).
