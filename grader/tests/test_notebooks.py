@@ -31,10 +31,16 @@ SEC39 = "sec39_attention_math"
 
 def _copy_exercises(dst: Path, *, solved: bool) -> Path:
     shutil.copytree(EXERCISES, dst, ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints"))
-    if solved:
+    if solved:  # the reference module, and an answer to every written question
         for section in SECTIONS:
             module = Section(section).module_file(SOLUTIONS)
             shutil.copyfile(module, dst / section / module.name)
+            path = nbs.notebook_path(dst, section)
+            nb = nbformat.read(str(path), as_version=4)
+            for cell in nb.cells:
+                if cell.cell_type == "markdown" and cell.metadata.get("nbgrader", {}).get("solution"):
+                    cell.source = "注意機構は質問と検索キーの類似度で値を重み付けします。"
+            nbformat.write(nb, str(path))
     return dst
 
 
