@@ -24,7 +24,7 @@ def submissions(folder: Path) -> list[Path]:
 
 def batch(folder: Path, csv_path: Path, *, jobs: int = 2, seed: int | None = 0, reports: Path | None = None,
           only=None, sandbox: bool = True, call_timeout: float | None = None, timeout: float = 1800,
-          progress=None) -> list[dict]:  # fmt: skip
+          hidden: bool = True, progress=None) -> list[dict]:  # fmt: skip
     from grader.grade import grade
     from grader.report.json_report import write_json
 
@@ -45,6 +45,7 @@ def batch(folder: Path, csv_path: Path, *, jobs: int = 2, seed: int | None = 0, 
         try:
             result = grade(
                 sub, jobs=1, seed=seed or 0, only=only, sandbox=sandbox, call_timeout=call_timeout, zygote=zygote,
+                hidden=hidden,
             )  # fmt: skip
             if seed is None:
                 result.seed = None

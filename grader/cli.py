@@ -92,6 +92,7 @@ def _batch(args) -> int:
         rows = batch(
             args.folder, args.csv, jobs=args.jobs, seed=None if secret else seed, reports=args.reports,
             only=args.section, sandbox=not args.no_sandbox, call_timeout=args.call_timeout, timeout=args.timeout,
+            hidden=not args.public_only,
             progress=lambda row: bar.update(task, advance=1, description=f"{row['student']}: {row.get('score', 0):g}"),
         )  # fmt: skip
     failed = [r for r in rows if str(r.get("status", "")).startswith("error")]
@@ -132,6 +133,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=None,
                    help="seed of the random test inputs (default: $COURSE_GRADING_SEED, kept out of reports, else 0)")  # fmt: skip
     p.add_argument("--section", action="append", help="grade only this section (repeatable)")
+    p.add_argument("--public-only", action="store_true", help="grade with the public tests only")
     p.add_argument("--no-sandbox", action="store_true",
                    help="import the code into the test processes instead of sandboxed workers (trusted code only)")  # fmt: skip
     p.add_argument(
@@ -152,7 +154,6 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--junit", type=Path, help="also write JUnit XML")
     g.add_argument("--gradescope", type=Path, help="also write Gradescope's results.json")
     g.add_argument("--jobs", type=int, default=2, help="sections graded at once (default 2)")
-    g.add_argument("--public-only", action="store_true", help="grade with the public tests only")
     _common(g)
     g.set_defaults(func=_grade)
 

@@ -7,6 +7,8 @@ from dataclasses import asdict, dataclass, field
 
 @dataclass
 class TestResult:
+    __test__ = False  # not a pytest test class
+
     name: str
     status: str  # passed | failed | error | skipped | not run
     score: float

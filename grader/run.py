@@ -37,6 +37,7 @@ def child_env() -> dict[str, str]:
     env["PYTHONPATH"] = str(REPO)  # the grader's package, nothing of the submission
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     env["PYTHONHASHSEED"] = "0"
+    env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"  # only the plugins grader/pytest.ini names
     return env
 
 

@@ -133,7 +133,17 @@ def materialise_mutant(section: Section, name: str) -> Path:
         (root / section.name).mkdir()
         reference = section.module_file(SOLUTIONS).read_text(encoding="utf-8")
         mutant = path.read_text(encoding="utf-8")
-        section.module_file(root).write_text(f"{reference}\n\n# --- mutant {name} ---\n{mutant}", encoding="utf-8")
+        # the reference runs in a namespace of its own (its functions keep calling the reference),
+        # copied into this module, then the mutant's functions replace theirs — as in load_mutant
+        header = (
+            "import types as _course_types\n"
+            f"_course_reference = _course_types.ModuleType({section.module + '_reference'!r})\n"
+            "_course_reference.__file__ = __file__\n"
+            f"exec(compile({reference!r}, __file__, 'exec'), _course_reference.__dict__)\n"
+            "globals().update({k: v for k, v in vars(_course_reference).items() if not k.startswith('__')})\n"
+            f"# --- mutant {name} ---\n"
+        )
+        section.module_file(root).write_text(header + mutant, encoding="utf-8")
         _MATERIALISED[key] = root
     return _MATERIALISED[key]
 

@@ -508,6 +508,7 @@ class SandboxTarget:
         self._broken: dict[str, str] = {}  # function → why it is not called again
         self._starts = 0
         self._index = index
+        self._lock = threading.Lock()
         self.__name__ = section.module
         self.__file__ = str(section.module_file(self._root))
         self.crashes: list[str] = []
@@ -515,14 +516,15 @@ class SandboxTarget:
 
     # worker management
     def _ensure_worker(self) -> Worker:
-        if self._worker is None or self._worker.pidfd is None and self._worker.ready_state is not None:
-            if self._worker is not None:
-                self.output_total += self._worker.output_bytes()
-                self._worker.kill()
-            self._starts += 1
-            self._worker = Worker(self._section, self._root, self._config, self._index)
-            self._worker.start()
-        return self._worker
+        with self._lock:
+            if self._worker is None or self._worker.pidfd is None and self._worker.ready_state is not None:
+                if self._worker is not None:
+                    self.output_total += self._worker.output_bytes()
+                    self._worker.kill()
+                self._starts += 1
+                self._worker = Worker(self._section, self._root, self._config, self._index)
+                self._worker.start()
+            return self._worker
 
     def start(self) -> None:
         self._ensure_worker()
@@ -702,8 +704,16 @@ def get_target(root: Path, section: Section) -> SandboxTarget:
 
 
 def prestart(root: Path, section: Section) -> None:
-    """Launch the section's worker now (it imports while pytest collects the tests)."""
-    get_target(root, section).start()
+    """Launch the section's worker now, in the background (it imports while pytest collects)."""
+    target = get_target(root, section)
+    threading.Thread(target=_quietly, args=(target.start,), daemon=True).start()
+
+
+def _quietly(fn) -> None:
+    try:
+        fn()
+    except Exception:  # noqa: BLE001 - the fixture reports a failed start when a test needs it
+        pass
 
 
 def close_all() -> dict[str, dict]:

@@ -12,9 +12,14 @@ from pathlib import Path
 from grader.sections import REPO
 
 
-def run_cli(*args: str, cwd: Path | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
-    """Run ``python -m grader ...`` as a user would, from ``cwd`` (default: the repository)."""
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
+def run_cli(
+    *args: str, cwd: Path | None = None, timeout: float = 600, env: dict | None = None
+) -> subprocess.CompletedProcess:
+    """Run ``python -m grader ...`` as a user would, from ``cwd`` (default: the repository);
+    ``env`` adds variables (the grader's own path stays first on PYTHONPATH)."""
+    extra = dict(env or {})
+    path = os.pathsep.join(filter(None, [str(REPO), extra.pop("PYTHONPATH", "")]))
+    env = {**os.environ, **extra, "PYTHONPATH": path}
     return subprocess.run(
         [sys.executable, "-m", "grader", *args],
         cwd=cwd or REPO,

@@ -1,6 +1,8 @@
 """Every known-wrong implementation in grader/mutants/ loses points on the exercise it breaks,
 and on that exercise only; the reference keeps full marks (so the suites can fail, and fail
-precisely)."""
+precisely). Both run sandboxed, as real submissions are graded (the mutant is materialised as a
+module file and imported only by the worker), so the suites give the same verdicts through the
+sandbox's proxy as in-process."""
 
 from __future__ import annotations
 
@@ -15,18 +17,28 @@ from grader.sections import MUTANTS, SOLUTIONS, Section, all_sections
 MUTANT_FILES = sorted(p for p in MUTANTS.glob("sec*/*.py") if not p.name.startswith("_"))
 
 
-def judge_target(section: Section, impl: str, module_file) -> dict[str, tuple[float, float]]:
-    outcome = run_section(section, impl, hidden=True, seed=0)
+@pytest.fixture(scope="module")
+def zygote_env():
+    """One zygote (NumPy + torch imported once) for every sandboxed run of this module."""
+    from grader.sandbox.pool import ZYGOTE_ENV, Zygote
+
+    z = Zygote()
+    yield {ZYGOTE_ENV: z.path}
+    z.close()
+
+
+def judge_target(section: Section, impl: str, module_file, env=None) -> dict[str, tuple[float, float]]:
+    outcome = run_section(section, f"sandbox:{impl}", hidden=True, seed=0, env=env)
     result = judge_section(SectionJob(section, module_file), outcome)
     assert not outcome.problems, outcome.problems
     return {e.name: (e.score, e.max_score) for e in result.exercises}
 
 
 @pytest.mark.parametrize("path", MUTANT_FILES, ids=lambda p: f"{p.parent.name}/{p.stem}")
-def test_mutant_loses_points_on_its_exercise_only(path):
+def test_mutant_loses_points_on_its_exercise_only(path, zygote_env):
     section = Section(path.parent.name)
     breaks, is_forbidden = mutant_breaks(path)
-    scores = judge_target(section, f"mutant:{section.name}/{path.stem}", path)
+    scores = judge_target(section, f"mutant:{section.name}/{path.stem}", path, zygote_env)
     assert breaks in scores, f"{path.name}: BREAKS names {breaks!r}, which has no tests"
     score, max_score = scores[breaks]
     if is_forbidden:
@@ -38,8 +50,8 @@ def test_mutant_loses_points_on_its_exercise_only(path):
 
 
 @pytest.mark.parametrize("section", all_sections(), ids=lambda s: s.name)
-def test_reference_gets_full_marks_through_the_same_pipeline(section):
-    scores = judge_target(section, "solutions", section.module_file(SOLUTIONS))
+def test_reference_gets_full_marks_through_the_same_pipeline(section, zygote_env):
+    scores = judge_target(section, "solutions", section.module_file(SOLUTIONS), zygote_env)
     lost = {name: s for name, s in scores.items() if s[0] < s[1]}
     assert not lost, f"the reference loses points on {lost}"
 

@@ -1,0 +1,1 @@
+"""Red-team submissions: malicious or broken variants of the reference solutions (see attacks.py)."""

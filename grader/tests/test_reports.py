@@ -1,0 +1,88 @@
+"""Every report format is a view of one result model; tamper report; the secret seed stays secret."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import xml.etree.ElementTree as ET
+
+from helpers import run_cli
+
+from grader import tamper
+from grader.report.gradescope import render_gradescope
+from grader.report.junit import render_junit
+from grader.report.markdown import render_markdown
+from grader.report.table import points_line
+from grader.results import ExerciseResult, GradeResult, SectionResult, TestResult
+from grader.sections import REPO, SOLUTIONS, Section
+
+SMALL = Section("sec38_attention")
+
+
+def sample() -> GradeResult:
+    tests = [
+        TestResult("test_a", "passed", 2, 2),
+        TestResult("test_b", "failed", 0, 1, "softmax(x) has shape (3,), expected (4,) | <b>\x01", hidden=True),
+        TestResult("test_c", "not run", 0, 1, "not run: the test run stopped before this test"),
+    ]
+    section = SectionResult("sec39_attention_math", [ExerciseResult("softmax", tests)], problems=["boom"])
+    return GradeResult("sub", [section], tampered=["modified: tests/test_sec39_attention_math.py"])
+
+
+def test_points_line_and_markdown():
+    result = sample()
+    assert points_line(result) == "Points 2/4"
+    md = render_markdown(result)
+    assert "## Grade: 2 / 4" in md and "`softmax`" in md and "Points 2/4" in md
+    assert "(hidden)" in md and "\\|" in md and "<b>" not in md  # table-safe, no HTML from messages
+    assert "modified: tests/test_sec39_attention_math.py" in md and "boom" in md
+
+
+def test_junit_is_valid_xml_with_counts():
+    root = ET.fromstring(render_junit(sample()).split("\n", 1)[1])
+    suite = root.find("testsuite")
+    assert root.get("tests") == "3" and suite.get("failures") == "1" and suite.get("errors") == "1"
+    names = [c.get("name") for c in suite.iter("testcase")]
+    assert names == ["test_a", "test_b", "test_c"]
+
+
+def test_gradescope_format():
+    data = render_gradescope(sample())
+    assert data["score"] == 2 and data["max_score"] == 4 and len(data["tests"]) == 3
+    hidden = [t for t in data["tests"] if t["visibility"] == "after_published"]
+    assert len(hidden) == 1 and hidden[0]["status"] == "failed"
+    assert {"name", "score", "max_score", "status", "output", "visibility"} <= data["tests"][0].keys()
+    json.dumps(data)
+
+
+def test_tamper_report_names_changed_and_added_files(tmp_path):
+    repo = tmp_path / "student"
+    shutil.copytree(SOLUTIONS, repo / "exercises", ignore=shutil.ignore_patterns("__pycache__", "*.ipynb"))
+    shutil.copytree(REPO / "tests", repo / "tests", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(REPO / "tox.ini", repo / "tox.ini")
+    (repo / "tests" / f"test_{SMALL.name}.py").write_text("def test_nothing():\n    pass\n", encoding="utf-8")
+    (repo / "tox.ini").write_text("[tox]\n", encoding="utf-8")
+    (repo / "exercises" / SMALL.name / "conftest.py").write_text("", encoding="utf-8")
+    root, findings = tamper.locate(repo)
+    assert root == repo / "exercises"
+    assert f"modified: tests/test_{SMALL.name}.py" in findings and "modified: tox.ini" in findings
+    assert any("conftest.py" in f for f in findings)
+    assert tamper.locate(REPO / "exercises")[1] == []
+
+
+def test_grade_writes_every_format_and_keeps_the_official_seed_secret(tmp_path):
+    out = {k: tmp_path / f"r.{k}" for k in ("json", "md", "xml", "gs")}
+    proc = run_cli(
+        "grade", str(SOLUTIONS), "--section", SMALL.name, "--public-only", "--json", str(out["json"]),
+        "--markdown", str(out["md"]), "--junit", str(out["xml"]), "--gradescope", str(out["gs"]),
+        env={"COURSE_GRADING_SEED": "987654321"},
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(out["json"].read_text(encoding="utf-8"))
+    assert data["score"] == data["max_score"] > 0 and data["sandboxed"] is True
+    assert data["seed"] == "secret"
+    assert "Points" in proc.stdout and "Sandboxed" in proc.stdout
+    for path in out.values():
+        assert "987654321" not in path.read_text(encoding="utf-8")
+    assert json.loads(out["gs"].read_text(encoding="utf-8"))["score"] == data["score"]
+    ET.fromstring(out["xml"].read_text(encoding="utf-8").split("\n", 1)[1])

@@ -1,0 +1,210 @@
+"""The sandbox proxy behaves like an in-process module for data in / data out, and no more:
+codec round trips (JSON + .npy, never pickle), exceptions, in-place changes written back, warning
+filters, autograd through the worker, time limits and crashes, the protections it reports."""
+
+from __future__ import annotations
+
+import os
+import textwrap
+import time
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from grader.sandbox import codec
+from grader.sandbox.pool import SandboxConfig, SandboxTarget, SubmissionCrash, SubmissionExit
+from grader.sections import Section
+
+TOY = Section("sec99_toy")
+SOURCE = """
+import numpy as np
+import torch
+
+CONSTANT = 7
+
+def double(x):
+    return x * 2
+
+def shift_in_place(x):
+    x -= 1
+    return None
+
+def grow(items, table):
+    items.append(4)
+    table["new"] = 1
+
+def bad(kind):
+    if kind == "value":
+        raise ValueError("kind must be good")
+    if kind == "custom":
+        class MyError(KeyError):
+            pass
+        raise MyError("custom")
+    if kind == "exit":
+        raise SystemExit(3)
+    raise NotImplementedError("bad: your code here")
+
+def warn():
+    np.log(np.zeros(1))
+    return 1.0
+
+def square_sum(w, x):
+    return (w ** 2 * x).sum(), w.detach() * 0
+
+def subclass():
+    class Mine(np.ndarray):
+        pass
+    return np.zeros(3).view(Mine)
+
+def thing():
+    return object()
+
+def sleepy(s):
+    import time
+    time.sleep(s)
+    return s
+
+def die():
+    import os
+    os._exit(1)
+
+def structure():
+    return {"a": (1, 2.5, None, float("nan")), 3: [np.float32(1.5), "s", True], "t": torch.arange(3)}
+"""
+
+
+@pytest.fixture(scope="module")
+def toy(tmp_path_factory):
+    root = tmp_path_factory.mktemp("toy")
+    (root / TOY.name).mkdir()
+    (root / TOY.name / "toy.py").write_text(textwrap.dedent(SOURCE), encoding="utf-8")
+    target = SandboxTarget(TOY, root, SandboxConfig(call_timeout=3))
+    yield target
+    target.close()
+
+
+def test_codec_round_trip_keeps_types_dtypes_and_flags():
+    value = {"a": (1, [2.0, float("inf")]), 5: np.arange(6, dtype=np.int16).reshape(2, 3), "s": np.float32(2.5),
+             "t": torch.ones(2, dtype=torch.float64, requires_grad=True), "d": np.dtype("float32"), "n": None}  # fmt: skip
+    ro = np.broadcast_to(np.zeros(3), (2, 3))
+    tree, blobs = codec.encode([value, ro])
+    back, ro_back = codec.decode(tree, blobs)
+    assert back["a"] == (1, [2.0, float("inf")]) and type(back["a"]) is tuple
+    assert back[5].dtype == np.int16 and back[5].shape == (2, 3)
+    assert type(back["s"]) is np.float32 and back["d"] == np.dtype("float32") and back["n"] is None
+    assert back["t"].dtype == torch.float64 and back["t"].requires_grad
+    assert not ro_back.flags.writeable
+
+
+def test_codec_never_unpickles():
+    import pickle
+
+    class Evil:
+        def __reduce__(self):
+            return (os.system, ("echo pwned",))
+
+    with pytest.raises(codec.CodecError):
+        codec.encode(Evil())  # the grader side refuses to send objects
+    tree, blobs = codec.encode(Evil(), strict=False)
+    assert isinstance(codec.decode(tree, blobs), codec.Opaque)
+    payload = pickle.dumps(np.array([Evil()], dtype=object))
+    with pytest.raises(Exception):  # noqa: B017 - any refusal is fine, running code is not
+        codec.read_blob(payload)
+
+
+def test_calls_constants_and_structures(toy):
+    np.testing.assert_array_equal(toy.double(np.arange(3)), [0, 2, 4])
+    assert toy.CONSTANT == 7
+    out = toy.structure()
+    assert out["a"][:3] == (1, 2.5, None) and np.isnan(out["a"][3])
+    assert type(out[3][0]) is np.float32 and out[3][1:] == ["s", True]
+    assert torch.equal(out["t"], torch.arange(3))
+    with pytest.raises(AttributeError):
+        toy.missing  # noqa: B018
+
+
+def test_exceptions_keep_their_builtin_type_and_message(toy):
+    with pytest.raises(ValueError, match="kind must be good"):
+        toy.bad("value")
+    with pytest.raises(KeyError):
+        toy.bad("custom")
+    with pytest.raises(SubmissionExit):
+        toy.bad("exit")
+    with pytest.raises(NotImplementedError) as info:
+        toy.bad("todo")
+    assert info.value.course_origin == ("bad", "toy.py")
+
+
+def test_in_place_changes_are_written_back(toy):
+    x = np.arange(4.0)
+    toy.shift_in_place(x)
+    np.testing.assert_array_equal(x, [-1.0, 0.0, 1.0, 2.0])
+    t = torch.zeros(2)
+    toy.shift_in_place(t)
+    assert t.tolist() == [-1.0, -1.0]
+    items, table = [1], {"old": 0}
+    toy.grow(items, table)
+    assert items == [1, 4] and table == {"old": 0, "new": 1}
+
+
+def test_warning_filters_apply_in_the_worker(toy):
+    with pytest.warns(RuntimeWarning):
+        toy.warn()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(RuntimeWarning):
+            toy.warn()
+    with np.errstate(all="raise"), pytest.raises(FloatingPointError):
+        toy.warn()
+
+
+def test_autograd_flows_through_the_worker(toy):
+    w = torch.tensor([1.0, 2.0], dtype=torch.float64, requires_grad=True)
+    x = torch.tensor([3.0, 4.0], dtype=torch.float64)
+    loss, detached = toy.square_sum(w, x)
+    assert loss.requires_grad and not detached.requires_grad
+    loss.backward()
+    assert torch.allclose(w.grad, 2 * w.detach() * x)
+    with torch.no_grad():
+        assert not toy.square_sum(w, x)[0].requires_grad
+
+
+def test_exact_types_survive(toy):
+    sub = toy.subclass()
+    assert type(sub) is not np.ndarray and type(sub).__name__ == "Mine" and isinstance(sub, np.ndarray)
+    assert isinstance(toy.thing(), codec.Opaque)
+
+
+def test_timeout_and_crash_stop_the_function_and_the_worker_restarts(toy):
+    start = time.monotonic()
+    with pytest.raises(SubmissionCrash, match="did not return within"):
+        toy.sleepy(60)
+    assert time.monotonic() - start < 20
+    with pytest.raises(SubmissionCrash, match="not called again"):
+        toy.sleepy(0)
+    with pytest.raises(SubmissionCrash, match="ended the submission's process"):
+        toy.die()
+    np.testing.assert_array_equal(toy.double(np.ones(2)), [2.0, 2.0])  # a fresh worker
+
+
+def test_protections_are_measured(toy):
+    toy.double(1)
+    p = toy.protections
+    assert p["limits"]["core_bytes"] == 0 and p["limits"]["processes"] > 0
+    if os.geteuid() == 0:
+        assert p["separate_uid"] and not p["grader_files_readable"] and p["network"] == "none"
+
+
+def test_call_with_grad_is_the_same_for_a_module_and_a_proxy(toy, tmp_path):
+    from grader.calls import call_with_grad
+    from grader.targets import load_module_file
+
+    (tmp_path / "toy.py").write_text(textwrap.dedent(SOURCE), encoding="utf-8")
+    local = load_module_file(tmp_path / "toy.py", "toy")
+    for target in (local, toy):
+        w = torch.tensor([1.0, -2.0], dtype=torch.float64)
+        x = torch.tensor([3.0, 5.0], dtype=torch.float64)
+        _, (g,) = call_with_grad(target, "square_sum", (w, x), wrt=[w], output=0)
+        assert torch.allclose(g, 2 * w.detach() * x)
