@@ -376,10 +376,10 @@ def run(cfg: dict) -> None:
         os.close(sync_w)
         os.read(sync_r, 1)  # wait until the parent has written the pid
         os.close(sync_r)
+    else:
+        os.write(wfd, struct.pack("<q", 0))  # no PID namespace: the grader kills this process itself
     if cfg.get("lifeline_fd") is not None:
         os.close(cfg["lifeline_fd"])
-    else:
-        os.write(wfd, struct.pack("<q", 0))
     os.environ.clear()
     os.environ.update(cfg.get("env", {}))
     hide_paths(cfg, done)

@@ -208,3 +208,12 @@ def test_call_with_grad_is_the_same_for_a_module_and_a_proxy(toy, tmp_path):
         x = torch.tensor([3.0, 5.0], dtype=torch.float64)
         _, (g,) = call_with_grad(target, "square_sum", (w, x), wrt=[w], output=0)
         assert torch.allclose(g, 2 * w.detach() * x)
+
+
+def test_without_namespaces_the_worker_still_answers_and_says_so(toy):
+    plain = SandboxTarget(TOY, toy._root, SandboxConfig(call_timeout=3, namespaces=False))
+    try:
+        np.testing.assert_array_equal(plain.double(np.ones(2)), [2.0, 2.0])
+        assert not plain.protections.get("pid_namespace") and plain.protections["limits"]["core_bytes"] == 0
+    finally:
+        plain.close()
