@@ -30,9 +30,13 @@ shortcut that does the exercise for you — ``torch.nn.functional.scaled_dot_pro
 these names and takes the points of an exercise that uses them. Plain tensor operations
 (``@``, ``torch.softmax``, ``torch.topk``, ``torch.erf``, ``torch.multinomial``, …) are fine, and
 so is the given helper ``ln`` (the LayerNorm you wrote in §40).
+
+The end of the module is given code, not an exercise: ``train_sorting_gpt`` trains a tiny GPT
+built from your functions to sort digits (a bonus, 0 points; see the comment there).
 """
 
 import math
+import time
 
 import torch
 
@@ -557,3 +561,256 @@ def expert_capacity_mask(indices, n_experts, capacity):
     place = (one_hot.cumsum(dim=0) * one_hot).sum(dim=-1) - 1  # 0-based place in its expert's queue
     return (place < capacity).reshape(indices.shape)
     ### END SOLUTION
+
+
+# --- given code — you do not write this: a tiny GPT learns to sort digits (bonus, 0 points) --------
+#
+# Run it once gpt_forward (and, for the MoE half, moe_layer and load_balancing_loss) pass their
+# tests. The task: ``SORT_DIGITS`` random digits, a separator, then the same digits sorted::
+#
+#     3 9 1 4 1 7 | 1 1 3 4 7 9
+#
+# The model reads the digits and the separator (the prompt) and writes the sorted digits one at a
+# time (greedy decoding). Only the sorted half is in the loss. Everything is seeded
+# (``torch.Generator``s) and runs on one thread, and every function returns plain data (tensors,
+# numbers, lists, dicts), so the grader can call it like any exercise.
+#
+# Mixture of Experts: ``use_moe=True`` replaces every block's feed-forward by your ``moe_layer``
+# (``n_experts`` experts, top-``k`` routing) and adds ``aux_weight`` times your
+# ``load_balancing_loss``. A router can collapse (a few experts get most tokens, learn the most and
+# get chosen even more). ``router_skew > 0`` starts from such an unlucky router (a direction shared
+# by every token points to expert 0): without the load-balancing term (``aux_weight=0``) expert 0
+# keeps most of the load, with it the load spreads evenly within a few dozen steps. (With top-1
+# routing the renormalised gate weight is always 1, so only the load-balancing loss moves the router.)
+
+SORT_DIGITS = 6  # digits to sort
+SORT_SEP = 10  # the separator id; ids 0..9 are the digits themselves
+SORT_VOCAB = 11
+SORT_HEADS = 4
+
+
+def make_sort_data(n, n_digits=SORT_DIGITS, seed=0):
+    """``n`` sequences ``digits | SORT_SEP | sorted digits``: int64 ``(n, 2 * n_digits + 1)`` (given)."""
+    return _sort_batch(n, n_digits, torch.Generator().manual_seed(seed))
+
+
+def _sort_batch(n, n_digits, g):
+    digits = torch.randint(0, 10, (n, n_digits), generator=g)  # (n, n_digits)
+    sep = torch.full((n, 1), SORT_SEP)
+    return torch.cat([digits, sep, digits.sort(dim=1).values], dim=1)  # (n, 2 n_digits + 1)
+
+
+def init_sort_params(
+    n_layers=2,
+    d=64,
+    d_ff=256,
+    T_max=2 * SORT_DIGITS,
+    use_moe=False,
+    n_experts=4,
+    gate_std=0.02,
+    router_skew=0.0,
+    seed=0,
+):
+    """GPT parameters in this module's layout (given): normal(0, 0.02) weights, zero biases.
+
+    With ``use_moe=True`` each block has ``"moe": {"W_gate": (d, E), "experts": [expert, ...]}``
+    instead of ``"mlp"``. All tensors are float32 leaves with ``requires_grad=True``.
+    """
+    g = torch.Generator().manual_seed(seed)
+
+    def normal(*shape, std=0.02):
+        return torch.randn(*shape, generator=g) * std
+
+    def ln_params():
+        return {"gamma": torch.ones(d), "beta": torch.zeros(d)}
+
+    proj_std = 0.02 / math.sqrt(2 * n_layers)  # GPT-2: residual projections scaled down by depth
+    blocks = []
+    for _ in range(n_layers):
+        attn = {
+            "W_qkv": normal(d, 3 * d),
+            "b_qkv": torch.zeros(3 * d),
+            "W_o": normal(d, d, std=proj_std),
+            "b_o": torch.zeros(d),
+        }
+        block = {"ln1": ln_params(), "attn": attn, "ln2": ln_params()}
+        if use_moe:
+            experts = [
+                {
+                    "W1": normal(d, d_ff),
+                    "b1": torch.zeros(d_ff),
+                    "W2": normal(d_ff, d, std=proj_std),
+                    "b2": torch.zeros(d),
+                }
+                for _ in range(n_experts)
+            ]
+            W_gate = normal(d, n_experts, std=gate_std)
+            if router_skew:  # an unlucky start: a direction shared by every token points to expert 0
+                u = normal(d, std=1.0)
+                u = u / u.norm()
+                block["ln2"]["beta"] = u.clone()
+                W_gate[:, 0] += router_skew * u
+            block["moe"] = {"W_gate": W_gate, "experts": experts}
+        else:
+            block["mlp"] = {
+                "W_fc": normal(d, d_ff),
+                "b_fc": torch.zeros(d_ff),
+                "W_proj": normal(d_ff, d, std=proj_std),
+                "b_proj": torch.zeros(d),
+            }
+        blocks.append(block)
+    params = {"wte": normal(SORT_VOCAB, d), "wpe": normal(T_max, d), "blocks": blocks, "ln_f": ln_params()}
+    for p in param_tensors(params):
+        p.requires_grad_(True)
+    return params
+
+
+def param_tensors(tree):
+    """Every tensor in a nested dict/list of parameters, in a fixed order (given)."""
+    if isinstance(tree, torch.Tensor):
+        return [tree]
+    items = tree.values() if isinstance(tree, dict) else tree
+    return [t for item in items for t in param_tensors(item)]
+
+
+def detached(tree):
+    """A copy of a nested dict/list of tensors without gradients: plain data to return (given)."""
+    if isinstance(tree, torch.Tensor):
+        return tree.detach().clone()
+    if isinstance(tree, dict):
+        return {k: detached(v) for k, v in tree.items()}
+    return [detached(v) for v in tree]
+
+
+def moe_gpt_forward(ids, params, n_heads, k=1):
+    """``gpt_forward`` with your ``moe_layer`` as the feed-forward of every block (given).
+
+    Returns:
+        ``(logits (B, T, V), aux_loss, load)``: ``aux_loss`` = mean over blocks of your
+        ``load_balancing_loss``; ``load (E,)`` = share of the token→expert assignments each expert
+        received, averaged over blocks.
+    """
+    B, T = ids.shape
+    h = params["wte"][ids] + params["wpe"][:T]  # (B, T, d)
+    aux, load = 0.0, 0.0
+    for block in params["blocks"]:
+        h = h + causal_self_attention(ln(h, block["ln1"]), block["attn"], n_heads)
+        x = ln(h, block["ln2"]).reshape(B * T, -1)  # (N, d): every token is routed on its own
+        W_gate, experts = block["moe"]["W_gate"], block["moe"]["experts"]
+        y, router_probs, indices = moe_layer(x, W_gate, experts, k)
+        h = h + y.reshape(B, T, -1)
+        aux = aux + load_balancing_loss(router_probs, indices, len(experts))
+        load = load + torch.bincount(indices.flatten(), minlength=len(experts)).float() / indices.numel()
+    n = len(params["blocks"])
+    logits = ln(h, params["ln_f"]) @ params["wte"].T  # (B, T, V), tied embedding
+    return logits, aux / n, load / n
+
+
+def train_sorting_gpt(
+    seed=0,
+    use_moe=False,
+    steps=200,
+    batch_size=64,
+    lr=3e-3,
+    n_digits=SORT_DIGITS,
+    n_layers=2,
+    d=64,
+    d_ff=256,
+    n_experts=4,
+    k=1,
+    aux_weight=0.01,
+    gate_std=0.02,
+    router_skew=0.0,
+):
+    """Train a tiny GPT built from your ``gpt_forward`` (or, ``use_moe=True``, from your
+    ``moe_layer`` and ``load_balancing_loss``) to sort ``n_digits`` digits (given; ~5 s on one core).
+
+    Adam, a learning rate that warms up for 30 steps then decays to a tenth (cosine), gradient
+    clipping at 1, a fresh random batch every step (data from ``seed + 1``, weights from ``seed``).
+    One PyTorch thread; the caller's thread count is restored.
+
+    Returns:
+        dict of plain data: ``"params"`` (trained, detached, in ``gpt_forward``'s layout),
+        ``"losses"`` (the sorting loss per step), ``"seconds"``, ``"config"`` (the arguments) and,
+        for ``use_moe=True``, ``"aux_losses"`` (per step) and ``"expert_load"`` (``E`` shares of the
+        assignments on held-out data, averaged over blocks; uniform = ``1/E`` each).
+    """
+    config = dict(
+        seed=seed, use_moe=use_moe, steps=steps, batch_size=batch_size, lr=lr, n_digits=n_digits, n_layers=n_layers,
+        d=d, d_ff=d_ff, n_experts=n_experts, k=k, aux_weight=aux_weight, gate_std=gate_std, router_skew=router_skew,
+    )  # fmt: skip
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    start = time.perf_counter()
+    try:
+        params = init_sort_params(n_layers, d, d_ff, 2 * n_digits, use_moe, n_experts, gate_std, router_skew, seed)
+        opt = torch.optim.Adam(param_tensors(params), lr=lr)
+        g = torch.Generator().manual_seed(seed + 1)
+        losses, aux_losses = [], []
+        for step in range(steps):
+            warm = min(1.0, (step + 1) / 30)
+            decay = 0.1 + 0.45 * (1 + math.cos(math.pi * step / steps))
+            for group in opt.param_groups:
+                group["lr"] = lr * warm * decay
+            seq = _sort_batch(batch_size, n_digits, g)  # (B, 2n + 1)
+            ids, targets = seq[:, :-1], seq[:, 1:]  # position t predicts token t + 1
+            if use_moe:
+                logits, aux, _ = moe_gpt_forward(ids, params, SORT_HEADS, k)
+            else:
+                logits, aux = gpt_forward(ids, params, SORT_HEADS), torch.zeros(())
+            # only the sorted half is learned: positions n .. 2n-1 predict it
+            loss = torch.nn.functional.cross_entropy(
+                logits[:, n_digits:].flatten(0, 1), targets[:, n_digits:].flatten()
+            )
+            opt.zero_grad()
+            (loss + aux_weight * aux).backward()
+            torch.nn.utils.clip_grad_norm_(param_tensors(params), 1.0)
+            opt.step()
+            losses.append(loss.item())
+            aux_losses.append(float(aux.detach()))
+        result = {
+            "params": detached(params),
+            "losses": losses,
+            "seconds": time.perf_counter() - start,
+            "config": config,
+        }
+        if use_moe:
+            with torch.no_grad():
+                held_out = make_sort_data(512, n_digits, seed=seed + 2000)[:, :-1]
+                _, _, load = moe_gpt_forward(held_out, result["params"], SORT_HEADS, k)
+            result["aux_losses"] = aux_losses
+            result["expert_load"] = load.tolist()
+    finally:
+        torch.set_num_threads(threads)
+    return result
+
+
+def greedy_sort(params, prompts, k=1):
+    """Greedy decoding of a batch (given): ``prompts (B, n + 1)`` = digits and ``SORT_SEP`` ->
+    ``(B, n)`` ids. For a dense GPT these are the ids of ``generate`` (temperature 0) on each prompt
+    alone; a params dict with ``"moe"`` blocks runs ``moe_gpt_forward`` with top-``k`` routing.
+    One PyTorch thread; the caller's thread count is restored."""
+    ids = torch.as_tensor(prompts, dtype=torch.int64)
+    n = ids.shape[1] - 1
+    use_moe = "moe" in params["blocks"][0]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # small matrices: one thread is faster, above all on a busy machine
+    try:
+        with torch.no_grad():
+            for _ in range(n):
+                if use_moe:
+                    logits = moe_gpt_forward(ids, params, SORT_HEADS, k)[0][:, -1]  # (B, V)
+                else:
+                    logits = gpt_forward(ids, params, SORT_HEADS)[:, -1]  # (B, V)
+                ids = torch.cat([ids, logits.argmax(dim=-1, keepdim=True)], dim=1)
+    finally:
+        torch.set_num_threads(threads)
+    return ids[:, n + 1 :]
+
+
+def sort_accuracy(params, n=1000, seed=12345, k=1):
+    """Share of ``n`` fresh sequences (from ``seed``) that greedy decoding sorts exactly (given)."""
+    n_digits = params["wpe"].shape[0] // 2
+    seq = make_sort_data(n, n_digits, seed=seed)
+    out = greedy_sort(params, seq[:, : n_digits + 1], k)
+    return (out == seq[:, n_digits + 1 :]).all(dim=1).float().mean().item()
