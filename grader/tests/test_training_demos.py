@@ -3,9 +3,10 @@ grader and the notebooks promise:
 
 * §39 ``train_reversal_attention``: held-out exact-sequence accuracy ≥ 0.8 and anti-diagonal
   attention ≥ 90 % (graded); the same model without attention is clearly worse on long sequences;
-* §42 ``tiny_gpt``: greedy exact match ≥ 95 % on sorting; the MoE twin too, and the load-balancing
+* §42 ``train_sorting_gpt`` (via ``tiny_gpt``): greedy exact match ≥ 95 % on sorting; the MoE twin too, and the load-balancing
   loss keeps the expert load from collapsing;
-* §37 ``char_lm``: the character RNN learns the poem and ``rnn_generate`` writes it back.
+* §37 ``train_char_lm`` (via ``char_lm``): the character RNN learns the grammar of the generated
+  text (next-character accuracy, the verb that fits the object) and ``rnn_generate`` writes with it.
 
 By default each task runs on one seed (about a minute in all). ``COURSE_TRAINING_SEEDS=5`` runs
 seeds 0..4 (the release check: every threshold with margin on 5 seeds).
@@ -133,26 +134,39 @@ def test_moe_load_balancing_keeps_experts_busy(tiny_gpt, seed):
 
 
 @pytest.mark.parametrize("seed", SEEDS)
-def test_char_lm_learns_the_poem(char_lm, seed):
+def test_char_lm_learns_the_grammar(char_lm, seed):
     lm = char_lm.train_char_lm(seed=seed)
     next_char = char_lm.next_char_accuracy(lm)
-    lines = char_lm.line_completion_accuracy(lm)
-    print(f"seed {seed}: next char {next_char:.3f}, lines completed {lines:.3f}, {lm['seconds']:.1f} s")
-    assert next_char >= 0.9, next_char
-    assert lines >= 0.75, lines
-    assert char_lm.generate_text(lm, "雨ニ", 11) == "雨ニモマケズ\n風ニモマケズ"
+    verbs = char_lm.verb_accuracy(lm)
+    print(f"seed {seed}: next char {next_char:.3f}, verbs {verbs:.3f}, {lm['seconds']:.1f} s")
+    assert next_char >= 0.87, next_char  # graded threshold 0.85 (about 0.92 is the best possible)
+    assert verbs >= 0.95, verbs  # graded: 8 of 9 objects
+    assert char_lm.generate_text(lm, "ねこがみ", 6) == "ねこがみずをのむ。\n"
     assert lm["seconds"] <= 20 * SHARED, lm["seconds"]
 
 
-def test_char_lm_numpy_weights_match_the_torch_model(char_lm):
-    torch.manual_seed(0)
-    model = char_lm.CharRNN(7, 4, 5).double()
-    params = model.numpy_params()
-    ids = torch.tensor([[3, 1, 4, 1, 5, 6]])
-    expected = model(ids)[0, -1].detach().numpy()
-    h = np.zeros(5)
-    for i in ids[0].tolist():
-        h = np.tanh(params["E"][i] @ params["W_x"] + h @ params["W_h"] + params["b"])
-    np.testing.assert_allclose(h @ params["W_out"] + params["b_out"], expected, rtol=1e-10, atol=1e-12)
-    sampled = char_lm.generate_text({"params": params, "chars": list("abcdefg")}, "ab", 5, temperature=1.0, seed=3)
-    assert len(sampled) == 7 and sampled.startswith("ab")
+def test_char_lm_training_is_deterministic_and_leaves_global_state(char_lm):
+    torch.manual_seed(123)
+    before = torch.get_rng_state()
+    threads = torch.get_num_threads()
+    a = char_lm.train_char_lm(seed=7, steps=5)
+    b = char_lm.train_char_lm(seed=7, steps=5)
+    assert a["losses"] == b["losses"]
+    for name, value in a["params"].items():
+        assert value.dtype == np.float64 and np.array_equal(value, b["params"][name]), name
+    assert torch.equal(torch.get_rng_state(), before), "the caller's random state changed"
+    assert torch.get_num_threads() == threads
+
+
+def test_char_lm_text_follows_the_grammar(char_lm):
+    rnn = sys.modules["rnn"]
+    text = char_lm.load_text(50, seed=3)
+    assert text == char_lm.load_text(50, seed=3) and text != char_lm.load_text(50, seed=4)
+    verb_of = {obj: verb for verb, objects in rnn.GRAMMAR_OBJECTS.items() for obj in objects}
+    for line in text.splitlines():
+        subject, rest = line.split("が", 1)
+        obj, verb = rest.removesuffix("。").split("を")
+        assert subject in rnn.GRAMMAR_SUBJECTS and verb_of[obj] == verb, line
+    assert set(text) <= set(char_lm.build_vocab())
+    sampled = char_lm.generate_text(char_lm.train_char_lm(seed=0, steps=5), "ね", 5, temperature=1.0, seed=3)
+    assert len(sampled) == 6 and sampled.startswith("ね")
