@@ -3,8 +3,9 @@
 ``python -m grader batch SUBMISSIONS_DIR --jobs N --csv grades.csv``: N submissions at a time (each
 graded section by section, sandboxed, with one zygote shared by the whole batch), a progress bar,
 one CSV row per student (total, per section, status) and the per-student JSON report kept in
-``--reports DIR`` (default: ``<csv stem>_reports/`` next to the CSV). A submission that cannot be
-graded, or takes longer than ``--timeout`` seconds, gets a row with its error; the batch goes on.
+``--reports DIR`` (default: ``<csv stem>_reports/`` next to the CSV). A section that takes longer
+than ``--timeout`` seconds is stopped (its unfinished tests score 0, the row says why); a
+submission that cannot be graded at all gets a row with its error; the batch goes on.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ def submissions(folder: Path) -> list[Path]:
 
 
 def batch(folder: Path, csv_path: Path, *, jobs: int = 2, seed: int | None = 0, reports: Path | None = None,
-          only=None, sandbox: bool = True, call_timeout: float | None = None, timeout: float = 1800,
+          only=None, sandbox: bool = True, call_timeout: float | None = None, timeout: float = 900,
           hidden: bool = True, progress=None) -> list[dict]:  # fmt: skip
     from grader.grade import grade
     from grader.report.json_report import write_json
@@ -45,7 +46,7 @@ def batch(folder: Path, csv_path: Path, *, jobs: int = 2, seed: int | None = 0, 
         try:
             result = grade(
                 sub, jobs=1, seed=seed or 0, only=only, sandbox=sandbox, call_timeout=call_timeout, zygote=zygote,
-                hidden=hidden,
+                hidden=hidden, section_timeout=timeout,
             )  # fmt: skip
             if seed is None:
                 result.seed = None
@@ -67,7 +68,7 @@ def batch(folder: Path, csv_path: Path, *, jobs: int = 2, seed: int | None = 0, 
             futures = {pool.submit(one, sub): sub for sub in subs}
             for future in as_completed(futures):
                 try:
-                    row = future.result(timeout=timeout)
+                    row = future.result()
                 except Exception as e:  # noqa: BLE001
                     row = {"student": futures[future].name, "score": 0, "status": f"error: {e}"[:300]}
                 rows.append(row)

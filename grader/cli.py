@@ -137,7 +137,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-sandbox", action="store_true",
                    help="import the code into the test processes instead of sandboxed workers (trusted code only)")  # fmt: skip
     p.add_argument(
-        "--call-timeout", type=float, default=None, help="seconds per call of a student function (default 30)"
+        "--call-timeout", type=float, default=None, help="seconds per call of a student function (default 60)"
     )
 
 
@@ -162,7 +162,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--csv", type=Path, default=Path("grades.csv"), help="CSV to write (default grades.csv)")
     b.add_argument("--reports", type=Path, default=None, help="folder for the per-student JSON reports")
     b.add_argument("--jobs", type=int, default=2, help="submissions graded at once (default 2)")
-    b.add_argument("--timeout", type=float, default=1800, help="seconds per submission before it is given up")
+    b.add_argument(
+        "--timeout", type=float, default=900, help="seconds per section of a submission before it is stopped"
+    )
     _common(b)
     b.set_defaults(func=_batch)
 

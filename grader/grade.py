@@ -32,6 +32,7 @@ def grade(
     sandbox: bool = True,
     call_timeout: float | None = None,
     zygote=None,
+    section_timeout: float = 900,
 ) -> GradeResult:
     """Grade the folder ``root`` (laid out like ``exercises/``). ``progress(section_name)`` is called
     as each section finishes. ``zygote``: a running :class:`grader.sandbox.pool.Zygote` to share
@@ -56,7 +57,7 @@ def grade(
     impl = f"sandbox:{root}" if sandbox else str(root)
 
     def one(job):
-        outcome = run_section(job.section, impl, hidden=hidden, seed=seed, env=env)
+        outcome = run_section(job.section, impl, hidden=hidden, seed=seed, env=env, timeout=section_timeout)
         if progress:
             progress(job.section.name)
         return judge_section(job, outcome)

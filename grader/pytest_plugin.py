@@ -38,7 +38,7 @@ def pytest_addoption(parser):
         "like exercises/, or 'mutant:<section>/<name>'; prefix 'sandbox:' to run it in worker processes",
     )
     group.addoption("--sandbox-report", default=None, help="write the sandbox's facts (protections, crashes) here")
-    group.addoption("--call-timeout", type=float, default=None, help="seconds per sandboxed call (default 30)")
+    group.addoption("--call-timeout", type=float, default=None, help="seconds per sandboxed call (default 60)")
     group.addoption("--results-json", default=None, help="write every test outcome to this file")
     group.addoption(
         "--seed",

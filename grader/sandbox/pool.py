@@ -75,7 +75,7 @@ class SubmissionExit(RuntimeError):
 
 @dataclass
 class SandboxConfig:
-    call_timeout: float = float(os.environ.get("COURSE_CALL_TIMEOUT", "30"))
+    call_timeout: float = float(os.environ.get("COURSE_CALL_TIMEOUT", "60"))
     start_timeout: float = 120.0
     cpu_seconds: int = 600
     data_bytes: int = 4 << 30
