@@ -6,7 +6,8 @@ The submission's given ``train_sorting_gpt`` trains with the student's ``gpt_for
 this file draws itself, decoded greedily by the *reference* model (``gpt_ref.greedy_sort``), so only
 weights that really learned the task pass. Thresholds: greedy exact match ≥ 0.5 / ≥ 0.95 (dense);
 for the MoE twin, started from a router biased towards expert 0, the load measured by the reference
-on held-out data must be spread over the experts (max ≤ 1.5/E, min ≥ 0.5/E) — the load-balancing
+on held-out data must be spread over the experts (max ≤ 1.6/E, min ≥ 0.5/E; without the loss the
+max stays ≥ 0.6) — the load-balancing
 loss at work — and at least half the sequences sorted.
 
 The contract lists the tiny GPT as a bonus exercise worth 0 points: every test is tagged
@@ -161,13 +162,14 @@ def test_sorting_training_time(trained, request):
 @pytest.mark.exercise(EXERCISE, points=0)
 def test_moe_load_balancing_spreads_the_load(trained_moe, held_out, gpt_ref):
     # property (Switch Transformer): from a router biased towards expert 0, the load-balancing loss
-    # spreads the held-out assignments (measured by the reference) near 1/E per expert
+    # spreads the held-out assignments (measured by the reference) near 1/E per expert (reference: max <= 0.33)
     result = trained_moe.get()
     params = checked_params(result, gpt_ref, use_moe=True)
     with torch.no_grad(), one_thread():
-        _, _, load = gpt_ref.moe_gpt_forward(held_out[0], params, gpt_ref.SORT_HEADS)
+        sequences = torch.cat([held_out[0], held_out[1][:, :-1]], dim=1)  # (n, 12): every position the model reads
+        _, _, load = gpt_ref.moe_gpt_forward(sequences, params, gpt_ref.SORT_HEADS)
     E = load.numel()
-    assert float(load.max()) <= 1.5 / E and float(load.min()) >= 0.5 / E, (
+    assert float(load.max()) <= 1.6 / E and float(load.min()) >= 0.5 / E, (
         f"expert load on held-out data {[round(x, 3) for x in load.tolist()]} is far from uniform (1/{E} each): "
         "do load_balancing_loss and moe_layer pass their tests?"
     )
