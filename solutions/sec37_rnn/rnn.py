@@ -564,12 +564,12 @@ GRAMMAR_OBJECTS = {  # verb -> the objects it takes
 
 def make_char_text(n_sentences=300, seed=0):
     """``n_sentences`` random sentences of the grammar, one per line (given): a str."""
-    rng = np.random.default_rng(seed)
+    choose = np.random.default_rng(seed)
     pairs = [(obj, verb) for verb, objects in GRAMMAR_OBJECTS.items() for obj in objects]
     lines = []
     for _ in range(n_sentences):
-        subject = GRAMMAR_SUBJECTS[rng.integers(len(GRAMMAR_SUBJECTS))]
-        obj, verb = pairs[rng.integers(len(pairs))]
+        subject = GRAMMAR_SUBJECTS[choose.integers(len(GRAMMAR_SUBJECTS))]
+        obj, verb = pairs[choose.integers(len(pairs))]
         lines.append(f"{subject}が{obj}を{verb}。\n")
     return "".join(lines)
 

@@ -616,10 +616,10 @@ def init_sort_params(
     With ``use_moe=True`` each block has ``"moe": {"W_gate": (d, E), "experts": [expert, ...]}``
     instead of ``"mlp"``. All tensors are float32 leaves with ``requires_grad=True``.
     """
-    g = torch.Generator().manual_seed(seed)
+    gen = torch.Generator().manual_seed(seed)
 
     def normal(*shape, std=0.02):
-        return torch.randn(*shape, generator=g) * std
+        return torch.randn(*shape, generator=gen) * std
 
     def ln_params():
         return {"gamma": torch.ones(d), "beta": torch.zeros(d)}
@@ -690,15 +690,15 @@ def moe_gpt_forward(ids, params, n_heads, k=1):
         ``load_balancing_loss``; ``load (E,)`` = share of the token→expert assignments each expert
         received, averaged over blocks.
     """
-    B, T = ids.shape
+    n_seq, T = ids.shape
     h = params["wte"][ids] + params["wpe"][:T]  # (B, T, d)
     aux, load = 0.0, 0.0
-    for block in params["blocks"]:
-        h = h + causal_self_attention(ln(h, block["ln1"]), block["attn"], n_heads)
-        x = ln(h, block["ln2"]).reshape(B * T, -1)  # (N, d): every token is routed on its own
-        W_gate, experts = block["moe"]["W_gate"], block["moe"]["experts"]
+    for blk in params["blocks"]:
+        h = h + causal_self_attention(ln(h, blk["ln1"]), blk["attn"], n_heads)
+        x = ln(h, blk["ln2"]).reshape(n_seq * T, -1)  # (N, d): every token is routed on its own
+        W_gate, experts = blk["moe"]["W_gate"], blk["moe"]["experts"]
         y, router_probs, indices = moe_layer(x, W_gate, experts, k)
-        h = h + y.reshape(B, T, -1)
+        h = h + y.reshape(n_seq, T, -1)
         aux = aux + load_balancing_loss(router_probs, indices, len(experts))
         load = load + torch.bincount(indices.flatten(), minlength=len(experts)).float() / indices.numel()
     n = len(params["blocks"])
