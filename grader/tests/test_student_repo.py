@@ -95,3 +95,24 @@ def test_release_refuses_a_non_empty_folder(tmp_path):
 def test_release_refuses_the_course_folder_itself():
     proc = run_cli("release", "--out", str(REPO / "solutions" / "new"))
     assert proc.returncode == 2
+
+
+def test_untouched_release_reports_no_tampering(student_repo, tmp_path):
+    from grader.tamper import locate
+
+    _, findings = locate(student_repo)
+    assert findings == []
+
+
+def test_edited_student_tox_ini_is_reported(student_repo, tmp_path):
+    # mutant: a student who edits the released tox.ini is flagged
+    import shutil
+
+    from grader.tamper import locate
+
+    copy = tmp_path / "student"
+    shutil.copytree(student_repo, copy)
+    with open(copy / "tox.ini", "a", encoding="utf-8") as f:
+        f.write("\n# edited\n")
+    _, findings = locate(copy)
+    assert findings == ["modified: tox.ini"]
