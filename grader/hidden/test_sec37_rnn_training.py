@@ -17,33 +17,15 @@ Held-out sentences come from the reference's grammar with seeds the training doe
 tests are tagged ``rnn_generate``: the training is given, the generation is the student's.
 """
 
-import time
-
 import numpy as np
 import pytest
 
 from grader.checks import check_finite, check_ndarray, check_shape
+from grader.hidden.training import Trained
 
 EXERCISE = "rnn_generate"
 TIME_LIMIT = 60.0  # seconds of wall time for a training of ~2 s on one idle core (the machine may be shared)
 N_HELD_OUT = 30  # sentences for the next-character accuracy (one rnn_generate call per character)
-
-
-class Trained:
-    """One training run per target, shared by the tests below; an error is re-raised in each test."""
-
-    def __init__(self, run):
-        start = time.perf_counter()
-        try:
-            self.result, self.error = run(), None
-        except Exception as e:  # re-raised inside each test
-            self.result, self.error = None, e
-        self.seconds = time.perf_counter() - start
-
-    def get(self):
-        if self.error is not None:
-            raise self.error
-        return self.result
 
 
 @pytest.fixture(scope="module")

@@ -13,14 +13,13 @@ Every test is tagged with the exercise the student writes, ``reversal_attention_
 the training code is given, so a broken attention step is what makes the training fail.
 """
 
-import time
-
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
 from grader.checks import check_close, check_dtype, check_finite, check_shape, check_tensor, check_unchanged
+from grader.hidden.training import Trained
 
 EXERCISE = "reversal_attention_step"
 F64 = dict(rtol=1e-7, atol=1e-12)
@@ -153,27 +152,9 @@ def test_attention_step_rejects_bad_shapes(attention_math, case, name):
 # --- the training task ----------------------------------------------------------------------
 
 
-class Trained:
-    """One training run per target, shared by the tests below; an error is re-raised in each test
-    (so that an untouched skeleton fails every one of them with "not implemented yet")."""
-
-    def __init__(self, result, error, seconds):
-        self.result, self.error, self.seconds = result, error, seconds
-
-    def get(self):
-        if self.error is not None:
-            raise self.error
-        return self.result
-
-
 @pytest.fixture(scope="module")
 def trained(attention_math, seed):
-    start = time.perf_counter()
-    try:
-        result, error = attention_math.train_reversal_attention(seed=seed), None
-    except Exception as e:  # re-raised inside each test
-        result, error = None, e
-    return Trained(result, error, time.perf_counter() - start)
+    return Trained(lambda: attention_math.train_reversal_attention(seed=seed))
 
 
 @pytest.fixture(scope="module")
