@@ -208,6 +208,8 @@ class ResultsRecorder:
             return
         if report.when == "call" and report.passed and record["status"] == "not run":
             record["status"] = "passed"
+            # what a passing test measured (e.g. accuracy, seconds): record_property("info", "...")
+            record["message"] = "; ".join(str(v) for k, v in report.user_properties if k == "info")
         elif report.failed:
             if record["status"] in ("not run", "passed"):
                 record["status"] = "failed" if report.when == "call" else "error"

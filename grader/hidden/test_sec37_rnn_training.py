@@ -76,7 +76,7 @@ def test_greedy_continuations_match_the_reference(trained, rnn, rnn_ref, seed):
 
 
 @pytest.mark.exercise(EXERCISE, points=0.5)
-def test_next_character_accuracy_on_held_out_sentences(trained, rnn, rnn_ref, seed):
+def test_next_character_accuracy_on_held_out_sentences(trained, rnn, rnn_ref, seed, record_property):
     # threshold: rnn_generate(prefix, 1) predicts >= 85 % of the next characters of held-out sentences
     params, index = checked_lm(trained, rnn_ref)
     right = total = 0
@@ -87,6 +87,7 @@ def test_next_character_accuracy_on_held_out_sentences(trained, rnn, rnn_ref, se
             right += int(list(got) == [ids[t]])
             total += 1
     accuracy = right / total
+    record_property("info", f"next-character accuracy {accuracy:.3f} (training took {trained.seconds:.1f} s)")
     assert accuracy >= 0.85, (
         f"next-character accuracy of greedy rnn_generate on held-out sentences {accuracy:.3f} < 0.85"
     )

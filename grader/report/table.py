@@ -66,9 +66,14 @@ def print_table(result: GradeResult, console: Console | None = None, details: bo
         for section in result.sections:
             for ex in section.exercises:
                 failed = [t for t in ex.tests if t.status != "passed"]
-                if not failed or ex.score == 0 and all("not implemented" in t.message for t in failed):
+                measured = [t for t in ex.tests if t.status == "passed" and t.message]
+                if ex.score == 0 and failed and all("not implemented" in t.message for t in failed):
+                    continue
+                if not failed and not measured:
                     continue
                 console.print(f"[bold]{section.name} · {ex.name}[/]")
+                for t in measured:
+                    console.print(f"  ✓ {t.name}: {t.message}", markup=False, highlight=False)
                 for t in failed:
                     tag = " (hidden)" if t.hidden else ""
                     console.print(f"  ✗ {t.name}{tag}: {t.message}", markup=False, highlight=False)
