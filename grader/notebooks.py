@@ -552,6 +552,8 @@ def run_case(case: TestCase, fixtures: dict, cache: dict | None = None) -> tuple
             return case.params[name]
         if name == "request":
             return _Request(resolve)
+        if name == "record_property":  # what a passing test measured: not shown in a notebook cell
+            return lambda key, value: None
         key = (id(case.fixtures), name)
         if key not in cache:
             if name in fixtures:
