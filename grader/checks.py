@@ -5,6 +5,10 @@ property, and a small diff (where the first mismatch is and how large the error 
 never print the test's inputs or the expected arrays, so hidden tests stay hidden.
 
 Tolerances are explicit at each call; the course defaults are ``TOL[dtype]``.
+
+Every check raises :class:`CheckFailure` (an ``AssertionError``): its text is the grader's own and
+may be shown to a student. Any other exception a test meets (e.g. the student's own error) is
+untrusted text, which reports never show for hidden tests.
 """
 
 from __future__ import annotations
@@ -18,6 +22,10 @@ TOL = {
 }
 
 
+class CheckFailure(AssertionError):
+    """A check failed; the message was written by the grader (safe to show)."""
+
+
 def _to_numpy(x):
     """Plain ndarray view of a NumPy array or a torch tensor (for comparison only)."""
     if type(x).__module__.startswith("torch"):
@@ -27,87 +35,117 @@ def _to_numpy(x):
 
 def check_ndarray(value, what: str):
     """A real ``numpy.ndarray`` — not a subclass, not a list, not a tensor."""
+    __tracebackhide__ = True
     if type(value) is not np.ndarray:
-        raise AssertionError(f"{what} should be a numpy.ndarray, got {type(value).__module__}.{type(value).__name__}")
+        raise CheckFailure(f"{what} should be a numpy.ndarray, got {type(value).__module__}.{type(value).__name__}")
 
 
 def check_tensor(value, what: str):
     """A real ``torch.Tensor`` (not a subclass, not an ndarray)."""
+    __tracebackhide__ = True
     import torch
 
     if type(value) is not torch.Tensor:
-        raise AssertionError(f"{what} should be a torch.Tensor, got {type(value).__module__}.{type(value).__name__}")
+        raise CheckFailure(f"{what} should be a torch.Tensor, got {type(value).__module__}.{type(value).__name__}")
 
 
 def check_shape(value, shape, what: str):
+    __tracebackhide__ = True
+    if not hasattr(value, "shape"):
+        raise CheckFailure(f"{what} should be an array with shape {tuple(shape)}, got {type(value).__name__}")
     got = tuple(value.shape)
     if got != tuple(shape):
-        raise AssertionError(f"{what} has shape {got}, expected {tuple(shape)}")
+        raise CheckFailure(f"{what} has shape {got}, expected {tuple(shape)}")
 
 
 def check_dtype(value, dtype, what: str):
+    __tracebackhide__ = True
+    if not hasattr(value, "dtype"):
+        raise CheckFailure(f"{what} should be an array, got {type(value).__name__}")
     got = str(value.dtype).removeprefix("torch.")
     want = str(np.dtype(dtype)) if not str(dtype).startswith("torch.") else str(dtype).removeprefix("torch.")
     if got != want:
-        raise AssertionError(f"{what} has dtype {got}, expected {want}")
+        raise CheckFailure(f"{what} has dtype {got}, expected {want}")
 
 
 def check_finite(value, what: str):
+    __tracebackhide__ = True
     arr = np.asarray(_to_numpy(value))
     bad = ~np.isfinite(arr)
     if bad.any():
         where = tuple(int(i) for i in np.argwhere(bad)[0])
         kind = "NaN" if np.isnan(arr[where]) else "inf"
-        raise AssertionError(f"{what} contains {int(bad.sum())} non-finite values (first: {kind} at index {where})")
+        raise CheckFailure(f"{what} contains {int(bad.sum())} non-finite values (first: {kind} at index {where})")
 
 
-def check_close(actual, expected, what: str, *, rtol: float, atol: float, show_values: bool = False):
+def check_close(
+    actual, expected, what: str, *, rtol: float, atol: float, dtype=None, show_values: bool = False
+):
     """``actual`` has the same shape as ``expected`` and matches it within ``atol + rtol*|expected|``.
 
-    ``show_values`` prints the first mismatching pair (public tests only)."""
+    Non-finite values must match exactly: ``+inf`` only ``+inf``, ``-inf`` only ``-inf``, NaN only
+    NaN; a finite value never matches an infinity (the tolerance is computed from finite expected
+    values only). ``dtype`` (a NumPy dtype, ``"same"`` for the expected value's dtype, or None) is
+    checked first. ``show_values`` prints the first mismatching pair (public tests only)."""
+    __tracebackhide__ = True
+    if dtype is not None:
+        check_dtype(actual, expected.dtype if isinstance(dtype, str) and dtype == "same" else dtype, what)
     a = np.asarray(_to_numpy(actual))
     e = np.asarray(_to_numpy(expected))
     check_shape(a, e.shape, what)
     if a.dtype == bool or e.dtype == bool:
         a, e = a.astype(np.int64), e.astype(np.int64)
+    if a.dtype == object or e.dtype == object:
+        raise CheckFailure(f"{what} should hold numbers, got objects")
     a64, e64 = a.astype(np.float64), e.astype(np.float64)
+    finite_e = np.isfinite(e64)
     both_nan = np.isnan(a64) & np.isnan(e64)
-    same_inf = np.isinf(a64) & (a64 == e64)
-    with np.errstate(invalid="ignore"):
+    same_inf = np.isinf(e64) & (a64 == e64)
+    with np.errstate(invalid="ignore", over="ignore"):
         err = np.abs(a64 - e64)
-        bad = ~((err <= atol + rtol * np.abs(e64)) | both_nan | same_inf)
+        close = finite_e & np.isfinite(a64) & (err <= atol + rtol * np.abs(np.where(finite_e, e64, 0.0)))
+    bad = ~(close | both_nan | same_inf)
     if bad.any():
         where = tuple(int(i) for i in np.argwhere(bad)[0])
         n, size = int(bad.sum()), a.size
         msg = f"{what}: {n} of {size} values differ from the expected ones (first at index {where}"
         if show_values:
-            msg += f": got {a64[where]!r}, expected {e64[where]!r}"
-        finite = err[np.isfinite(err)]
+            msg += f": got {_plain(a64[where])}, expected {_plain(e64[where])}"
+        elif not finite_e[where] or not np.isfinite(a64[where]):
+            msg += "; a value that should be finite is not, or one that should be ±inf/NaN is not"
+        finite = err[np.isfinite(err) & finite_e]
         worst = float(finite.max()) if finite.size else float("nan")
         msg += f"; largest error {worst:.3g}, tolerance atol={atol:g} rtol={rtol:g})"
-        raise AssertionError(msg)
+        raise CheckFailure(msg)
+
+
+def _plain(x) -> str:
+    """A number as a student writes it (``0.731``, not ``np.float64(0.731)``)."""
+    return repr(float(x)) if not float(x).is_integer() or abs(float(x)) > 2**53 else str(int(x))
 
 
 def check_equal(actual, expected, what: str):
     """Exact equality of arrays, tensors or plain Python values (ints, lists)."""
+    __tracebackhide__ = True
     if isinstance(expected, (list, tuple, int, str, bool)) or expected is None:
         if isinstance(expected, int) and not isinstance(expected, bool):
             if not isinstance(actual, (int, np.integer)) or isinstance(actual, bool):
-                raise AssertionError(f"{what} should be an int, got {type(actual).__name__}")
+                raise CheckFailure(f"{what} should be an int, got {type(actual).__name__}")
         elif type(actual) is not type(expected):
-            raise AssertionError(f"{what} should be a {type(expected).__name__}, got {type(actual).__name__}")
+            raise CheckFailure(f"{what} should be a {type(expected).__name__}, got {type(actual).__name__}")
         if actual != expected:
-            raise AssertionError(f"{what} is not the expected value")
+            raise CheckFailure(f"{what} is not the expected value")
         return
     a, e = np.asarray(_to_numpy(actual)), np.asarray(_to_numpy(expected))
     check_shape(a, e.shape, what)
     diff = a != e
     if diff.any():
         where = tuple(int(i) for i in np.argwhere(diff)[0])
-        raise AssertionError(f"{what}: {int(diff.sum())} of {a.size} entries differ (first at index {where})")
+        raise CheckFailure(f"{what}: {int(diff.sum())} of {a.size} entries differ (first at index {where})")
 
 
 def check_unchanged(before, after, what: str):
     """An input array was not modified in place."""
+    __tracebackhide__ = True
     if not np.array_equal(np.asarray(_to_numpy(before)), np.asarray(_to_numpy(after)), equal_nan=True):
-        raise AssertionError(f"{what} was modified in place; work on a copy (e.g. x = x - m, not x -= m)")
+        raise CheckFailure(f"{what} was modified in place; work on a copy (e.g. x = x - m, not x -= m)")

@@ -513,6 +513,7 @@ class SandboxTarget:
         self.__file__ = str(section.module_file(self._root))
         self.crashes: list[str] = []
         self.output_total = 0
+        self._last_call_facts: dict = {}  # what the worker measured during the last call
 
     # worker management
     def _ensure_worker(self) -> Worker:
@@ -601,6 +602,7 @@ class SandboxTarget:
         except (codec.CodecError, ValueError, KeyError, RecursionError) as e:
             self._fail(name, f"{name}: the submission's process sent an invalid reply ({str(e)[:100]})")
         call_id = reply.get("id")
+        self._last_call_facts = {"global_rng": reply.get("global_rng") is True}
         for category, message in reply.get("warnings", [])[:20]:
             cls = getattr(builtins, str(category), None)
             cls = cls if isinstance(cls, type) and issubclass(cls, Warning) else UserWarning

@@ -253,6 +253,20 @@ def describe_error(e: BaseException, module_file: str) -> dict:
     return {"mro": names, "msg": msg[:2000], "func": last.name if last else "", "line": last.lineno if last else 0}
 
 
+def _global_rng_state() -> bytes:
+    """The global generators' state (NumPy, torch, ``random``): a call must leave it unchanged."""
+    import random
+
+    import numpy as np
+
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    state = [keys.tobytes(), repr((kind, pos, has_gauss, cached)).encode(), repr(random.getstate()).encode()]
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        state.append(bytes(torch.random.get_rng_state().numpy()))
+    return b"|".join(state)
+
+
 class Server:
     def __init__(self, cfg: dict, module, rfd: int, wfd: int):
         import codec
@@ -298,6 +312,7 @@ class Server:
         torch = sys.modules.get("torch")
         grad_inputs = [t for t in leaves((args, kwargs), []) if t.requires_grad] if torch else []
         fn = getattr(self.module, header["name"])
+        rng_before = _global_rng_state()
         with warnings.catch_warnings(record=True) as caught:
             warnings.resetwarnings()
             for action, category in reversed(header.get("warnings", [])):
@@ -313,7 +328,7 @@ class Server:
                     result = fn(*args, **kwargs)
             finally:
                 np.seterr(**old)
-        reply = {"id": header.get("id")}
+        reply = {"id": header.get("id"), "global_rng": _global_rng_state() != rng_before}
         tree, out_blobs = codec.encode(result, strict=False)
         reply["result"] = tree
         after = codec.encode((args, kwargs), strict=False)
