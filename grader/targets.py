@@ -24,11 +24,11 @@ import sys
 import types
 from pathlib import Path
 
+from grader.errors import SandboxError, TargetError
+from grader.sandbox.pool import get_target
 from grader.sections import EXERCISES, MUTANTS, SOLUTIONS, Section
 
-
-class TargetError(Exception):
-    """A target could not be loaded (missing folder or file, syntax error, error at import)."""
+__all__ = ["TargetError", "load_module_file", "load_target", "resolve_root", "sandbox_root"]
 
 
 def resolve_root(spec: str) -> Path:
@@ -149,8 +149,6 @@ def materialise_mutant(section: Section, name: str) -> Path:
 
 
 def load_sandboxed(spec: str, section: Section):
-    from grader.sandbox.pool import SandboxError, get_target
-
     root = sandbox_root(spec, section)
     if not root.is_dir():
         raise TargetError(f"{root}: folder not found")

@@ -45,6 +45,7 @@ from pathlib import Path
 
 import numpy as np
 
+from grader.errors import SandboxError, SubmissionCrash, SubmissionExit, TargetError
 from grader.sandbox import codec
 from grader.sections import HIDDEN_TESTS, MUTANTS, REPO, SOLUTIONS, Section
 
@@ -59,18 +60,6 @@ THREAD_VARS = (
 PASS_VARS = ("OPENBLAS_CORETYPE", "LANG", "LC_ALL", "TZ")
 MAX_COPY_FILES, MAX_COPY_BYTES = 200, 50 << 20
 UID_BASE = 1_000_000
-
-
-class SandboxError(Exception):
-    """The worker could not be started or answered nonsense (not the student's exception)."""
-
-
-class SubmissionCrash(RuntimeError):
-    """The worker died, timed out or broke the protocol during a call."""
-
-
-class SubmissionExit(RuntimeError):
-    """The submission called ``sys.exit`` (or raised ``SystemExit``/``KeyboardInterrupt``) in a call."""
 
 
 @dataclass
@@ -534,8 +523,6 @@ class SandboxTarget:
         worker = self._ensure_worker()
         worker.ready()
         if worker.import_error:
-            from grader.targets import TargetError
-
             raise TargetError(f"{self.__file__}: {self._clean(worker.import_error, worker)}")
         return worker
 

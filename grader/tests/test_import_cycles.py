@@ -1,0 +1,96 @@
+"""The grader's modules import each other without cycles (oracle: the import graph read from the
+source with ``ast``), and the target loaders and the sandbox import in either order."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from grader.sections import REPO
+
+GRADER = REPO / "grader"
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(REPO).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _grader_modules() -> dict[str, Path]:
+    skip = ("tests", "hidden", "mutants", "student_template")
+    return {
+        _module_name(p): p
+        for p in GRADER.rglob("*.py")
+        if not any(part in skip for part in p.relative_to(GRADER).parts)
+    }
+
+
+def _imports(path: Path, known: set[str]) -> set[str]:
+    """Grader modules a file imports, at any level (a function-level import counts too)."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        names = []
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+        for name in names:
+            if name in known:
+                found.add(name)
+    return found
+
+
+def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node):
+        state[node] = 1
+        stack.append(node)
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == 1:
+                return stack[stack.index(nxt) :] + [nxt]
+            if nxt not in state and (found := visit(nxt)):
+                return found
+        stack.pop()
+        state[node] = 2
+        return None
+
+    for node in sorted(graph):
+        if node not in state and (found := visit(node)):
+            return found
+    return None
+
+
+def test_cycle_finder_reports_a_cycle():
+    assert _cycle({"a": {"b"}, "b": {"a"}}) == ["a", "b", "a"]
+    assert _cycle({"a": {"b"}, "b": set()}) is None
+
+
+def test_no_import_cycle_between_grader_modules():
+    modules = _grader_modules()
+    # a package's __init__ is imported with any of its modules: ignore the package→own-module edges
+    graph = {
+        name: {m for m in _imports(path, set(modules)) if m != name and not m.startswith(name + ".")}
+        for name, path in modules.items()
+    }
+    assert "grader.targets" in graph and "grader.sandbox.pool" in graph
+    cycle = _cycle(graph)
+    assert cycle is None, "import cycle: " + " -> ".join(cycle)
+
+
+@pytest.mark.parametrize(
+    "order", [("grader.targets", "grader.sandbox.pool"), ("grader.sandbox.pool", "grader.targets")]
+)
+def test_targets_and_pool_import_in_either_order(order):
+    code = (
+        "; ".join(f"import {m}" for m in order)
+        + "; import grader.errors as e, grader.targets as t, grader.sandbox.pool as p; assert t.TargetError is e.TargetError and p.SubmissionCrash is e.SubmissionCrash"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120,
+                          env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1"})  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
