@@ -16,6 +16,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
+from grader.report.escape import csv_cell
 from grader.sections import all_sections
 
 
@@ -82,6 +83,6 @@ def batch(folder: Path, csv_path: Path, *, jobs: int = 2, seed: int | None = 0, 
     with open(csv_path, "w", newline="", encoding="utf-8") as f:
         writer = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows([{k: csv_cell(v) for k, v in row.items()} for row in rows])
     (reports / "_batch.json").write_text(json.dumps(rows, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     return rows

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from grader.report.escape import one_line
 from grader.report.table import points_line
 from grader.results import GradeResult
 
@@ -21,23 +22,26 @@ def render_gradescope(result: GradeResult) -> dict:
         for e in s.exercises:
             for t in e.tests:
                 tests.append({
-                    "name": f"{s.name} · {e.name} · {t.name}",
+                    "name": one_line(f"{s.name} · {e.name} · {t.name}"),
                     "score": t.score,
                     "max_score": t.max_score,
                     "status": "passed" if t.status == "passed" else "failed",
-                    "output": t.message,
+                    "output": one_line(t.message),
+                    "output_format": "text",
                     "visibility": "after_published" if t.hidden else "visible",
                 })  # fmt: skip
     output = [points_line(result)]
-    output += [f"{s.name}: {p}" for s in result.sections for p in s.problems]
+    output += [f"{s.name}: {one_line(p)}" for s in result.sections for p in s.problems]
     if result.tampered:
         output.append(
-            "Protected files changed (ignored, graded with the course's copies): " + "; ".join(result.tampered)
+            "Protected files changed (ignored, graded with the course's copies): "
+            + "; ".join(one_line(t) for t in result.tampered)
         )
     return {
         "score": result.score,
         "max_score": result.max_score,
         "output": "\n".join(output),
+        "output_format": "text",
         "visibility": "visible",
         "stdout_visibility": "hidden",
         "tests": tests,

@@ -5,12 +5,13 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+from grader.report.escape import one_line, xml_text
 from grader.results import GradeResult
 
 
 def _clean(text: str) -> str:
-    """XML 1.0 cannot hold most control characters (a student's message may contain any)."""
-    return "".join(c for c in text if c in "\t\n\r" or ord(c) >= 32)[:2000]
+    """One line of text XML 1.0 can hold (a student's message may contain any character)."""
+    return xml_text(one_line(text, 2000))
 
 
 def render_junit(result: GradeResult) -> str:
@@ -31,7 +32,7 @@ def render_junit(result: GradeResult) -> str:
         ET.SubElement(props, "property", name="score", value=f"{s.score:g}")
         ET.SubElement(props, "property", name="max_score", value=f"{s.max_score:g}")
         for e, t in tests:
-            case = ET.SubElement(suite, "testcase", classname=f"{s.name}.{e.name}", name=_clean(t.name))
+            case = ET.SubElement(suite, "testcase", classname=_clean(f"{s.name}.{e.name}"), name=_clean(t.name))
             ET.SubElement(case, "properties")
             case[0].append(ET.Element("property", name="points", value=f"{t.score:g}/{t.max_score:g}"))
             if t.status == "failed":

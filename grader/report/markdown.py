@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
+from grader.report.escape import markdown_text
 from grader.report.table import _pts, points_line
 from grader.results import GradeResult, protection_summary
 
@@ -11,7 +13,13 @@ MAX_FAILURES = 40  # per report: a comment must stay readable (and under GitHub'
 
 
 def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ").replace("<", "&lt;").replace("`", "'")[:300]
+    """Any dynamic text (it may come from the submission): literal, one line, capped."""
+    return markdown_text(text)
+
+
+def _name(text: str) -> str:
+    """A section or exercise name: code when it is a plain identifier, else literal text."""
+    return f"`{text}`" if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,80}", text) else markdown_text(text)
 
 
 def render_markdown(result: GradeResult) -> str:
@@ -22,13 +30,14 @@ def render_markdown(result: GradeResult) -> str:
             passed = sum(t.status == "passed" for t in e.tests)
             mark = "✅" if e.score == e.max_score else ("🟡" if e.score else "❌")
             lines.append(
-                f"| {s.name} | `{e.name}` | {mark} {_pts(e.score)}/{_pts(e.max_score)} | {passed}/{len(e.tests)} |"
+                f"| {_name(s.name)} | {_name(e.name)} | {mark} {_pts(e.score)}/{_pts(e.max_score)} "
+                f"| {passed}/{len(e.tests)} |"
             )
-        lines.append(f"| **{s.name}** | **total** | **{_pts(s.score)}/{_pts(s.max_score)}** | |")
+        lines.append(f"| **{_name(s.name)}** | **total** | **{_pts(s.score)}/{_pts(s.max_score)}** | |")
     lines.append("")
     problems = [(s.name, p) for s in result.sections for p in s.problems]
     if problems:
-        lines += ["### Problems", ""] + [f"- **{n}**: {_cell(p)}" for n, p in problems] + [""]
+        lines += ["### Problems", ""] + [f"- **{_name(n)}**: {_cell(p)}" for n, p in problems] + [""]
     failures = [
         (s.name, e.name, t)
         for s in result.sections
@@ -40,7 +49,7 @@ def render_markdown(result: GradeResult) -> str:
         lines += ["<details><summary>What failed and why</summary>", ""]
         for name, ex, t in failures[:MAX_FAILURES]:
             tag = " (hidden)" if t.hidden else ""
-            lines.append(f"- {name} · `{ex}` · {_cell(t.name)}{tag}: {_cell(t.message)}")
+            lines.append(f"- {_name(name)} · {_name(ex)} · {_cell(t.name)}{tag}: {_cell(t.message)}")
         if len(failures) > MAX_FAILURES:
             lines.append(f"- … and {len(failures) - MAX_FAILURES} more")
         lines += ["", "</details>", ""]

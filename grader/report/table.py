@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
+from grader.report.escape import log_text
 from grader.results import GradeResult
 
 
@@ -33,7 +34,8 @@ def sandbox_line(result: GradeResult) -> str:
 
 def print_table(result: GradeResult, console: Console | None = None, details: bool = True) -> None:
     console = console or Console()
-    table = Table(title=f"Grade for {result.target}", show_lines=False)
+    console.print(f"Grade for {log_text(result.target, 200)}", markup=False, highlight=False, soft_wrap=True)
+    table = Table(show_lines=False)
     table.add_column("section")
     table.add_column("exercise")
     table.add_column("points", justify="right")
@@ -61,7 +63,9 @@ def print_table(result: GradeResult, console: Console | None = None, details: bo
     console.print(table)
     for section in result.sections:
         for problem in section.problems:
-            console.print(f"[red]! {section.name}:[/] {problem}", markup=True, highlight=False)
+            console.print(
+                f"! {section.name}: {log_text(problem)}", style="red", markup=False, highlight=False, soft_wrap=True
+            )
     if details:
         for section in result.sections:
             for ex in section.exercises:
@@ -73,16 +77,18 @@ def print_table(result: GradeResult, console: Console | None = None, details: bo
                     continue
                 console.print(f"[bold]{section.name} · {ex.name}[/]")
                 for t in measured:
-                    console.print(f"  ✓ {t.name}: {t.message}", markup=False, highlight=False)
+                    console.print(f"  ✓ {t.name}: {log_text(t.message)}", markup=False, highlight=False, soft_wrap=True)
                 for t in failed:
                     tag = " (hidden)" if t.hidden else ""
-                    console.print(f"  ✗ {t.name}{tag}: {t.message}", markup=False, highlight=False)
+                    console.print(
+                        f"  ✗ {t.name}{tag}: {log_text(t.message)}", markup=False, highlight=False, soft_wrap=True
+                    )
     if result.tampered:
         console.print("Protected files changed (ignored; graded with the course's own copies):")
         for t in result.tampered:
-            console.print(f"  {t}", markup=False, highlight=False)
+            console.print(f"  {log_text(t)}", markup=False, highlight=False, soft_wrap=True)
     if not result.hidden_included:
         console.print("Only the public tests were graded (the hidden tests are not in this checkout).")
     if result.sandboxed:
-        console.print(sandbox_line(result), markup=False, highlight=False)
-    console.print(points_line(result), markup=False, highlight=False)
+        console.print(sandbox_line(result), markup=False, highlight=False, soft_wrap=True)
+    console.print(points_line(result), markup=False, highlight=False, soft_wrap=True)
