@@ -1,4 +1,4 @@
-"""Untrusted text made safe for each report format.
+r"""Untrusted text made safe for each report format.
 
 Any text a report shows may contain what a submission chose: its exception message (public
 tests), its file and folder names (tamper findings, batch rows), its import error. Every report
