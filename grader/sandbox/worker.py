@@ -5,13 +5,18 @@ Started by :mod:`grader.sandbox.pool` as ``python -I worker.py CONFIG.json`` fro
 its import path). Before any student code runs it confines itself, as far as the OS allows:
 
 * new network, mount and PID namespaces (``unshare``; as root directly, otherwise inside a new user
-  namespace); the grader's repository (hidden tests, solutions, git history) is covered by an empty
-  tmpfs, and a fresh ``/proc`` shows only the worker's own processes;
+  namespace), and in them a minimal filesystem view (``fsview.py``: the interpreter and system
+  libraries read-only, its own copy of the submission, private size-limited tmpfs for ``/tmp``,
+  ``/var/tmp``, ``/dev/shm`` and ``$HOME``, a fresh ``/proc`` showing only its own processes; the
+  host's root is unmounted). Where the view cannot be built, the grader's repository is covered
+  by empty tmpfs mounts instead (and hidden grading refuses to run, see ``grade.py``);
 * as root: a different unprivileged uid/gid of its own (no supplementary groups), so files the
   grader keeps 0700 are unreadable;
 * resource limits: CPU seconds, data size (not address space: that breaks ``import torch``), file
   size, processes, open files, no core dumps; one thread per numerical library;
-* no new privileges; killed with its parent.
+* no new privileges, no capabilities (not even inside its user namespace); killed with its parent;
+* Landlock, where the kernel has it (``landlock.py``): file access only beneath the view's
+  folders, no TCP, no signals or abstract sockets out of its own processes.
 
 It then reports which protections are active, imports the section from the copy, and serves
 requests (``call``, ``backward``, ``exit``) until its input closes. Only JSON and ``.npy`` cross
@@ -27,10 +32,17 @@ import sys
 import time
 import traceback
 
+try:  # loaded before confinement: the worker's own copy (next to this file), never the grader's path
+    import fsview
+    import landlock
+except ImportError:  # imported as part of the grader package (its tests)
+    from grader.sandbox import fsview, landlock
+
 CLONE_NEWNS, CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = 0x00020000, 0x10000000, 0x20000000, 0x40000000
 CLONE_NEWIPC, CLONE_NEWUTS = 0x08000000, 0x04000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 4, 8, 4096, 16384, 1 << 18
 PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_SET_NO_NEW_PRIVS = 1, 4, 38
+PR_CAPBSET_DROP, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 24, 47, 4
 ACTIONS = ("error", "ignore", "always", "default", "module", "once")
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -187,9 +199,53 @@ def drop_privileges(cfg: dict, done: dict) -> None:
         os.setuid(uid)
     done["uid"] = os.getuid()
     done["separate_uid"] = os.getuid() != cfg.get("grader_uid")
+    drop_capabilities(done)
     _libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
     _libc.prctl(PR_SET_PDEATHSIG, 9, 0, 0, 0)
     done["no_new_privs"] = True
+
+
+def drop_capabilities(done: dict) -> None:
+    """No capability left, in any namespace: inside its own user namespace the worker would
+    otherwise keep CAP_SYS_ADMIN there (enough to unmount or remount what confines it)."""
+    for cap in range(64):
+        _libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0)
+    _libc.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
+    header = (ctypes.c_uint32 * 2)(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3, this process
+    data = (ctypes.c_uint32 * 6)()
+    _libc.capset(header, data)
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            eff = [line.split()[1] for line in f if line.startswith("CapEff:")]
+        done["capabilities"] = "none" if eff and int(eff[0], 16) == 0 else "some"
+    except OSError:
+        done["capabilities"] = "unknown"
+
+
+def landlock_rules(cfg: dict, done: dict) -> list:
+    """What the worker may open: the view's folders (or, without a view, the same host folders:
+    the interpreter, system libraries, its copy and its home)."""
+    entries = fsview.plan(cfg)
+    read = [e["target"] for e in entries if e["kind"] == "ro"] + ["/proc", "/dev"]
+    home = fsview.worker_paths(cfg)["home"]
+    write = [home]
+    if done.get("filesystem_view") == "pivot_root":
+        write += [e["target"] for e in entries if e["kind"] == "tmpfs" and e["target"] != "/dev"]
+    devices = [e["target"] for e in entries if e["kind"] == "dev"]
+    return landlock.rules_for(read, sorted(set(write)), devices)
+
+
+def apply_landlock(cfg: dict, done: dict) -> None:
+    done["landlock"] = False
+    if not cfg.get("landlock", True):
+        return
+    try:
+        info = landlock.restrict(landlock_rules(cfg, done))
+    except OSError as e:
+        done["landlock_error"] = str(e)[:200]
+        return
+    done["landlock"] = True
+    done["landlock_abi"] = info["abi"]
 
 
 def probe(cfg: dict, done: dict) -> dict:
@@ -381,6 +437,7 @@ def run(cfg: dict) -> None:
             os.close(rfd)
             os.close(wfd)
             _libc.prctl(PR_SET_PDEATHSIG, 9, 0, 0, 0)
+            _libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)  # its memory and /proc files stay out of reach
             life = cfg.get("lifeline_fd")
             while True:
                 if life is None:
@@ -397,9 +454,15 @@ def run(cfg: dict) -> None:
         os.close(cfg["lifeline_fd"])
     os.environ.clear()
     os.environ.update(cfg.get("env", {}))
-    hide_paths(cfg, done)
+    done["filesystem_view"] = "none"
+    if not (cfg.get("namespaces", True) and cfg.get("filesystem_view", True) and fsview.build(cfg, done)):
+        hide_paths(cfg, done)
+    else:
+        done["hidden_paths"] = [p for p in cfg.get("hide", []) if p]
+    done.setdefault("tmpfs", {})
     set_limits(cfg, done)
     drop_privileges(cfg, done)
+    apply_landlock(cfg, done)
     os.chdir(cfg["home"])
     if "codec" not in sys.modules:
         sys.path.insert(0, cfg["bin"])
