@@ -407,8 +407,10 @@ class TestCase:
     name: str  # pytest-style id, e.g. test_x[shape0]
     function: object
     params: dict
-    points: float
+    points: float  # the test's relative weight (its marker's ``points``)
     fixtures: dict = field(default_factory=dict)  # fixtures defined in the test file: name → function
+    needs_core: bool = False  # counts only once every core test of the exercise passes
+    hidden: bool = False
 
 
 def _module_fixtures(module) -> dict:
@@ -500,19 +502,25 @@ def collect_cases(section: Section, exercise: str | None, suite: str) -> list[Te
             if ex is None or (exercise is not None and ex.args[0] != exercise):
                 continue
             points = float(ex.kwargs.get("points", 1))
+            needs_core = bool(ex.kwargs.get("needs_core", False))
             for suffix, params in _param_sets(marks):
-                cases.append(TestCase(f"{name}[{suffix}]" if suffix else name, func, params, points, file_fixtures))
+                case_name = f"{name}[{suffix}]" if suffix else name
+                cases.append(TestCase(case_name, func, params, points, file_fixtures, needs_core, suite == "hidden"))
     return cases
 
 
 def exercise_points(section: Section) -> dict[str, float]:
-    """Exercise → public + hidden points (the module grade's maximum for that exercise)."""
-    points: dict[str, float] = {}
+    """Exercise → its budget in ``grader/points.toml`` (the module grade's maximum for that
+    exercise); an exercise the table has no budget for is worth the sum of its tests' weights."""
+    from grader import points as budgets
+
+    weights: dict[str, float] = {}
     for suite in ("public", "hidden"):
         for case in collect_cases(section, None, suite):
             ex = next(m for m in case.function.pytestmark if m.name == "exercise").args[0]
-            points[ex] = points.get(ex, 0.0) + case.points
-    return points
+            weights[ex] = weights.get(ex, 0.0) + case.points
+    table = budgets.budgets().get(section.name, {})
+    return {ex: table.get(ex, w) for ex, w in weights.items()}
 
 
 def _section_of(module) -> Section:
@@ -524,12 +532,12 @@ def _section_of(module) -> Section:
     raise NotebookError(f"no section has a module named {name!r}")
 
 
-def _failure_message(exc: BaseException) -> str:
+def _failure_message(exc: BaseException, hidden: bool = True) -> str:
     import pytest
 
     from grader.pytest_plugin import describe_failure
 
-    return describe_failure(pytest.ExceptionInfo.from_exception(exc))
+    return describe_failure(pytest.ExceptionInfo.from_exception(exc), hidden=hidden)
 
 
 class _Request:
@@ -586,7 +594,7 @@ def run_case(case: TestCase, fixtures: dict, cache: dict | None = None) -> tuple
     except KeyboardInterrupt:
         raise
     except BaseException as e:  # a test failing, pytest.fail/skip, or anything the student's code raises
-        return False, _failure_message(e)
+        return False, _failure_message(e, case.hidden)
     return True, ""
 
 
@@ -594,7 +602,12 @@ def grade_exercise(
     module, exercise: str, suite: str = "public", *, seed: int | None = None, verbose: bool = True
 ) -> float:
     """Run the ``suite`` tests of ``exercise`` on ``module`` (the student's imported module) and
-    return the points earned; print a summary and one line per failed test."""
+    return the points earned; print a summary and one line per failed test.
+
+    Points are those of the module grade: the exercise's budget (``grader/points.toml``) shared
+    among the tests of both suites (the public one only where the hidden tests are absent) by
+    weight; an edge-case test (``needs_core``) counts only once every core test of the exercise,
+    in both suites, passes (the other suite's core tests are run quietly to know)."""
     section = _section_of(module)
     if seed is None:
         seed = int(os.environ.get(SEED_ENV, "0") or 0)
@@ -614,25 +627,50 @@ def grade_exercise(
 
     fixtures = {section.module: module, f"{section.module}_ref": reference, "seed": seed}
     forbidden_names = _forbidden(module, section, exercise)
-    earned, total, failures, cache = 0.0, 0.0, [], {}
+    other = "hidden" if suite == "public" else "public"
+    other_cases = collect_cases(section, exercise, other) if other == "public" or HIDDEN_TESTS.is_dir() else []
+    worth = _case_points(section, exercise, cases, other_cases)
+    results, cache = [], {}
     for case in cases:
-        total += case.points
         passed, message = run_case(case, fixtures, cache)
         if passed and forbidden_names:
             passed, message = False, forbidden_names
-        if passed:
-            earned += case.points
-        else:
-            failures.append((case, message))
+        results.append((case, passed, message))
+    gated = []
+    if any(passed and case.needs_core for case, passed, _ in results):
+        core_here = [passed for case, passed, _ in results if not case.needs_core]
+        core_ok = all(core_here)
+        if core_ok:
+            other_core = [c for c in other_cases if not c.needs_core]
+            other_cache: dict = {}
+            core_ok = all(run_case(c, fixtures, other_cache)[0] for c in other_core)
+            core_ok = core_ok and bool(core_here or other_core)
+        if not core_ok:
+            gated = [case for case, passed, _ in results if passed and case.needs_core]
+    gated_ids = {id(case) for case in gated}
+    earned = sum(worth[id(case)] for case, passed, _ in results if passed and id(case) not in gated_ids)
+    total = sum(worth[id(case)] for case in cases)
+    failures = [(case, message) for case, passed, message in results if not passed]
     if verbose:
         label = {"public": "公開テスト (public tests)", "hidden": "非公開テスト (hidden tests)"}[suite]
-        mark = "✓" if not failures else "✗"
-        print(
-            f"{mark} {exercise} — {label}: {earned:g} / {total:g} 点 ({len(cases) - len(failures)}/{len(cases)} 合格)"
-        )
+        mark = "✓" if not failures and not gated else "✗"
+        counted = len(cases) - len(failures) - len(gated)
+        print(f"{mark} {exercise} — {label}: {earned:g} / {total:g} 点 ({counted}/{len(cases)} 合格)")
         for case, message in failures:
             print(f"  ✗ {case.name}: {message}")
+        for case in gated:
+            print(f"  ○ {case.name}: 基本テストがすべて通ってから加点 (counts once the core tests of {exercise} pass)")
     return earned
+
+
+def _case_points(section: Section, exercise: str, cases: list, other_cases: list) -> dict[int, float]:
+    """id(case) → the points of each case of ``cases``: the exercise's budget shared by weight
+    among the cases of both suites, as the module grade shares it."""
+    from grader import points as budgets
+
+    every = [*cases, *other_cases]
+    worth = budgets.shares(budgets.budget(section.name, exercise), [c.points for c in every])
+    return {id(c): w for c, w in zip(every, worth)}
 
 
 def _forbidden(module, section: Section, exercise: str) -> str:

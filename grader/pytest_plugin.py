@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -49,7 +51,11 @@ def pytest_addoption(parser):
 
 
 def pytest_configure(config):
-    config.addinivalue_line("markers", "exercise(name, points=1): the exercise a test checks and its points")
+    config.addinivalue_line(
+        "markers",
+        "exercise(name, points=1, needs_core=False): the exercise a test checks and its weight; needs_core: "
+        "counts only once every core test of the exercise passes",
+    )
     path = config.getoption("--results-json", default=None)
     if path:
         config.pluginmanager.register(ResultsRecorder(Path(path)), "course-results")
@@ -143,6 +149,50 @@ def exercise_of(item) -> tuple[str | None, float]:
     return mark.args[0], float(mark.kwargs.get("points", 1))
 
 
+def needs_core_of(item) -> bool:
+    """``needs_core=True``: the test counts only once every core test of its exercise passes."""
+    mark = item.get_closest_marker("exercise")
+    return bool(mark is not None and mark.kwargs.get("needs_core", False))
+
+
+def is_hidden_test(item) -> bool:
+    return Path(str(item.path)).resolve().is_relative_to(HIDDEN_TESTS)
+
+
+# What a report may show of text that came from the submission (exception messages, reprs).
+PUBLIC_TEXT_LIMIT = 200
+TYPE_NAME_LIMIT = 60
+_ANSI = re.compile(r"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)?|[@-_])")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+_NOT_NAME = re.compile(r"[^A-Za-z0-9_.]")
+IMPORT_ERROR = "error while importing: "
+
+
+def clean_line(text: str, limit: int = PUBLIC_TEXT_LIMIT) -> str:
+    """The first non-empty line of ``text`` with ANSI escapes and control characters removed,
+    at most ``limit`` characters (``…`` when cut)."""
+    text = _ANSI.sub("", str(text))
+    lines = [line for line in re.split(r"[\r\n\x0b\x0c\x1c-\x1e\x85\u2028\u2029]", text) if line.strip()]
+    line = _CONTROL.sub("", lines[0]).strip() if lines else ""
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def clean_type_name(name: str) -> str:
+    """An exception's type name as reports show it: ``[A-Za-z0-9_.]`` only, at most 60 characters."""
+    name = _NOT_NAME.sub("", str(name))[:TYPE_NAME_LIMIT]
+    return name or "Exception"
+
+
+def submission_error(type_name: str, message: str, hidden: bool) -> str:
+    """Text of an exception raised by the submission: hidden tests show its type only, public
+    tests its type and one cleaned line of its message."""
+    kind = clean_type_name(type_name)
+    if hidden:
+        return f"raised {kind}"
+    text = clean_line(message)
+    return f"raised {kind}" + (f": {text}" if text else "")
+
+
 def _not_implemented_message(excinfo) -> str:
     origin = getattr(excinfo.value, "course_origin", None)  # raised in a sandbox worker
     if origin:
@@ -150,6 +200,7 @@ def _not_implemented_message(excinfo) -> str:
     else:
         entry = excinfo.traceback[-1]
         name, file = entry.name, Path(entry.path).name
+    name, file = clean_type_name(name), clean_line(file, 100)
     return f"{name}: {NOT_IMPLEMENTED} (replace the `raise NotImplementedError` in {file})"
 
 
@@ -159,24 +210,62 @@ def pytest_runtest_makereport(item, call):
     report = outcome.get_result()
     excinfo = call.excinfo
     if report.failed and excinfo is not None:
-        report.course_message = describe_failure(excinfo)
+        report.course_message = describe_failure(excinfo, hidden=is_hidden_test(item))
         if excinfo.errisinstance(NotImplementedError):
             report.longrepr = _not_implemented_message(excinfo)
 
 
-def describe_failure(excinfo) -> str:
+def load_failure_message(text: str, hidden: bool) -> str:
+    """A target that could not be loaded (``cannot load …: <file>: error while importing: <Type>:
+    <message>``): the message part came from the submission."""
+    text = str(text)
+    if IMPORT_ERROR not in text:
+        return clean_line(text, 400)
+    grader_part, _, rest = text.partition(IMPORT_ERROR)
+    kind, sep, message = rest.partition(": ")
+    grader_part = clean_line(grader_part, 300)
+    if not sep:  # no "<Type>: " prefix: all of it is the submission's
+        kind, message = "Exception", rest
+    return f"{grader_part} {IMPORT_ERROR}{submission_error(kind, message, hidden).removeprefix('raised ')}"
+
+
+def _grader_written(value) -> bool:
+    """Exceptions whose text the grader composed (its checks, the sandbox's crash reports)."""
+    from grader.checks import CheckFailure
+
+    if isinstance(value, CheckFailure):
+        return True
+    crash = sys.modules.get("grader.sandbox.pool")
+    return crash is not None and isinstance(value, crash.SubmissionCrash)
+
+
+def describe_failure(excinfo, hidden: bool = True) -> str:
     """One short message for a failed test, written from the exception only (never the test's
-    source, which for hidden tests is secret)."""
+    source, which for hidden tests is secret). Text the grader wrote (its checks, ``pytest.fail``,
+    "not implemented yet", the sandbox's crash and time-limit reports) is kept; anything else came
+    from the submission: a hidden test shows only the exception's type, a public one its type and
+    one cleaned line of the message."""
     value = excinfo.value
     if isinstance(value, NotImplementedError):
         return _not_implemented_message(excinfo)
     if isinstance(value, pytest.fail.Exception):
-        return str(value.msg)
-    if isinstance(value, AssertionError):
+        return load_failure_message(str(value.msg), hidden)
+    if _grader_written(value):
         text = str(value).split("\nassert ")[0].strip()
-        return text or "a check failed"
-    text = str(value).strip().splitlines()[0] if str(value).strip() else ""
-    return f"raised {type(value).__name__}" + (f": {text[:300]}" if text else "")
+        return _ANSI.sub("", text) or "a check failed"
+    text = _safe_str(value)
+    if type(value) is AssertionError and not text.strip():
+        return "a check failed"  # a plain `assert` in a test body (--assert=plain)
+    return submission_error(type(value).__name__, text, hidden)
+
+
+def _safe_str(value) -> str:
+    """``str(exception)``; an exception whose ``__str__`` fails or returns a non-string says nothing."""
+    try:
+        text = str(value)
+    except Exception:  # noqa: BLE001 - the submission's __str__
+        return ""
+    return text if type(text) is str else ""
 
 
 class ResultsRecorder:
@@ -197,6 +286,7 @@ class ResultsRecorder:
                 "hidden": path.is_relative_to(HIDDEN_TESTS),
                 "exercise": exercise,
                 "points": points,
+                "needs_core": needs_core_of(item),
                 "status": "not run",
                 "message": "",
             }
@@ -213,10 +303,10 @@ class ResultsRecorder:
         elif report.failed:
             if record["status"] in ("not run", "passed"):
                 record["status"] = "failed" if report.when == "call" else "error"
-                record["message"] = getattr(report, "course_message", "") or _short(report)
+                record["message"] = getattr(report, "course_message", "") or _short(report, record["hidden"])
         elif report.skipped and record["status"] == "not run":
             record["status"] = "skipped"
-            record["message"] = _short(report)
+            record["message"] = _short(report, record["hidden"])
         if report.when == "teardown":
             self._write()
 
@@ -227,7 +317,15 @@ class ResultsRecorder:
         tmp.replace(self.path)
 
 
-def _short(report) -> str:
+def _short(report, hidden: bool = True) -> str:
+    """A report without a message of ours: a skip's reason (written by the tests), or the last
+    line of what pytest printed (which may quote the submission: only its first cleaned line for a
+    public test, nothing for a hidden one)."""
     if isinstance(report.longrepr, tuple):  # skip: (file, line, reason)
-        return str(report.longrepr[2]).removeprefix("Skipped: ")
-    return str(report.longrepr).strip().splitlines()[-1][:300] if report.longrepr else ""
+        return clean_line(str(report.longrepr[2]).removeprefix("Skipped: "))
+    if not report.longrepr:
+        return ""
+    if hidden:
+        return "an error occurred outside the checks (details are not shown for hidden tests)"
+    lines = str(report.longrepr).strip().splitlines()
+    return clean_line(lines[-1]) if lines else ""

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
+
+
+def _total(values) -> float:
+    """A sum of shares of budgets, exact to 1e-9 (4/7 + 24/7 is 4, not 3.9999999999999996)."""
+    return round(math.fsum(values), 9) + 0.0
 
 
 @dataclass
@@ -15,20 +21,42 @@ class TestResult:
     max_score: float
     message: str = ""
     hidden: bool = False
+    needs_core: bool = False  # an edge-case / property test: counts once the core tests pass
+    gated: bool = False  # passed, but scored 0 because a core test of its exercise did not pass
+    weight: float = 0.0  # the test's relative weight (its marker's ``points``)
 
 
 @dataclass
 class ExerciseResult:
+    """Points are after scaling: an exercise is worth its budget (``grader/points.toml``), shared
+    among its tests in proportion to their weights."""
+
     name: str  # the function's name
     tests: list[TestResult] = field(default_factory=list)
+    budget: float | None = None  # points of the exercise (None: no budget, the weights are the points)
+    public_max: float = 0.0  # the public tests' share of the budget
+
+    @property
+    def bonus(self) -> bool:
+        """A bonus exercise: worth 0 points; its tests passed / total are shown instead."""
+        return self.budget == 0
 
     @property
     def score(self) -> float:
-        return sum(t.score for t in self.tests)
+        return _total(t.score for t in self.tests)
 
     @property
     def max_score(self) -> float:
-        return sum(t.max_score for t in self.tests)
+        return _total(t.max_score for t in self.tests)
+
+    @property
+    def passed(self) -> int:
+        """Tests that passed and counted (a gated test does not count)."""
+        return sum(t.status == "passed" and not t.gated for t in self.tests)
+
+    @property
+    def total(self) -> int:
+        return len(self.tests)
 
 
 @dataclass
@@ -41,11 +69,11 @@ class SectionResult:
 
     @property
     def score(self) -> float:
-        return sum(e.score for e in self.exercises)
+        return _total(e.score for e in self.exercises)
 
     @property
     def max_score(self) -> float:
-        return sum(e.max_score for e in self.exercises)
+        return _total(e.max_score for e in self.exercises)
 
 
 @dataclass
@@ -67,11 +95,11 @@ class GradeResult:
 
     @property
     def score(self) -> float:
-        return sum(s.score for s in self.sections)
+        return _total(s.score for s in self.sections)
 
     @property
     def max_score(self) -> float:
-        return sum(s.max_score for s in self.sections)
+        return _total(s.max_score for s in self.sections)
 
     def to_dict(self) -> dict:
         def section(s: SectionResult) -> dict:
@@ -83,7 +111,17 @@ class GradeResult:
                 "seconds": round(s.seconds, 2),
                 "student_output_bytes": s.sandbox.get("output_bytes", 0),
                 "exercises": [
-                    {"name": e.name, "score": e.score, "max_score": e.max_score, "tests": [asdict(t) for t in e.tests]}
+                    {
+                        "name": e.name,
+                        "score": e.score,
+                        "max_score": e.max_score,
+                        "budget": e.budget,
+                        "bonus": e.bonus,
+                        "public_max": e.public_max,
+                        "passed": e.passed,
+                        "total": e.total,
+                        "tests": [asdict(t) for t in e.tests],
+                    }
                     for e in s.exercises
                 ],
             }

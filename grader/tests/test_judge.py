@@ -1,0 +1,233 @@
+"""The judge's rules, each on hand-made test records (a fake RunOutcome): core gating, budgets,
+forbidden shortcuts found statically or at run time; and the point table and the suites'
+markers that the rules rely on."""
+
+from __future__ import annotations
+
+import pytest
+
+from grader import points
+from grader.collect import SectionJob
+from grader.judge import gate_message, judge_section
+from grader.run import RunOutcome
+from grader.sections import Section, all_sections
+
+TOY = Section("sec99_toy")
+
+
+def record(name, exercise, status="passed", points_=1.0, needs_core=False, hidden=False, message=""):
+    return {
+        "nodeid": f"tests/test_sec99_toy.py::{name}",
+        "name": name,
+        "exercise": exercise,
+        "points": points_,
+        "needs_core": needs_core,
+        "hidden": hidden,
+        "status": status,
+        "message": message,
+    }
+
+
+def judge(records, budgets, sandbox=None, module_file=None):
+    """Judge hand-made records of the toy section (no module file: nothing for the static scan)."""
+    module_file = module_file or TOY.module_file("/nonexistent")
+    outcome = RunOutcome(records, sandbox=sandbox or {})
+    result = judge_section(SectionJob(TOY, module_file), outcome, budgets=budgets)
+    return {e.name: e for e in result.exercises}, result
+
+
+# --- core gating ------------------------------------------------------------------------------
+
+
+def test_edge_case_tests_count_when_every_core_test_passes():
+    """Oracle: hand computation — budget 6 over weights 2 (core) + 1 (edge): 4 + 2."""
+    ex, _ = judge([record("core", "f", points_=2), record("edge", "f", needs_core=True)], {"f": 6})
+    assert ex["f"].score == 6 and not any(t.gated for t in ex["f"].tests)
+
+
+def test_a_failed_core_test_gates_the_passed_edge_case_tests():
+    """Oracle: the rule — a failed core test leaves the edge-case test "passed", flagged, 0 points."""
+    records = [
+        record("core_a", "f", points_=2),
+        record("core_b", "f", status="failed", message="f: 3 of 4 values differ"),
+        record("edge", "f", needs_core=True),
+    ]
+    ex, _ = judge(records, {"f": 8})
+    edge = ex["f"].tests[2]
+    assert edge.status == "passed" and edge.gated and edge.score == 0 and edge.max_score == 2
+    assert edge.message == gate_message("f") and "core tests of f" in edge.message and "基本テスト" in edge.message
+    assert ex["f"].score == 4  # core_a only: 8 * 2 / 4
+    assert ex["f"].passed == 1 and ex["f"].total == 3
+
+
+def test_a_core_test_that_did_not_run_gates_too():
+    ex, _ = judge([record("core", "f", status="not run"), record("edge", "f", needs_core=True)], {"f": 4})
+    assert ex["f"].score == 0 and ex["f"].tests[1].gated
+
+
+def test_an_exercise_without_core_tests_never_scores_its_edge_case_tests():
+    """A suite bug must not let a stub that passes edge cases score (grader test below catches it)."""
+    ex, _ = judge([record("edge", "f", needs_core=True)], {"f": 4})
+    assert ex["f"].score == 0 and ex["f"].tests[0].gated
+
+
+def test_gating_is_per_exercise():
+    records = [record("core_f", "f", status="failed"), record("core_g", "g"), record("edge_g", "g", needs_core=True)]
+    ex, _ = judge(records, {"f": 2, "g": 3})
+    assert ex["g"].score == 3 and ex["f"].score == 0
+
+
+# --- budgets ----------------------------------------------------------------------------------
+
+
+def test_budget_is_shared_by_weight_and_is_the_maximum():
+    """Oracle: budget × weight / sum of weights, by hand (5 × 1/4, 5 × 3/4)."""
+    records = [record("a", "f", points_=1), record("b", "f", points_=3, status="failed", hidden=True)]
+    ex, result = judge(records, {"f": 5})
+    a, b = ex["f"].tests
+    assert (a.max_score, b.max_score) == (1.25, 3.75) and (a.score, b.score) == (1.25, 0)
+    assert ex["f"].max_score == 5 == ex["f"].budget and ex["f"].public_max == 1.25
+    assert result.max_score == 5 and result.score == 1.25
+
+
+def test_shares_add_up_to_the_budget_exactly():
+    """Sevenths do not add up in binary floating point; the totals still equal the budget."""
+    records = [record(f"t{i}", "f", points_=w) for i, w in enumerate([1, 2, 4])]
+    ex, result = judge(records, {"f": 4})
+    assert ex["f"].score == ex["f"].max_score == 4 and result.score == 4
+
+
+def test_bonus_exercise_scores_zero_but_counts_its_passed_tests():
+    records = [record("a", "extra", points_=0), record("b", "extra", points_=0, status="failed")]
+    ex, result = judge(records, {"extra": 0})
+    assert ex["extra"].bonus and ex["extra"].max_score == 0 and ex["extra"].score == 0
+    assert (ex["extra"].passed, ex["extra"].total) == (1, 2) and result.max_score == 0
+
+
+def test_an_exercise_without_budget_is_worth_its_weights():
+    ex, _ = judge([record("a", "f", points_=2), record("b", "f", points_=1, status="failed")], {})
+    assert ex["f"].budget is None and (ex["f"].score, ex["f"].max_score) == (2, 3) and not ex["f"].bonus
+
+
+def test_equal_shares_when_every_weight_is_zero():
+    ex, _ = judge([record("a", "f", points_=0), record("b", "f", points_=0, status="failed")], {"f": 3})
+    assert [t.max_score for t in ex["f"].tests] == [1.5, 1.5] and ex["f"].score == 1.5
+
+
+def test_json_report_carries_the_new_exercise_fields():
+    from grader.results import GradeResult
+
+    _, section = judge([record("a", "f", points_=1), record("e", "f", needs_core=True, hidden=True)], {"f": 4})
+    data = GradeResult("sub", [section]).to_dict()
+    exercise = data["sections"][0]["exercises"][0]
+    assert {"budget": 4, "bonus": False, "public_max": 2, "passed": 2, "total": 2}.items() <= exercise.items()
+    assert {"needs_core", "gated", "weight"} <= exercise["tests"][1].keys()
+
+
+def test_a_test_that_did_not_run_says_why():
+    ex, _ = judge([record("a", "f", status="not run")], {"f": 2})
+    assert ex["f"].tests[0].message.startswith("not run") and ex["f"].score == 0
+
+
+# --- forbidden shortcuts: static scan and run time, merged ---------------------------------------
+
+
+def test_runtime_forbidden_calls_zero_the_exercise(monkeypatch):
+    """A fake RunOutcome whose sandbox facts report a forbidden call in f: f scores 0, g keeps its points."""
+    from grader import forbidden
+
+    monkeypatch.setattr(forbidden, "scan_file", lambda path, section: {})
+    records = [record("a", "f"), record("b", "f", needs_core=True), record("c", "g")]
+    ex, _ = judge(records, {"f": 4, "g": 2}, sandbox={"forbidden": {"f": ["scaled_dot_product_attention"]}})
+    assert ex["f"].score == 0 and all(t.status == "failed" for t in ex["f"].tests)
+    assert all("scaled_dot_product_attention" in t.message for t in ex["f"].tests)
+    assert ex["g"].score == 2
+
+
+def test_static_and_runtime_findings_are_merged(monkeypatch):
+    from grader import forbidden
+
+    monkeypatch.setattr(forbidden, "scan_file", lambda path, section: {"f": ["layer_norm"], "g": ["softmax"]})
+    records = [record("a", "f"), record("b", "g"), record("c", "h")]
+    sandbox = {"forbidden": {"f": ["LayerNorm"], "h": ["MultiheadAttention"]}}
+    ex, _ = judge(records, {"f": 2, "g": 2, "h": 2}, sandbox=sandbox)
+    assert all(ex[name].score == 0 for name in "fgh")
+    assert "LayerNorm" in ex["f"].tests[0].message and "layer_norm" in ex["f"].tests[0].message
+
+
+def test_static_scan_of_the_source_zeroes_the_exercise(tmp_path, monkeypatch):
+    from grader import forbidden
+
+    (tmp_path / TOY.name).mkdir()
+    module = tmp_path / TOY.name / "toy.py"
+    module.write_text("import torch\ndef f(x):\n    return torch.softmax(x, -1)\ndef g(x):\n    return x\n")
+    monkeypatch.setattr(forbidden, "rules_for", lambda section: {"f": ["softmax"], "g": ["softmax"]})
+    ex, _ = judge([record("a", "f"), record("b", "g")], {"f": 2, "g": 2}, module_file=module)
+    assert ex["f"].score == 0 and ex["g"].score == 2
+
+
+# --- the point table and the suites' markers ------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tagged():
+    return points.suite_weights()
+
+
+def test_point_table_is_valid_for_the_suites(tagged):
+    """Every tested exercise has a budget of 2–10 (halves allowed) or 0; no budget without tests."""
+    problems = points.validate(points.budgets(), tagged)
+    assert not problems, "grader/points.toml:\n" + "\n".join(problems)
+
+
+def test_point_table_validation_finds_each_kind_of_mistake():
+    tagged = {"sec99_toy": {"f": {"public": 1, "hidden": 2}, "g": {"public": 1, "hidden": 0}}}
+    problems = points.validate({"sec99_toy": {"f": 11, "h": 3}, "sec98_none": {}}, tagged)
+    text = "\n".join(problems)
+    assert "f = 11" in text and "g has tests but no budget" in text
+    assert "h has a budget but no test" in text and "sec98_none" in text
+    assert points.validate({"sec99_toy": {"f": 2.5, "g": 0}}, tagged) == []
+    assert "f = 2.25" in "\n".join(points.validate({"sec99_toy": {"f": 2.25, "g": 0}}, tagged))
+
+
+def test_point_table_reader_rejects_malformed_files(tmp_path):
+    path = tmp_path / "p.toml"
+    path.write_text('[sec99_toy]\nf = "two"\n')
+    with pytest.raises(points.PointsError, match="should be a number"):
+        points.read_table(path)
+    path.write_text('[sec99_toy]\nf = 3\nbonus = ["f"]\n')
+    with pytest.raises(points.PointsError, match="bonus but has a budget"):
+        points.read_table(path)
+    path.write_text('[sec99_toy]\nf = 3\nbonus = ["g"]\n')
+    assert points.read_table(path) == {"sec99_toy": {"f": 3.0, "g": 0.0}}
+
+
+def test_every_exercise_has_a_core_test_in_every_suite():
+    """A suite whose tests of an exercise are all needs_core could never give that exercise points."""
+    from grader.notebooks import collect_cases
+
+    missing = []
+    for section in all_sections():
+        for suite in ("public", "hidden"):
+            cases = collect_cases(section, None, suite)
+            by_exercise: dict[str, list[bool]] = {}
+            for case in cases:
+                mark = next(m for m in case.function.pytestmark if m.name == "exercise")
+                by_exercise.setdefault(mark.args[0], []).append(case.needs_core)
+            missing += [f"{section.name} {suite}: {ex}" for ex, flags in by_exercise.items() if all(flags)]
+    assert not missing, "exercises whose tests are all needs_core in a suite: " + ", ".join(missing)
+
+
+def test_exercise_markers_use_only_known_options():
+    """A misspelt option (need_core=True) would silently make an edge-case test a core test."""
+    from grader.notebooks import collect_cases
+
+    bad = set()
+    for section in all_sections():
+        for suite in ("public", "hidden"):
+            for case in collect_cases(section, None, suite):
+                mark = next(m for m in case.function.pytestmark if m.name == "exercise")
+                unknown = set(mark.kwargs) - {"points", "needs_core"}
+                if unknown or len(mark.args) != 1:
+                    bad.add(f"{section.name}::{case.function.__name__} {sorted(unknown)}")
+    assert not bad, f"exercise markers with unknown options: {sorted(bad)}"
