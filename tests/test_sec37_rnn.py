@@ -8,6 +8,7 @@ Run: `pytest tests/test_sec37_rnn.py`.
 import numpy as np
 import pytest
 
+from grader.calls import call
 from grader.checks import check_close, check_dtype, check_equal, check_ndarray, check_shape
 
 F64 = dict(rtol=1e-7, atol=1e-12)
@@ -17,7 +18,7 @@ F64 = dict(rtol=1e-7, atol=1e-12)
 def test_image_to_vector_is_row_major_and_scaled(rnn):
     # oracle: a 2x2 grey image read row by row, divided by 255
     image = np.array([[0, 51], [102, 255]], dtype=np.uint8)
-    v = rnn.image_to_vector(image)
+    v = call(rnn, "image_to_vector", image)
     check_ndarray(v, "image_to_vector(image)")
     check_close(v, np.array([0.0, 0.2, 0.4, 1.0]), "image_to_vector of a 2x2 image", **F64, show_values=True)
 
@@ -26,7 +27,7 @@ def test_image_to_vector_is_row_major_and_scaled(rnn):
 def test_image_to_patches_order(rnn):
     # oracle: a 4x4 one-channel image holding 0..15; patch 2 gives the four 2x2 corners, row-major
     image = np.arange(16).reshape(4, 4, 1)
-    patches = rnn.image_to_patches(image, 2)
+    patches = call(rnn, "image_to_patches", image, 2)
     expected = np.array([[0, 1, 4, 5], [2, 3, 6, 7], [8, 9, 12, 13], [10, 11, 14, 15]])
     check_close(patches, expected, "patches of a 4x4 image", **F64, show_values=True)
 
@@ -34,7 +35,7 @@ def test_image_to_patches_order(rnn):
 @pytest.mark.exercise("pad_sequences", points=1)
 def test_pad_sequences_pads_at_the_end(rnn):
     # oracle: written out by hand
-    ids, mask = rnn.pad_sequences([[5, 6, 7], [8]], pad_id=0)
+    ids, mask = call(rnn, "pad_sequences", [[5, 6, 7], [8]], pad_id=0)
     check_equal(ids, np.array([[5, 6, 7], [8, 0, 0]]), "ids")
     check_equal(mask, np.array([[True, True, True], [True, False, False]]), "mask")
     check_dtype(ids, np.int64, "ids")
@@ -46,17 +47,17 @@ def test_rnn_step_by_hand(rnn):
     # oracle: tanh(x W_x + h W_h + b) with identity weights: tanh(x + h + b)
     x = np.array([[0.5, -1.0]])
     h = np.array([[0.25, 0.0]])
-    out = rnn.rnn_step(x, h, np.eye(2), np.eye(2), np.array([0.0, 1.0]))
+    out = call(rnn, "rnn_step", x, h, np.eye(2), np.eye(2), np.array([0.0, 1.0]))
     check_close(out, np.tanh(np.array([[0.75, 0.0]])), "h_t", **F64, show_values=True)
 
 
-@pytest.mark.exercise("rnn_forward", points=1)
+@pytest.mark.exercise("rnn_forward", points=1, needs_core=True)
 def test_rnn_forward_shapes_and_padding(rnn):
     # property: padded steps give hs = 0 and leave the state unchanged
     x = np.ones((2, 3, 2))
     mask = np.array([[True, True, True], [True, False, False]])
     W = 0.5 * np.eye(2)
-    hs, h_last = rnn.rnn_forward(x, np.zeros((2, 2)), W, W, np.zeros(2), mask=mask)
+    hs, h_last = call(rnn, "rnn_forward", x, np.zeros((2, 2)), W, W, np.zeros(2), mask=mask)
     check_shape(hs, (2, 3, 2), "hs")
     check_shape(h_last, (2, 2), "h_last")
     check_close(hs[1, 1:], np.zeros((2, 2)), "hs at padded steps", **F64, show_values=True)
@@ -69,7 +70,7 @@ def test_stacked_rnn_with_one_layer_is_rnn_forward(rnn):
     # oracle: one layer written out by hand (two steps of tanh(x W_x + h W_h + b))
     x = np.array([[[1.0], [2.0]]])
     layer = (np.array([[0.5]]), np.array([[1.0]]), np.array([0.0]))
-    hs, h_last = rnn.stacked_rnn_forward(x, np.zeros((1, 1, 1)), [layer])
+    hs, h_last = call(rnn, "stacked_rnn_forward", x, np.zeros((1, 1, 1)), [layer])
     h1 = np.tanh(0.5)
     h2 = np.tanh(1.0 + h1)
     check_close(hs, np.array([[[h1], [h2]]]), "hs", **F64, show_values=True)
@@ -81,7 +82,7 @@ def test_bidirectional_output_layout(rnn):
     # oracle: the backward half at step 0 has read the whole sequence from its end
     x = np.array([[[1.0], [2.0]]])
     one = (np.array([[1.0]]), np.array([[1.0]]), np.array([0.0]))
-    out, h_n = rnn.bidirectional_rnn_forward(x, np.zeros((2, 1, 1)), one, one)
+    out, h_n = call(rnn, "bidirectional_rnn_forward", x, np.zeros((2, 1, 1)), one, one)
     check_shape(out, (1, 2, 2), "out (B, T, 2H)")
     fwd = [np.tanh(1.0), np.tanh(2.0 + np.tanh(1.0))]
     bwd = [np.tanh(1.0 + np.tanh(2.0)), np.tanh(2.0)]
@@ -94,15 +95,17 @@ def test_bidirectional_output_layout(rnn):
 def test_lstm_step_with_zero_weights(rnn):
     # oracle: z = 0 -> every gate is sigmoid(0) = 1/2 and g = tanh(0) = 0: c = c_prev / 2
     c_prev = np.array([[2.0, -4.0]])
-    h, c = rnn.lstm_step(np.ones((1, 3)), np.zeros((1, 2)), c_prev, np.zeros((3, 8)), np.zeros((2, 8)), np.zeros(8))
+    h, c = call(
+        rnn, "lstm_step", np.ones((1, 3)), np.zeros((1, 2)), c_prev, np.zeros((3, 8)), np.zeros((2, 8)), np.zeros(8)
+    )
     check_close(c, np.array([[1.0, -2.0]]), "c_t", **F64, show_values=True)
     check_close(h, 0.5 * np.tanh(np.array([[1.0, -2.0]])), "h_t", **F64, show_values=True)
 
 
-@pytest.mark.exercise("lstm_forward", points=1)
+@pytest.mark.exercise("lstm_forward", points=1, needs_core=True)
 def test_lstm_forward_shapes(rnn):
     # property: shapes (B, T, H), (B, H), (B, H)
-    hs, (h, c) = rnn.lstm_forward(np.ones((2, 4, 3)), np.zeros((2, 5)), np.zeros((2, 5)), np.zeros((3, 20)),
+    hs, (h, c) = call(rnn, "lstm_forward", np.ones((2, 4, 3)), np.zeros((2, 5)), np.zeros((2, 5)), np.zeros((3, 20)),
                                   np.zeros((5, 20)), np.zeros(20))  # fmt: skip
     check_shape(hs, (2, 4, 5), "hs")
     check_shape(h, (2, 5), "h_last")
@@ -112,15 +115,15 @@ def test_lstm_forward_shapes(rnn):
 @pytest.mark.exercise("sample_next_token", points=1)
 def test_sample_next_token_greedy(rnn):
     # oracle: temperature 0 picks the largest logit
-    token = rnn.sample_next_token(np.array([0.1, 3.0, -1.0, 2.9]), temperature=0)
+    token = call(rnn, "sample_next_token", np.array([0.1, 3.0, -1.0, 2.9]), temperature=0)
     check_equal(token, 1, "sample_next_token(..., temperature=0)")
 
 
-@pytest.mark.exercise("sample_next_token", points=1)
+@pytest.mark.exercise("sample_next_token", points=1, needs_core=True)
 def test_sample_next_token_same_seed_same_token(rnn):
     # property: the seed fixes the draw
     logits = np.zeros(50)
-    tokens = [rnn.sample_next_token(logits, seed=7) for _ in range(3)]
+    tokens = [call(rnn, "sample_next_token", logits, seed=7) for _ in range(3)]
     check_equal(tokens[1], tokens[0], "a second draw with the same seed")
     check_equal(tokens[2], tokens[0], "a third draw with the same seed")
 
@@ -130,7 +133,7 @@ def test_rnn_generate_follows_the_strongest_link(rnn):
     # oracle: with E = I, W_x = I, W_h = 0, W_out = I the model always repeats its last token
     V = 4
     params = dict(E=np.eye(V), W_x=np.eye(V), W_h=np.zeros((V, V)), b=np.zeros(V), W_out=np.eye(V), b_out=np.zeros(V))
-    check_equal(rnn.rnn_generate([0, 2], 3, params), [2, 2, 2], "rnn_generate([0, 2], 3, ...)")
+    check_equal(call(rnn, "rnn_generate", [0, 2], 3, params), [2, 2, 2], "rnn_generate([0, 2], 3, ...)")
 
 
 @pytest.mark.exercise("encoder_decoder_greedy", points=1)
@@ -140,5 +143,5 @@ def test_encoder_decoder_stops_at_max_len(rnn):
     enc = dict(E=np.ones((V, H)), W_x=np.eye(H), W_h=np.eye(H), b=np.zeros(H))
     dec = dict(E=np.ones((V, H)), W_x=np.eye(H), W_h=np.eye(H), b=np.zeros(H), W_out=np.zeros((H, V)),
                b_out=np.array([0.0, 1.0, 0.5]))  # fmt: skip
-    out = rnn.encoder_decoder_greedy([1, 2], enc, dec, bos_id=2, eos_id=0, max_len=4)
+    out = call(rnn, "encoder_decoder_greedy", [1, 2], enc, dec, bos_id=2, eos_id=0, max_len=4)
     check_equal(out, [1, 1, 1, 1], "output ids")

@@ -8,6 +8,7 @@ Run: `pytest tests/test_sec38_attention.py`.
 import numpy as np
 import pytest
 
+from grader.calls import call
 from grader.checks import check_close, check_equal, check_ndarray, check_shape
 
 F64 = dict(rtol=1e-7, atol=1e-12)
@@ -17,7 +18,7 @@ F64 = dict(rtol=1e-7, atol=1e-12)
 def test_bag_of_words_skips_padding(attention):
     # oracle: E has row i = [i, 10 i]; the sentence [2, 3, 0] sums rows 2 and 3 only
     E = np.stack([np.arange(5.0), 10 * np.arange(5.0)], axis=1)
-    v = attention.bag_of_words(np.array([2, 3, 0]), E)
+    v = call(attention, "bag_of_words", np.array([2, 3, 0]), E)
     check_ndarray(v, "bag_of_words(ids, E)")
     check_close(v, np.array([5.0, 50.0]), "bag of words of [2, 3, <pad>]", **F64, show_values=True)
 
@@ -28,7 +29,7 @@ def test_memory_attention_picks_the_matching_memory(attention):
     query = np.array([[0.0, 20.0]])
     keys = np.array([[[1.0, 0.0], [0.0, 1.0], [0.0, -1.0]]])
     values = np.array([[[1.0], [2.0], [3.0]]])
-    out, p = attention.memory_attention(query, keys, values)
+    out, p = call(attention, "memory_attention", query, keys, values)
     check_shape(out, (1, 1), "output")
     check_shape(p, (1, 3), "weights")
     check_close(out, np.array([[2.0]]), "output", rtol=0, atol=1e-6, show_values=True)
@@ -40,7 +41,7 @@ def test_memory_attention_is_not_scaled(attention):
     # oracle: scores [2, 0] (no division by sqrt(D)) give weights softmax([2, 0])
     query = np.array([[1.0, 1.0]])
     keys = np.array([[[1.0, 1.0], [0.0, 0.0]]])
-    _, p = attention.memory_attention(query, keys, np.zeros((1, 2, 1)))
+    _, p = call(attention, "memory_attention", query, keys, np.zeros((1, 2, 1)))
     e = np.exp([2.0, 0.0])
     check_close(p, (e / e.sum())[None], "weights", **F64, show_values=True)
 
@@ -52,7 +53,7 @@ def test_memnet_answer_shapes(attention):
     params = {k: np.ones((V, D)) * 0.1 for k in "ABC"}
     params["W_out"] = np.ones((D, V))
     story = np.ones((B, N, W), dtype=np.int64)
-    logits, p = attention.memnet_answer(story, np.ones((B, 2), dtype=np.int64), params)
+    logits, p = call(attention, "memnet_answer", story, np.ones((B, 2), dtype=np.int64), params)
     check_shape(logits, (B, V), "logits")
     check_shape(p, (B, N), "p")
     check_close(p, np.full((B, N), 1 / N), "p for identical sentences", **F64, show_values=True)
@@ -62,7 +63,9 @@ def test_memnet_answer_shapes(attention):
 def test_dot_product_attention_mask(attention):
     # oracle: with the last source token masked, equal scores split the weight between the first two
     enc = np.array([[[1.0, 0.0], [1.0, 0.0], [0.0, 9.0]]])
-    ctx, w = attention.dot_product_attention(np.array([[1.0, 1.0]]), enc, enc, mask=np.array([[True, True, False]]))
+    ctx, w = call(
+        attention, "dot_product_attention", np.array([[1.0, 1.0]]), enc, enc, mask=np.array([[True, True, False]])
+    )
     check_close(w, np.array([[0.5, 0.5, 0.0]]), "weights with the last key masked", **F64, show_values=True)
     check_close(ctx, np.array([[1.0, 0.0]]), "context", **F64, show_values=True)
 
@@ -73,7 +76,9 @@ def test_additive_attention_by_hand(attention):
     q = np.array([[1.0]])
     keys = np.array([[[0.0], [1.0]]])
     values = np.array([[[10.0], [20.0]]])
-    ctx, w = attention.additive_attention(q, keys, values, np.array([[1.0]]), np.array([[1.0]]), np.array([2.0]))
+    ctx, w = call(
+        attention, "additive_attention", q, keys, values, np.array([[1.0]]), np.array([[1.0]]), np.array([2.0])
+    )
     s = 2 * np.tanh(np.array([1.0, 2.0]))
     e = np.exp(s - s.max())
     expected = e / e.sum()
@@ -81,13 +86,13 @@ def test_additive_attention_by_hand(attention):
     check_close(ctx, np.array([[expected @ np.array([10.0, 20.0])]]), "context", **F64, show_values=True)
 
 
-@pytest.mark.exercise("attention_decoder_step", points=1)
+@pytest.mark.exercise("attention_decoder_step", points=1, needs_core=True)
 def test_attention_decoder_step_shapes(attention):
     # property: shapes h_t (B, H), logits (B, V), weights (B, S) summing to 1
     B, S, H, D, V, Hc = 2, 5, 3, 4, 7, 6
     params = dict(E=np.ones((V, D)), W_x=np.ones((D, H)) * 0.1, W_h=np.eye(H), b=np.zeros(H),
                   W_c=np.ones((2 * H, Hc)) * 0.1, b_c=np.zeros(Hc), W_out=np.ones((Hc, V)), b_out=np.zeros(V))  # fmt: skip
-    h_t, logits, w = attention.attention_decoder_step(np.array([1, 2]), np.zeros((B, H)), np.ones((B, S, H)), None,
+    h_t, logits, w = call(attention, "attention_decoder_step", np.array([1, 2]), np.zeros((B, H)), np.ones((B, S, H)), None,
                                                       params)  # fmt: skip
     check_shape(h_t, (B, H), "h_t")
     check_shape(logits, (B, V), "logits")
@@ -102,6 +107,8 @@ def test_attention_greedy_decode_max_len(attention):
     enc = dict(E=np.ones((V, H)), W_x=np.eye(H), W_h=np.eye(H) * 0.5, b=np.zeros(H))
     dec = dict(E=np.ones((V, H)), W_x=np.eye(H), W_h=np.eye(H) * 0.5, b=np.zeros(H), W_c=np.zeros((2 * H, 3)),
                b_c=np.zeros(3), W_out=np.zeros((3, V)), b_out=np.array([0.0, 0.5, 1.0, 0.2]))  # fmt: skip
-    ids, att = attention.attention_greedy_decode([1, 2, 3], {"enc": enc, "dec": dec}, bos_id=1, eos_id=0, max_len=3)
+    ids, att = call(
+        attention, "attention_greedy_decode", [1, 2, 3], {"enc": enc, "dec": dec}, bos_id=1, eos_id=0, max_len=3
+    )
     check_equal(ids, [2, 2, 2], "generated ids")
     check_shape(att, (3, 3), "attention (len(ids), len(src))")

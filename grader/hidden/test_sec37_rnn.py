@@ -14,6 +14,7 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence, pad_sequence
 
+from grader.calls import call, call_exercise
 from grader.checks import TOL, check_close, check_dtype, check_equal, check_finite, check_shape, check_unchanged
 
 DTYPES = [np.float64, np.float32]
@@ -77,7 +78,7 @@ def test_image_to_vector_colour_and_grey(rnn, seed):
     rng = rng_for(seed, 1)
     image = rng.integers(0, 256, size=(5, 7, 3), dtype=np.uint8)
     before = image.copy()
-    v = rnn.image_to_vector(image)
+    v = call(rnn, "image_to_vector", image)
     check_shape(v, (105,), "image_to_vector of an (H, W, C) image")
     assert np.issubdtype(v.dtype, np.floating), "image_to_vector should return floats"
     check_close(v, image.reshape(-1) / 255.0, "image_to_vector of a colour image", rtol=1e-6, atol=1e-7)
@@ -85,19 +86,34 @@ def test_image_to_vector_colour_and_grey(rnn, seed):
     grey = rng.integers(0, 256, size=(6, 4), dtype=np.uint8)
     grey[0, 0], grey[-1, -1] = 0, 255
     check_close(
-        rnn.image_to_vector(grey), grey.reshape(-1) / 255.0, "image_to_vector of a grey image", rtol=1e-6, atol=1e-7
+        call(rnn, "image_to_vector", grey),
+        grey.reshape(-1) / 255.0,
+        "image_to_vector of a grey image",
+        rtol=1e-6,
+        atol=1e-7,
     )
 
 
-@pytest.mark.exercise("image_to_vector", points=1)
+@pytest.mark.exercise("image_to_vector", points=1, needs_core=True)
 def test_image_to_vector_bad_input(rnn):
     # contract: wrong rank or a non-uint8 image -> ValueError naming `image`
     with pytest.raises(ValueError, match="image"):
-        rnn.image_to_vector(np.zeros((2, 2, 2, 2), dtype=np.uint8))
+        call(rnn, "image_to_vector", np.zeros((2, 2, 2, 2), dtype=np.uint8))
     with pytest.raises(ValueError, match="image"):
-        rnn.image_to_vector(np.zeros((4,), dtype=np.uint8))
+        call(rnn, "image_to_vector", np.zeros((4,), dtype=np.uint8))
     with pytest.raises(ValueError, match="image"):
-        rnn.image_to_vector(np.zeros((4, 4), dtype=np.float64))
+        call(rnn, "image_to_vector", np.zeros((4, 4), dtype=np.float64))
+
+
+@pytest.mark.exercise("image_to_vector", points=1, needs_core=True)
+def test_image_to_vector_returns_float64(rnn, seed):
+    # contract: the vector is float64 (not float32), 0 -> 0.0 and 255 -> 1.0 exactly
+    rng = rng_for(seed, 25)
+    image = rng.integers(0, 256, size=(3, 4, 2), dtype=np.uint8)
+    image[0, 0, 0], image[-1, -1, -1] = 0, 255
+    v = call(rnn, "image_to_vector", image)
+    check_dtype(v, np.float64, "image_to_vector(image)")
+    check_close(v, image.reshape(-1) / 255.0, "image_to_vector in float64", **F64)
 
 
 # --- image_to_patches -----------------------------------------------------------------------
@@ -111,23 +127,45 @@ def test_image_to_patches_loop(rnn, seed, shape, p):
     image = rng.integers(0, 256, size=shape).astype(np.uint8)
     H, W, C = shape
     expected = np.array([image[r : r + p, c : c + p].reshape(-1) for r in range(0, H, p) for c in range(0, W, p)])
-    patches = rnn.image_to_patches(image, p)
+    # the contract keeps the image's dtype (uint8 here), so the int64 rule of `call` does not apply
+    patches = call_exercise(rnn, "image_to_patches", (image, p), check_dtypes=False)
     check_shape(patches, (H // p * W // p, p * p * C), "patches")
     check_equal(patches, expected, "patches compared with a loop over the patch grid")
     check_dtype(patches, np.uint8, "patches of a uint8 image")
 
 
-@pytest.mark.exercise("image_to_patches", points=1)
+@pytest.mark.exercise("image_to_patches", points=1, needs_core=True)
 def test_image_to_patches_bad_input(rnn):
     # contract: a side not divisible by the patch, or a non-positive patch -> ValueError naming `patch`
     with pytest.raises(ValueError, match="patch"):
-        rnn.image_to_patches(np.zeros((6, 5, 3)), 2)
+        call(rnn, "image_to_patches", np.zeros((6, 5, 3)), 2)
     with pytest.raises(ValueError, match="patch"):
-        rnn.image_to_patches(np.zeros((5, 6, 3)), 2)
+        call(rnn, "image_to_patches", np.zeros((5, 6, 3)), 2)
     with pytest.raises(ValueError, match="patch"):
-        rnn.image_to_patches(np.zeros((4, 4, 3)), 0)
+        call(rnn, "image_to_patches", np.zeros((4, 4, 3)), 0)
     with pytest.raises(ValueError, match="image"):
-        rnn.image_to_patches(np.zeros((4, 4)), 2)
+        call(rnn, "image_to_patches", np.zeros((4, 4)), 2)
+
+
+@pytest.mark.exercise("image_to_patches", points=1)
+def test_image_to_patches_keeps_float32(rnn, seed):
+    # oracle: the loop over the patch grid on a float32 image; float32 in, float32 out
+    rng = rng_for(seed, 26)
+    image = rand(rng, (6, 9, 2), np.float32)
+    expected = np.array([image[r : r + 3, c : c + 3].reshape(-1) for r in range(0, 6, 3) for c in range(0, 9, 3)])
+    patches = call(rnn, "image_to_patches", image, 3)
+    check_dtype(patches, np.float32, "patches of a float32 image")
+    check_equal(patches, expected, "patches of a float32 image compared with a loop")
+
+
+@pytest.mark.exercise("image_to_patches", points=0.5, needs_core=True)
+def test_image_to_patches_patch_must_be_a_positive_int(rnn):
+    # contract: a negative or a non-integer patch -> ValueError naming `patch`
+    image = np.zeros((4, 4, 1))
+    with pytest.raises(ValueError, match="patch"):
+        call(rnn, "image_to_patches", image, -2)
+    with pytest.raises(ValueError, match="patch"):
+        call(rnn, "image_to_patches", image, 2.0)
 
 
 # --- pad_sequences --------------------------------------------------------------------------
@@ -135,13 +173,13 @@ def test_image_to_patches_bad_input(rnn):
 
 @pytest.mark.exercise("pad_sequences", points=2)
 def test_pad_sequences_matches_torch(rnn, seed):
-    # oracle: nn.utils.rnn.pad_sequence(batch_first=True, padding_value=pad_id)
+    # oracle: nn.utils.call(rnn, "pad_sequence", batch_first=True, padding_value=pad_id)
     rng = rng_for(seed, 4)
     seqs = [rng.integers(1, 50, size=n).tolist() for n in rng.integers(1, 9, size=6)]
     pad_id = int(rng.integers(50, 60))
     expected = pad_sequence([torch.tensor(s) for s in seqs], batch_first=True, padding_value=pad_id).numpy()
     lengths = np.array([len(s) for s in seqs])
-    ids, mask = rnn.pad_sequences(seqs, pad_id=pad_id)
+    ids, mask = call(rnn, "pad_sequences", seqs, pad_id=pad_id)
     check_dtype(ids, np.int64, "ids")
     check_dtype(mask, np.bool_, "mask")
     check_equal(ids, expected, "ids compared with torch pad_sequence")
@@ -153,21 +191,55 @@ def test_pad_sequences_max_len(rnn, seed):
     # oracle: truncate to the first max_len tokens, or pad beyond the longest; an empty sequence is all padding
     rng = rng_for(seed, 5)
     seqs = [rng.integers(1, 9, size=n).tolist() for n in (5, 2, 0)]
-    ids, mask = rnn.pad_sequences(seqs, max_len=3)
+    ids, mask = call(rnn, "pad_sequences", seqs, max_len=3)
     check_equal(ids, np.array([seqs[0][:3], seqs[1] + [0], [0, 0, 0]]), "ids with max_len=3")
     check_equal(mask.sum(axis=1), np.array([3, 2, 0]), "number of real tokens per row with max_len=3")
-    ids, mask = rnn.pad_sequences(seqs, max_len=7)
+    ids, mask = call(rnn, "pad_sequences", seqs, max_len=7)
     check_shape(ids, (3, 7), "ids with max_len=7")
     check_equal(mask.sum(axis=1), np.array([5, 2, 0]), "number of real tokens per row with max_len=7")
 
 
-@pytest.mark.exercise("pad_sequences", points=1)
+@pytest.mark.exercise("pad_sequences", points=1, needs_core=True)
 def test_pad_sequences_bad_input(rnn):
     # contract: empty batch -> ValueError naming `seqs`; max_len < 1 -> naming `max_len`
     with pytest.raises(ValueError, match="seqs"):
-        rnn.pad_sequences([])
+        call(rnn, "pad_sequences", [])
     with pytest.raises(ValueError, match="max_len"):
-        rnn.pad_sequences([[1, 2]], max_len=0)
+        call(rnn, "pad_sequences", [[1, 2]], max_len=0)
+
+
+@pytest.mark.exercise("pad_sequences", points=1)
+def test_pad_sequences_accepts_arrays(rnn, seed):
+    # oracle: torch pad_sequence; sequences given as 1-D int32 arrays still give int64 ids
+    rng = rng_for(seed, 27)
+    seqs = [rng.integers(0, 30, size=n).astype(np.int32) for n in (3, 6, 1)]
+    expected = pad_sequence([torch.from_numpy(s.astype(np.int64)) for s in seqs], batch_first=True, padding_value=-1)
+    ids, mask = call(rnn, "pad_sequences", seqs, pad_id=-1)
+    check_dtype(ids, np.int64, "ids of int32 sequences")
+    check_equal(ids, expected.numpy(), "ids compared with torch pad_sequence (pad_id=-1)")
+    check_equal(mask, np.arange(6)[None] < np.array([3, 6, 1])[:, None], "mask")
+
+
+@pytest.mark.exercise("pad_sequences", points=0.5, needs_core=True)
+def test_pad_sequences_all_empty(rnn):
+    # contract: T is the longest length, here 0: ids and mask of shape (B, 0)
+    ids, mask = call(rnn, "pad_sequences", [[], []])
+    check_shape(ids, (2, 0), "ids of two empty sequences")
+    check_shape(mask, (2, 0), "mask of two empty sequences")
+    check_dtype(ids, np.int64, "ids")
+    check_dtype(mask, np.bool_, "mask")
+
+
+@pytest.mark.exercise("pad_sequences", points=0.5, needs_core=True)
+def test_pad_sequences_rejects_non_int_sequences(rnn):
+    # contract: a sequence that is not a flat list of ints -> ValueError naming `seqs`; max_len
+    # that is not an int >= 1 -> naming `max_len`
+    with pytest.raises(ValueError, match="seqs"):
+        call(rnn, "pad_sequences", [[1, 2], [1.5, 2.0]])
+    with pytest.raises(ValueError, match="seqs"):
+        call(rnn, "pad_sequences", [[[1, 2], [3, 4]]])
+    with pytest.raises(ValueError, match="max_len"):
+        call(rnn, "pad_sequences", [[1, 2]], max_len=-3)
 
 
 # --- rnn_step -------------------------------------------------------------------------------
@@ -185,19 +257,31 @@ def test_rnn_step_matches_rnn_cell(rnn, seed, dtype):
     set_layer(cell, "", W_x, W_h, b)
     with torch.no_grad():
         expected = cell(torch.from_numpy(x), torch.from_numpy(h))
-    out = rnn.rnn_step(x, h, W_x, W_h, b)
+    out = call(rnn, "rnn_step", x, h, W_x, W_h, b)
     check_dtype(out, dtype, "h_t")
     check_close(out, expected, "rnn_step compared with nn.RNNCell", **TOL[np.dtype(dtype)])
 
 
-@pytest.mark.exercise("rnn_step", points=0.5)
+@pytest.mark.exercise("rnn_step", points=0.5, needs_core=True)
 def test_rnn_step_bad_shapes(rnn):
     # contract: wrong rank or sizes -> ValueError naming the argument
     W_x, W_h, b = np.zeros((3, 2)), np.zeros((2, 2)), np.zeros(2)
     with pytest.raises(ValueError, match="x_t"):
-        rnn.rnn_step(np.zeros(3), np.zeros((1, 2)), W_x, W_h, b)
+        call(rnn, "rnn_step", np.zeros(3), np.zeros((1, 2)), W_x, W_h, b)
     with pytest.raises(ValueError, match="W_h"):
-        rnn.rnn_step(np.zeros((1, 3)), np.zeros((1, 2)), W_x, np.zeros((3, 2)), b)
+        call(rnn, "rnn_step", np.zeros((1, 3)), np.zeros((1, 2)), W_x, np.zeros((3, 2)), b)
+
+
+@pytest.mark.exercise("rnn_step", points=0.5, needs_core=True)
+def test_rnn_step_bad_state_and_bias(rnn):
+    # contract: h_prev, b or W_x of sizes that do not fit -> ValueError naming the argument
+    x, W_x, W_h = np.zeros((2, 3)), np.zeros((3, 4)), np.zeros((4, 4))
+    with pytest.raises(ValueError, match="h_prev"):
+        call(rnn, "rnn_step", x, np.zeros((2, 3)), W_x, W_h, np.zeros(4))
+    with pytest.raises(ValueError, match=r"\bb\b"):
+        call(rnn, "rnn_step", x, np.zeros((2, 4)), W_x, W_h, np.zeros(3))
+    with pytest.raises(ValueError, match="W_x"):
+        call(rnn, "rnn_step", x, np.zeros((2, 4)), np.zeros((2, 4)), W_h, np.zeros(4))
 
 
 # --- rnn_forward ----------------------------------------------------------------------------
@@ -216,7 +300,7 @@ def test_rnn_forward_matches_packed_nn_rnn(rnn, seed):
     module = nn.RNN(D, H, batch_first=True).double()
     set_layer(module, "_l0", W_x, W_h, b)
     out, h_n = run_packed(module, x, lengths, h0[None])
-    hs, h_last = rnn.rnn_forward(x, h0, W_x, W_h, b, mask=mask)
+    hs, h_last = call(rnn, "rnn_forward", x, h0, W_x, W_h, b, mask=mask)
     check_close(hs, out, "hs compared with nn.RNN on a packed batch (0 at padded steps)", **F64)
     check_close(h_last, h_n[0], "h_last compared with nn.RNN's h_n", **F64)
     check_unchanged(before, x, "x")
@@ -233,24 +317,59 @@ def test_rnn_forward_float32_no_mask(rnn, seed):
     set_layer(module, "_l0", W_x, W_h, b)
     with torch.no_grad():
         out, h_n = module(torch.from_numpy(x), torch.from_numpy(h0[None]))
-    hs, h_last = rnn.rnn_forward(x, h0, W_x, W_h, b)
+    hs, h_last = call(rnn, "rnn_forward", x, h0, W_x, W_h, b)
     check_dtype(hs, np.float32, "hs")
     check_close(hs, out, "hs compared with nn.RNN (float32)", **TOL[np.dtype(np.float32)])
     check_close(h_last, h_n[0], "h_last compared with nn.RNN (float32)", **TOL[np.dtype(np.float32)])
 
 
-@pytest.mark.exercise("rnn_forward", points=1)
+@pytest.mark.exercise("rnn_forward", points=1, needs_core=True)
 def test_rnn_forward_bad_input(rnn):
-    # contract: mask of the wrong shape, an empty or ragged batch, wrong rank -> ValueError naming the argument
+    # contract: mask of the wrong shape, an empty batch, wrong rank -> ValueError naming the argument
     W_x, W_h, b = np.zeros((2, 3)), np.zeros((3, 3)), np.zeros(3)
     with pytest.raises(ValueError, match="mask"):
-        rnn.rnn_forward(np.zeros((2, 4, 2)), np.zeros((2, 3)), W_x, W_h, b, mask=np.ones((4, 2), dtype=bool))
+        call(rnn, "rnn_forward", np.zeros((2, 4, 2)), np.zeros((2, 3)), W_x, W_h, b, mask=np.ones((4, 2), dtype=bool))
     with pytest.raises(ValueError, match=r"\bx\b"):
-        rnn.rnn_forward(np.zeros((0, 4, 2)), np.zeros((0, 3)), W_x, W_h, b)
+        call(rnn, "rnn_forward", np.zeros((0, 4, 2)), np.zeros((0, 3)), W_x, W_h, b)
     with pytest.raises(ValueError, match=r"\bx\b"):
-        rnn.rnn_forward(np.zeros((4, 2)), np.zeros((4, 3)), W_x, W_h, b)
-    with pytest.raises(ValueError, match=r"\bx\b"):
-        rnn.rnn_forward([np.zeros((4, 2)), np.zeros((3, 2))], np.zeros((2, 3)), W_x, W_h, b)
+        call(rnn, "rnn_forward", np.zeros((4, 2)), np.zeros((4, 3)), W_x, W_h, b)
+
+
+@pytest.mark.exercise("rnn_forward", points=1)
+def test_rnn_forward_h0_none_is_zeros(rnn, seed):
+    # oracle: nn.RNN started from zeros (h0=None means a zero initial state)
+    rng = rng_for(seed, 28)
+    B, T, D, H = 3, 4, 2, 5
+    W_x, W_h, b = rnn_weights(rng, D, H)
+    x = rand(rng, (B, T, D))
+    module = nn.RNN(D, H, batch_first=True).double()
+    set_layer(module, "_l0", W_x, W_h, b)
+    with torch.no_grad():
+        out, h_n = module(torch.from_numpy(x))
+    hs, h_last = call(rnn, "rnn_forward", x, None, W_x, W_h, b)
+    check_close(hs, out, "hs with h0=None compared with nn.RNN from zeros", **F64)
+    check_close(h_last, h_n[0], "h_last with h0=None compared with nn.RNN from zeros", **F64)
+
+
+@pytest.mark.exercise("rnn_forward", points=1, needs_core=True)
+def test_rnn_forward_sequence_without_real_tokens(rnn, seed):
+    # contract: a row with no real token keeps h0 as h_last and has hs = 0; the other rows are
+    # unaffected (oracle: the same call on the other rows alone)
+    rng = rng_for(seed, 29)
+    B, T, D, H = 3, 4, 2, 3
+    W_x, W_h, b = rnn_weights(rng, D, H)
+    x, h0 = rand(rng, (B, T, D)), rand(rng, (B, H), scale=0.5)
+    mask = np.ones((B, T), dtype=bool)
+    mask[1] = False
+    hs, h_last = call(rnn, "rnn_forward", x, h0, W_x, W_h, b, mask=mask)
+    check_close(h_last[1], h0[1], "h_last of a sequence without real tokens (should be h0)", **F64)
+    check_close(hs[1], np.zeros((T, H)), "hs of a sequence without real tokens", **F64)
+    module = nn.RNN(D, H, batch_first=True).double()
+    set_layer(module, "_l0", W_x, W_h, b)
+    with torch.no_grad():
+        out, h_n = module(torch.from_numpy(x[[0, 2]]), torch.from_numpy(h0[None, [0, 2]]))
+    check_close(hs[[0, 2]], out, "hs of the other rows compared with nn.RNN", **F64)
+    check_close(h_last[[0, 2]], h_n[0], "h_last of the other rows compared with nn.RNN", **F64)
 
 
 # --- stacked_rnn_forward --------------------------------------------------------------------
@@ -268,7 +387,7 @@ def test_stacked_rnn_matches_nn_rnn_num_layers(rnn, seed):
     for l, layer in enumerate(layers):
         set_layer(module, f"_l{l}", *layer)
     out, h_n = run_packed(module, x, lengths, h0)
-    hs, h_last = rnn.stacked_rnn_forward(x, h0, layers, mask=mask)
+    hs, h_last = call(rnn, "stacked_rnn_forward", x, h0, layers, mask=mask)
     check_close(hs, out, "hs of the last layer compared with nn.RNN(num_layers=3)", **F64)
     check_close(h_last, h_n, "h_last (L, B, H) compared with nn.RNN(num_layers=3)", **F64)
 
@@ -285,20 +404,31 @@ def test_stacked_rnn_square_layers_float32(rnn, seed):
         set_layer(module, f"_l{l}", *layer)
     with torch.no_grad():
         out, h_n = module(torch.from_numpy(x), torch.from_numpy(h0))
-    hs, h_last = rnn.stacked_rnn_forward(x, h0, layers)
+    hs, h_last = call(rnn, "stacked_rnn_forward", x, h0, layers)
     check_close(hs, out, "hs compared with nn.RNN(num_layers=2), D == H, float32", **TOL[np.dtype(np.float32)])
     check_close(h_last, h_n, "h_last compared with nn.RNN(num_layers=2), float32", **TOL[np.dtype(np.float32)])
 
 
-@pytest.mark.exercise("stacked_rnn_forward", points=0.5)
+@pytest.mark.exercise("stacked_rnn_forward", points=0.5, needs_core=True)
 def test_stacked_rnn_layers_must_match_h0(rnn, seed):
     # contract: len(layers) != h0.shape[0] or no layers -> ValueError naming `layers`
     rng = rng_for(seed, 10)
     layer = rnn_weights(rng, 2, 2)
     with pytest.raises(ValueError, match="layers"):
-        rnn.stacked_rnn_forward(np.zeros((1, 3, 2)), np.zeros((2, 1, 2)), [layer])
+        call(rnn, "stacked_rnn_forward", np.zeros((1, 3, 2)), np.zeros((2, 1, 2)), [layer])
     with pytest.raises(ValueError, match="layers"):
-        rnn.stacked_rnn_forward(np.zeros((1, 3, 2)), np.zeros((0, 1, 2)), [])
+        call(rnn, "stacked_rnn_forward", np.zeros((1, 3, 2)), np.zeros((0, 1, 2)), [])
+
+
+@pytest.mark.exercise("stacked_rnn_forward", points=0.5, needs_core=True)
+def test_stacked_rnn_more_layers_than_h0_and_bad_h0(rnn, seed):
+    # contract: more layers than h0.shape[0] -> ValueError naming `layers`; h0 not 3-D -> naming `h0`
+    rng = rng_for(seed, 30)
+    layers = [rnn_weights(rng, 2, 2) for _ in range(3)]
+    with pytest.raises(ValueError, match="layers"):
+        call(rnn, "stacked_rnn_forward", np.zeros((1, 3, 2)), np.zeros((2, 1, 2)), layers)
+    with pytest.raises(ValueError, match="h0"):
+        call(rnn, "stacked_rnn_forward", np.zeros((1, 3, 2)), np.zeros((1, 2)), layers[:1])
 
 
 # --- bidirectional_rnn_forward --------------------------------------------------------------
@@ -323,7 +453,7 @@ def test_bidirectional_matches_packed_nn_rnn(rnn, seed):
     mask, lengths = random_mask(rng, B, T)
     lengths[0], mask[0] = T - 3, np.arange(T) < T - 3  # at least one sequence with 3 padded steps
     out, h_n = run_packed(module, x, lengths, h0)
-    got, got_h = rnn.bidirectional_rnn_forward(x, h0, fwd, bwd, mask=mask)
+    got, got_h = call(rnn, "bidirectional_rnn_forward", x, h0, fwd, bwd, mask=mask)
     check_shape(got, (B, T, 2 * H), "out")
     check_close(got[..., :H], out[..., :H], "forward half out[..., :H] compared with nn.RNN", **F64)
     check_close(got[..., H:], out[..., H:], "backward half out[..., H:] compared with nn.RNN (packed)", **F64)
@@ -337,18 +467,56 @@ def test_bidirectional_without_mask(rnn, seed):
     fwd, bwd, x, h0, module = _bidirectional_case(rng, 2, 4, 3, 2)
     with torch.no_grad():
         out, h_n = module(torch.from_numpy(x), torch.from_numpy(h0))
-    got, got_h = rnn.bidirectional_rnn_forward(x, h0, fwd, bwd)
+    got, got_h = call(rnn, "bidirectional_rnn_forward", x, h0, fwd, bwd)
     check_close(got, out, "out compared with nn.RNN(bidirectional=True)", **F64)
     check_close(got_h, h_n, "h_n compared with nn.RNN(bidirectional=True)", **F64)
 
 
-@pytest.mark.exercise("bidirectional_rnn_forward", points=0.5)
+@pytest.mark.exercise("bidirectional_rnn_forward", points=0.5, needs_core=True)
 def test_bidirectional_bad_h0(rnn, seed):
     # contract: h0 that is not (2, B, H) -> ValueError naming `h0`
     rng = rng_for(seed, 13)
     fwd, bwd = rnn_weights(rng, 3, 2), rnn_weights(rng, 3, 2)
     with pytest.raises(ValueError, match="h0"):
-        rnn.bidirectional_rnn_forward(np.zeros((1, 4, 3)), np.zeros((1, 2)), fwd, bwd)
+        call(rnn, "bidirectional_rnn_forward", np.zeros((1, 4, 3)), np.zeros((1, 2)), fwd, bwd)
+
+
+@pytest.mark.exercise("bidirectional_rnn_forward", points=1)
+def test_bidirectional_float32(rnn, seed):
+    # oracle: nn.RNN(bidirectional=True) in float32 on a packed batch; float32 in, float32 out
+    rng = rng_for(seed, 31)
+    B, T, D, H = 3, 5, 2, 3
+    fwd = tuple(w.astype(np.float32) for w in rnn_weights(rng, D, H))
+    bwd = tuple(w.astype(np.float32) for w in rnn_weights(rng, D, H))
+    x, h0 = rand(rng, (B, T, D), np.float32), rand(rng, (2, B, H), np.float32, 0.5)
+    mask, lengths = random_mask(rng, B, T)
+    module = nn.RNN(D, H, batch_first=True, bidirectional=True)
+    set_layer(module, "_l0", *fwd)
+    set_layer(module, "_l0_reverse", *bwd)
+    out, h_n = run_packed(module, x, lengths, h0)
+    got, got_h = call(rnn, "bidirectional_rnn_forward", x, h0, fwd, bwd, mask=mask)
+    check_close(got, out, "out compared with nn.RNN(bidirectional=True), float32", **TOL[np.dtype(np.float32)])
+    check_close(got_h, h_n, "h_n compared with nn.RNN(bidirectional=True), float32", **TOL[np.dtype(np.float32)])
+
+
+@pytest.mark.exercise("bidirectional_rnn_forward", points=0.5, needs_core=True)
+def test_bidirectional_sequence_without_real_tokens(rnn, seed):
+    # contract: a row with no real token: out is 0 and h_n keeps both initial states
+    rng = rng_for(seed, 32)
+    fwd, bwd, x, h0, _ = _bidirectional_case(rng, 2, 3, 2, 2)
+    mask = np.array([[True, True, False], [False, False, False]])
+    out, h_n = call(rnn, "bidirectional_rnn_forward", x, h0, fwd, bwd, mask=mask)
+    check_close(out[1], np.zeros((3, 4)), "out of a sequence without real tokens", **F64)
+    check_close(h_n[:, 1], h0[:, 1], "h_n of a sequence without real tokens (should be h0)", **F64)
+
+
+@pytest.mark.exercise("bidirectional_rnn_forward", points=0.5, needs_core=True)
+def test_bidirectional_bad_mask(rnn, seed):
+    # contract: a mask that is not (B, T) -> ValueError naming `mask` (as rnn_forward)
+    rng = rng_for(seed, 33)
+    fwd, bwd, x, h0, _ = _bidirectional_case(rng, 2, 3, 2, 2)
+    with pytest.raises(ValueError, match="mask"):
+        call(rnn, "bidirectional_rnn_forward", x, h0, fwd, bwd, mask=np.ones((3, 2), dtype=bool))
 
 
 # --- lstm_step ------------------------------------------------------------------------------
@@ -366,18 +534,18 @@ def test_lstm_step_matches_lstm_cell(rnn, seed, dtype):
     set_layer(cell, "", W_x, W_h, b)
     with torch.no_grad():
         h_exp, c_exp = cell(torch.from_numpy(x), (torch.from_numpy(h), torch.from_numpy(c)))
-    h_t, c_t = rnn.lstm_step(x, h, c, W_x, W_h, b)
+    h_t, c_t = call(rnn, "lstm_step", x, h, c, W_x, W_h, b)
     check_dtype(h_t, dtype, "h_t")
     check_close(h_t, h_exp, "h_t compared with nn.LSTMCell", **TOL[np.dtype(dtype)])
     check_close(c_t, c_exp, "c_t compared with nn.LSTMCell", **TOL[np.dtype(dtype)])
 
 
-@pytest.mark.exercise("lstm_step", points=1)
+@pytest.mark.exercise("lstm_step", points=1, needs_core=True)
 def test_lstm_step_saturates_without_overflow(rnn):
     # property: gates saturate to 0/1 for |z| = 1000, results stay finite (no overflow in exp)
     H = 2
     b = np.concatenate([np.full(H, 1000.0), np.full(H, -1000.0), np.full(H, 1000.0), np.full(H, 1000.0)])
-    h, c = rnn.lstm_step(np.zeros((1, 1)), np.zeros((1, H)), np.full((1, H), 5.0), np.zeros((1, 4 * H)),
+    h, c = call(rnn, "lstm_step", np.zeros((1, 1)), np.zeros((1, H)), np.full((1, H), 5.0), np.zeros((1, 4 * H)),
                          np.zeros((H, 4 * H)), b)  # fmt: skip
     check_finite(h, "h_t")
     # i = 1, f = 0, g = 1, o = 1: c = 1, h = tanh(1)
@@ -385,15 +553,29 @@ def test_lstm_step_saturates_without_overflow(rnn):
     check_close(h, np.full((1, H), np.tanh(1.0)), "h_t with saturated gates", **F64)
 
 
-@pytest.mark.exercise("lstm_step", points=0.5)
+@pytest.mark.exercise("lstm_step", points=0.5, needs_core=True)
 def test_lstm_step_bad_shapes(rnn):
     # contract: wrong sizes -> ValueError naming the argument
     with pytest.raises(ValueError, match="W_h"):
-        rnn.lstm_step(np.zeros((1, 3)), np.zeros((1, 2)), np.zeros((1, 2)), np.zeros((3, 8)), np.zeros((2, 2)),
+        call(rnn, "lstm_step", np.zeros((1, 3)), np.zeros((1, 2)), np.zeros((1, 2)), np.zeros((3, 8)), np.zeros((2, 2)),
                       np.zeros(8))  # fmt: skip
     with pytest.raises(ValueError, match="c_prev"):
-        rnn.lstm_step(np.zeros((1, 3)), np.zeros((1, 2)), np.zeros((1, 3)), np.zeros((3, 8)), np.zeros((2, 8)),
+        call(rnn, "lstm_step", np.zeros((1, 3)), np.zeros((1, 2)), np.zeros((1, 3)), np.zeros((3, 8)), np.zeros((2, 8)),
                       np.zeros(8))  # fmt: skip
+
+
+@pytest.mark.exercise("lstm_step", points=0.5, needs_core=True)
+def test_lstm_step_bad_weights_and_state(rnn):
+    # contract: W_x not (D, 4H), b not (4H,), h_prev not (B, H) -> ValueError naming the argument
+    x, h, c, W_h = np.zeros((2, 3)), np.zeros((2, 2)), np.zeros((2, 2)), np.zeros((2, 8))
+    with pytest.raises(ValueError, match="W_x"):
+        call(rnn, "lstm_step", x, h, c, np.zeros((3, 7)), W_h, np.zeros(8))
+    with pytest.raises(ValueError, match="W_x"):
+        call(rnn, "lstm_step", x, h, c, np.zeros((4, 8)), W_h, np.zeros(8))
+    with pytest.raises(ValueError, match=r"\bb\b"):
+        call(rnn, "lstm_step", x, h, c, np.zeros((3, 8)), W_h, np.zeros(4))
+    with pytest.raises(ValueError, match="h_prev"):
+        call(rnn, "lstm_step", x, np.zeros((2, 3)), c, np.zeros((3, 8)), W_h, np.zeros(8))
 
 
 # --- lstm_forward ---------------------------------------------------------------------------
@@ -410,18 +592,61 @@ def test_lstm_forward_matches_packed_nn_lstm(rnn, seed):
     module = nn.LSTM(D, H, batch_first=True).double()
     set_layer(module, "_l0", W_x, W_h, b)
     out, (h_n, c_n) = run_packed(module, x, lengths, h0[None], c0[None])
-    hs, (h_last, c_last) = rnn.lstm_forward(x, h0, c0, W_x, W_h, b, mask=mask)
+    hs, (h_last, c_last) = call(rnn, "lstm_forward", x, h0, c0, W_x, W_h, b, mask=mask)
     check_close(hs, out, "hs compared with nn.LSTM on a packed batch", **F64)
     check_close(h_last, h_n[0], "h_last compared with nn.LSTM", **F64)
     check_close(c_last, c_n[0], "c_last compared with nn.LSTM", **F64)
 
 
-@pytest.mark.exercise("lstm_forward", points=0.5)
+@pytest.mark.exercise("lstm_forward", points=0.5, needs_core=True)
 def test_lstm_forward_bad_mask(rnn):
     # contract: mask of the wrong shape -> ValueError naming `mask`
     with pytest.raises(ValueError, match="mask"):
-        rnn.lstm_forward(np.zeros((2, 3, 1)), np.zeros((2, 2)), np.zeros((2, 2)), np.zeros((1, 8)), np.zeros((2, 8)),
+        call(rnn, "lstm_forward", np.zeros((2, 3, 1)), np.zeros((2, 2)), np.zeros((2, 2)), np.zeros((1, 8)), np.zeros((2, 8)),
                          np.zeros(8), mask=np.ones((2, 4), dtype=bool))  # fmt: skip
+
+
+@pytest.mark.exercise("lstm_forward", points=1)
+def test_lstm_forward_float32_zero_states(rnn, seed):
+    # oracle: nn.LSTM in float32 from zero states (h0 = c0 = None); float32 in, float32 out
+    rng = rng_for(seed, 34)
+    B, T, D, H = 3, 4, 2, 3
+    W_x, W_h, b = rnn_weights(rng, D, H, np.float32, gates=4)
+    x = rand(rng, (B, T, D), np.float32)
+    module = nn.LSTM(D, H, batch_first=True)
+    set_layer(module, "_l0", W_x, W_h, b)
+    with torch.no_grad():
+        out, (h_n, c_n) = module(torch.from_numpy(x))
+    hs, (h_last, c_last) = call(rnn, "lstm_forward", x, None, None, W_x, W_h, b)
+    tol = TOL[np.dtype(np.float32)]
+    check_close(hs, out, "hs compared with nn.LSTM from zero states, float32", **tol)
+    check_close(h_last, h_n[0], "h_last compared with nn.LSTM, float32", **tol)
+    check_close(c_last, c_n[0], "c_last compared with nn.LSTM, float32", **tol)
+
+
+@pytest.mark.exercise("lstm_forward", points=0.5, needs_core=True)
+def test_lstm_forward_sequence_without_real_tokens(rnn, seed):
+    # contract: a row with no real token keeps (h0, c0) and has hs = 0
+    rng = rng_for(seed, 35)
+    W_x, W_h, b = rnn_weights(rng, 2, 3, gates=4)
+    x, h0, c0 = rand(rng, (2, 3, 2)), rand(rng, (2, 3)), rand(rng, (2, 3))
+    mask = np.array([[True, True, True], [False, False, False]])
+    hs, (h_last, c_last) = call(rnn, "lstm_forward", x, h0, c0, W_x, W_h, b, mask=mask)
+    check_close(hs[1], np.zeros((3, 3)), "hs of a sequence without real tokens", **F64)
+    check_close(h_last[1], h0[1], "h_last of a sequence without real tokens (should be h0)", **F64)
+    check_close(c_last[1], c0[1], "c_last of a sequence without real tokens (should be c0)", **F64)
+
+
+@pytest.mark.exercise("lstm_forward", points=0.5, needs_core=True)
+def test_lstm_forward_bad_x_and_c0(rnn):
+    # contract: x not 3-D or without steps -> ValueError naming `x`; c0 not (B, H) -> naming `c0`
+    W_x, W_h, b = np.zeros((1, 8)), np.zeros((2, 8)), np.zeros(8)
+    with pytest.raises(ValueError, match=r"\bx\b"):
+        call(rnn, "lstm_forward", np.zeros((2, 1)), np.zeros((2, 2)), np.zeros((2, 2)), W_x, W_h, b)
+    with pytest.raises(ValueError, match=r"\bx\b"):
+        call(rnn, "lstm_forward", np.zeros((2, 0, 1)), np.zeros((2, 2)), np.zeros((2, 2)), W_x, W_h, b)
+    with pytest.raises(ValueError, match="c0"):
+        call(rnn, "lstm_forward", np.zeros((2, 3, 1)), np.zeros((2, 2)), np.zeros((2, 3)), W_x, W_h, b)
 
 
 # --- sample_next_token ----------------------------------------------------------------------
@@ -444,7 +669,12 @@ def chi_square(samples, probs):
 
 
 def draws(rnn, logits, n, base, **kwargs):
-    out = [rnn.sample_next_token(logits, seed=base + k, **kwargs) for k in range(n)]
+    """n draws with the seeds base, base + 1, ...: the first few through `call` (unmodified logits,
+    no global random state, ...), the rest directly, since they only add to the counts (this keeps
+    the statistical tests fast, through the sandbox too)."""
+    checked = [call(rnn, "sample_next_token", logits, seed=base + k, **kwargs) for k in range(5)]
+    sample = rnn.sample_next_token
+    out = checked + [sample(logits, seed=base + k, **kwargs) for k in range(5, n)]
     for token in out[:3]:
         assert isinstance(token, (int, np.integer)) and not isinstance(token, bool), (
             "sample_next_token should return an int"
@@ -498,13 +728,13 @@ def test_sampling_frequencies_top_k(rnn, seed):
     )
 
 
-@pytest.mark.exercise("sample_next_token", points=1)
+@pytest.mark.exercise("sample_next_token", points=1, needs_core=True)
 def test_top_k_is_never_violated(rnn, seed):
     # property: with top_k = 2 only the two largest logits are ever drawn, even at a high temperature
     rng = rng_for(seed, 16)
     for k in range(200):
         logits = rng.standard_normal(12)
-        token = rnn.sample_next_token(logits, temperature=5.0, top_k=2, seed=seed + k)
+        token = call(rnn, "sample_next_token", logits, temperature=5.0, top_k=2, seed=seed + k)
         assert int(token) in set(np.argsort(-logits)[:2].tolist()), "a token outside the top_k largest was sampled"
 
 
@@ -514,20 +744,90 @@ def test_temperature_zero_is_argmax(rnn, seed):
     rng = rng_for(seed, 17)
     for k in range(20):
         logits = rng.standard_normal(9)
-        check_equal(rnn.sample_next_token(logits, temperature=0, seed=k), int(np.argmax(logits)), "greedy token")
+        check_equal(
+            call(rnn, "sample_next_token", logits, temperature=0, seed=k), int(np.argmax(logits)), "greedy token"
+        )
     tied = np.array([0.0, 2.0, 1.0, 2.0])
-    check_equal(rnn.sample_next_token(tied, temperature=0.0, seed=3), 1, "greedy token with a tie")
+    check_equal(call(rnn, "sample_next_token", tied, temperature=0.0, seed=3), 1, "greedy token with a tie")
 
 
-@pytest.mark.exercise("sample_next_token", points=1)
+@pytest.mark.exercise("sample_next_token", points=1, needs_core=True)
 def test_sample_next_token_bad_input(rnn):
     # contract: ValueError naming the argument
     with pytest.raises(ValueError, match="logits"):
-        rnn.sample_next_token(np.zeros((2, 3)))
+        call(rnn, "sample_next_token", np.zeros((2, 3)))
     with pytest.raises(ValueError, match="temperature"):
-        rnn.sample_next_token(np.zeros(3), temperature=-1.0)
+        call(rnn, "sample_next_token", np.zeros(3), temperature=-1.0)
     with pytest.raises(ValueError, match="top_k"):
-        rnn.sample_next_token(np.zeros(3), top_k=0)
+        call(rnn, "sample_next_token", np.zeros(3), top_k=0)
+
+
+@pytest.mark.exercise("sample_next_token", points=0.5, needs_core=True)
+def test_sample_next_token_returns_a_python_int(rnn, seed):
+    # contract: a Python int (not np.int64), greedy and sampled alike
+    logits = rng_for(seed, 36).standard_normal(6)
+    for temperature in (0.0, 1.0):
+        token = call(rnn, "sample_next_token", logits, temperature, seed=seed)
+        assert type(token) is int, (
+            f"sample_next_token(temperature={temperature}) should return a Python int, got {type(token).__name__} "
+            "(wrap the id in int(...))"
+        )
+
+
+@pytest.mark.parametrize("dtype,offset", [(np.float64, 1e3), (np.float32, 1e2)])
+@pytest.mark.exercise("sample_next_token", points=0.5, needs_core=True)
+def test_sampling_large_logits(rnn, seed, dtype, offset):
+    # oracle: torch.softmax of the same logits in float64 (shift-invariant); chi-square with df = 2;
+    # logits of 1e3 (float64) or 1e2 (float32) must not overflow
+    logits = (np.log(np.array([0.5, 0.3, 0.2])) + offset).astype(dtype)
+    n = 600
+    samples = draws(rnn, logits, n, seed * 7919 + 400_000)
+    stat = chi_square(samples, softmax_oracle(logits.astype(np.float64), 1.0))
+    assert stat < CHI2_CRIT[2], (
+        f"with logits around {offset:g} ({np.dtype(dtype).name}) the token frequencies do not follow "
+        f"softmax(logits) (chi-square {stat:.1f}); subtract the largest logit before exp"
+    )
+
+
+@pytest.mark.exercise("sample_next_token", points=0.5, needs_core=True)
+def test_tiny_temperature_is_argmax(rnn, seed):
+    # oracle: np.argmax; logits 0.5 apart at temperature 1e-4 differ by 5000 after scaling, so the
+    # largest has probability 1 to double precision (and a naive exp overflows)
+    rng = rng_for(seed, 37)
+    for k in range(20):
+        logits = rng.permutation(np.linspace(-2.0, 2.0, 9))
+        token = call(rnn, "sample_next_token", logits, 1e-4, seed=seed + k)
+        check_equal(token, int(np.argmax(logits)), "the token drawn at temperature 1e-4")
+
+
+@pytest.mark.exercise("sample_next_token", points=0.5, needs_core=True)
+def test_top_k_ties_go_to_the_lower_index(rnn, seed):
+    # contract: top_k keeps the k largest logits, ties broken towards the lower index: with three
+    # tied maxima at 1, 2, 3 and top_k = 2 only ids 1 and 2 are ever drawn (and both are)
+    logits = np.array([1.0, 3.0, 3.0, 3.0, 0.0])
+    got = {call(rnn, "sample_next_token", logits, 50.0, top_k=2, seed=seed * 7919 + k) for k in range(100)}
+    assert got <= {1, 2}, "top_k=2 with tied logits should keep the two lowest indices among the ties"
+    assert got == {1, 2}, "top_k=2 should sample both kept tokens (tied, so equally likely)"
+
+
+@pytest.mark.exercise("sample_next_token", points=0.5, needs_core=True)
+def test_top_k_at_least_v_keeps_all(rnn, seed):
+    # property: top_k >= V is the same as no top_k (same seed, same token)
+    rng = rng_for(seed, 38)
+    for k in range(20):
+        logits = rng.standard_normal(5)
+        a = call(rnn, "sample_next_token", logits, 1.0, top_k=8, seed=seed + k)
+        b = call(rnn, "sample_next_token", logits, 1.0, seed=seed + k)
+        check_equal(a, b, "the token drawn with top_k > V compared with top_k=None")
+
+
+@pytest.mark.exercise("sample_next_token", points=0.5, needs_core=True)
+def test_minus_infinity_logits_are_never_drawn(rnn, seed):
+    # contract: -inf logits are allowed and have probability 0
+    logits = np.array([0.5, -np.inf, 1.0, -np.inf, 0.0])
+    got = {call(rnn, "sample_next_token", logits, 1.0, seed=seed * 7919 + k) for k in range(100)}
+    assert not got & {1, 3}, "a token with logit -inf was sampled"
+    assert got == {0, 2, 4}, "every token with a finite logit should be drawn sometimes"
 
 
 # --- rnn_generate ---------------------------------------------------------------------------
@@ -561,28 +861,80 @@ def test_rnn_generate_greedy_matches_loop(rnn, rnn_ref, seed):
     prompt = rng.integers(0, 11, size=3).tolist()
     expected = greedy_lm_loop(prompt, 8, params)
     assert rnn_ref.rnn_generate(prompt, 8, params) == expected
-    check_equal(rnn.rnn_generate(prompt, 8, params), expected, "greedy continuation")
+    check_equal(call(rnn, "rnn_generate", prompt, 8, params), expected, "greedy continuation")
 
 
-@pytest.mark.exercise("rnn_generate", points=1)
+@pytest.mark.exercise("rnn_generate", points=1, needs_core=True)
 def test_rnn_generate_sampling_is_seeded(rnn, seed):
     # property: n_new ids in [0, V), the same seed gives the same ids
     rng = rng_for(seed, 19)
     params = lm_params(rng, 9, 3, 5)
-    a = rnn.rnn_generate([1, 2], 10, params, temperature=1.0, seed=seed + 5)
-    b = rnn.rnn_generate([1, 2], 10, params, temperature=1.0, seed=seed + 5)
+    a = call(rnn, "rnn_generate", [1, 2], 10, params, temperature=1.0, seed=seed + 5)
+    b = call(rnn, "rnn_generate", [1, 2], 10, params, temperature=1.0, seed=seed + 5)
     assert isinstance(a, list) and len(a) == 10, "rnn_generate should return a list of n_new ids"
     assert all(0 <= int(t) < 9 for t in a), "a generated id lies outside [0, V)"
     check_equal([int(t) for t in b], [int(t) for t in a], "a second call with the same seed")
 
 
-@pytest.mark.exercise("rnn_generate", points=1)
+@pytest.mark.exercise("rnn_generate", points=1, needs_core=True)
 def test_rnn_generate_edge_cases(rnn, seed):
     # contract: n_new = 0 gives []; an empty prompt -> ValueError naming `prompt`
     params = lm_params(rng_for(seed, 20), 5, 2, 3)
-    check_equal(rnn.rnn_generate([1], 0, params), [], "rnn_generate with n_new=0")
+    check_equal(call(rnn, "rnn_generate", [1], 0, params), [], "rnn_generate with n_new=0")
     with pytest.raises(ValueError, match="prompt"):
-        rnn.rnn_generate([], 3, params)
+        call(rnn, "rnn_generate", [], 3, params)
+
+
+def sampled_lm_loop(prompt, n_new, p, temperature, seed, sampler):
+    """Plain-loop oracle of sampled generation: step i draws with sampler(logits, temperature, seed + i)."""
+    h = np.zeros(p["W_h"].shape[0])
+    for i in prompt:
+        h = np.tanh(p["E"][i] @ p["W_x"] + h @ p["W_h"] + p["b"])
+    out = []
+    for step in range(n_new):
+        y = int(sampler(h @ p["W_out"] + p["b_out"], temperature, seed + step))
+        out.append(y)
+        h = np.tanh(p["E"][y] @ p["W_x"] + h @ p["W_h"] + p["b"])
+    return out
+
+
+@pytest.mark.exercise("rnn_generate", points=1)
+def test_rnn_generate_samples_step_by_step(rnn, rnn_ref, seed):
+    # oracle: a plain loop where step i draws with sample_next_token(logits, temperature, seed=seed + i),
+    # the submission's own sampler or the reference's (either is right); a seed reused at every step,
+    # or one generator for the whole sequence, differs
+    rng = rng_for(seed, 39)
+    params = lm_params(rng, 9, 3, 5)
+    prompt, base = [3, 1, 4], seed + 11
+    got = call(rnn, "rnn_generate", prompt, 12, params, temperature=1.5, seed=base)
+    own = sampled_lm_loop(prompt, 12, params, 1.5, base, lambda z, t, s: call(rnn, "sample_next_token", z, t, seed=s))
+    ref = sampled_lm_loop(prompt, 12, params, 1.5, base, lambda z, t, s: rnn_ref.sample_next_token(z, t, seed=s))
+    assert isinstance(got, list) and [int(t) for t in got] in (own, ref), (
+        "sampled rnn_generate should draw step i with sample_next_token(logits, temperature, seed=seed + i)"
+    )
+
+
+@pytest.mark.exercise("rnn_generate", points=0.5, needs_core=True)
+def test_rnn_generate_returns_python_ints(rnn, seed):
+    # contract: a list of Python ints (not np.int64), greedy and sampled alike
+    params = lm_params(rng_for(seed, 40), 6, 2, 4)
+    for temperature in (0.0, 1.0):
+        got = call(rnn, "rnn_generate", [1], 4, params, temperature=temperature, seed=seed)
+        assert isinstance(got, list) and all(type(t) is int for t in got), (
+            f"rnn_generate(temperature={temperature}) should return a list of Python ints"
+        )
+
+
+@pytest.mark.exercise("rnn_generate", points=0.5, needs_core=True)
+def test_rnn_generate_bad_prompt_and_n_new(rnn, seed):
+    # contract: a prompt id outside [0, V) (also negative) -> ValueError naming `prompt`; n_new < 0 -> `n_new`
+    params = lm_params(rng_for(seed, 41), 5, 2, 3)
+    with pytest.raises(ValueError, match="prompt"):
+        call(rnn, "rnn_generate", [1, 5], 3, params)
+    with pytest.raises(ValueError, match="prompt"):
+        call(rnn, "rnn_generate", [-1, 2], 3, params)
+    with pytest.raises(ValueError, match="n_new"):
+        call(rnn, "rnn_generate", [1, 2], -1, params)
 
 
 # --- encoder_decoder_greedy -----------------------------------------------------------------
@@ -620,7 +972,7 @@ def test_encoder_decoder_stops_before_eos(rnn, seed):
         path = seq2seq_loop(src, enc, dec, bos=0, n=10)
         j = max(i for i in range(len(path)) if path[i] not in path[:i])  # last first-occurrence
         eos = path[j]
-        check_equal(rnn.encoder_decoder_greedy(src, enc, dec, 0, eos, 10), path[:j], f"output ids (case {k})")
+        check_equal(call(rnn, "encoder_decoder_greedy", src, enc, dec, 0, eos, 10), path[:j], f"output ids (case {k})")
 
 
 @pytest.mark.exercise("encoder_decoder_greedy", points=1)
@@ -631,14 +983,35 @@ def test_encoder_decoder_max_len(rnn, seed):
     src = [1, 4, 2]
     path = seq2seq_loop(src, enc, dec, bos=1, n=5)
     eos = next(t for t in range(7) if t not in path)  # 5 ids of 7 possible: some id never appears
-    check_equal(rnn.encoder_decoder_greedy(src, enc, dec, 1, eos, 5), path, "output ids when EOS never comes")
+    check_equal(call(rnn, "encoder_decoder_greedy", src, enc, dec, 1, eos, 5), path, "output ids when EOS never comes")
 
 
-@pytest.mark.exercise("encoder_decoder_greedy", points=1)
+@pytest.mark.exercise("encoder_decoder_greedy", points=1, needs_core=True)
 def test_encoder_decoder_bad_input(rnn, seed):
     # contract: empty src -> ValueError naming `src`; max_len < 1 -> naming `max_len`
     enc, dec = seq2seq_params(rng_for(seed, 23), 4, 4, 2, 3)
     with pytest.raises(ValueError, match="src"):
-        rnn.encoder_decoder_greedy([], enc, dec, 0, 1, 5)
+        call(rnn, "encoder_decoder_greedy", [], enc, dec, 0, 1, 5)
     with pytest.raises(ValueError, match="max_len"):
-        rnn.encoder_decoder_greedy([1, 2], enc, dec, 0, 1, 0)
+        call(rnn, "encoder_decoder_greedy", [1, 2], enc, dec, 0, 1, 0)
+
+
+def tie_logits(W_out, b_out, low, high):
+    """Make ids ``low < high`` tie exactly as the best logit at every step: zero columns (so their
+    logits are the bias alone, exactly) and a bias above any other logit (|h| < 1)."""
+    W_out, b_out = W_out.copy(), b_out.copy()
+    W_out[:, [low, high]] = 0.0
+    b_out[[low, high]] = 1.0 + np.abs(W_out).sum(axis=0).max() + np.abs(b_out).max()
+    return W_out, b_out
+
+
+@pytest.mark.exercise("encoder_decoder_greedy", points=0.5, needs_core=True)
+def test_encoder_decoder_ties_go_to_the_lowest_id(rnn, seed):
+    # oracle: np.argmax (the first maximum): ids 2 and 5 tie as the best logit at every step, so
+    # greedy decoding writes 2 until max_len; the ids are Python ints
+    rng = rng_for(seed, 42)
+    enc, dec = seq2seq_params(rng, 6, 7, 3, 4)
+    dec["W_out"], dec["b_out"] = tie_logits(dec["W_out"], dec["b_out"], 2, 5)
+    out = call(rnn, "encoder_decoder_greedy", [1, 3], enc, dec, 0, 6, 4)
+    check_equal(out, [2, 2, 2, 2], "greedy ids when two ids tie (the lower id wins)")
+    assert all(type(t) is int for t in out), "encoder_decoder_greedy should return Python ints"

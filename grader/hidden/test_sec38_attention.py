@@ -11,6 +11,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from grader.calls import call
 from grader.checks import TOL, check_close, check_dtype, check_equal, check_finite, check_shape, check_unchanged
 
 F64 = TOL[np.dtype(np.float64)]
@@ -68,22 +69,22 @@ def test_bag_of_words_loop(attention, seed):
             for w in ids[b, n]:
                 if w != pad:
                     expected[b, n] += E[w]
-    out = attention.bag_of_words(ids, E, pad_id=pad)
+    out = call(attention, "bag_of_words", ids, E, pad_id=pad)
     check_dtype(out, np.float32, "bag of words of a float32 embedding")
     check_close(out, expected, "bag of words compared with a loop (leading dims (B, N))", **F32)
     check_unchanged(before, ids, "ids")
 
 
-@pytest.mark.exercise("bag_of_words", points=1)
+@pytest.mark.exercise("bag_of_words", points=1, needs_core=True)
 def test_bag_of_words_bad_input(attention):
     # contract: float ids or ids outside [0, V) -> ValueError naming `ids`; E not 2-D -> naming `E`
     E = np.ones((5, 2))
     with pytest.raises(ValueError, match="ids"):
-        attention.bag_of_words(np.array([1.0, 2.0]), E)
+        call(attention, "bag_of_words", np.array([1.0, 2.0]), E)
     with pytest.raises(ValueError, match="ids"):
-        attention.bag_of_words(np.array([1, 5]), E)
+        call(attention, "bag_of_words", np.array([1, 5]), E)
     with pytest.raises(ValueError, match=r"\bE\b"):
-        attention.bag_of_words(np.array([1, 2]), np.ones(5))
+        call(attention, "bag_of_words", np.array([1, 2]), np.ones(5))
 
 
 # --- memory_attention -----------------------------------------------------------------------
@@ -97,7 +98,7 @@ def test_memory_attention_matches_sdpa(attention, seed):
     query, keys, values = rand(rng, (B, D)), rand(rng, (B, N, D)), rand(rng, (B, N, Dv))
     mask = random_mask(rng, B, N)
     out_exp, w_exp = sdpa_oracle(query, keys, values, mask)
-    out, w = attention.memory_attention(query, keys, values, mask=mask)
+    out, w = call(attention, "memory_attention", query, keys, values, mask=mask)
     check_close(w, w_exp, "weights compared with scaled_dot_product_attention(scale=1)", **F64)
     check_close(out, out_exp, "output compared with scaled_dot_product_attention(scale=1)", **F64)
 
@@ -112,23 +113,23 @@ def test_memory_attention_float32(attention, seed):
         rand(rng, (3, 5, 2), np.float32),
     )
     out_exp, w_exp = sdpa_oracle(query, keys, values)
-    out, w = attention.memory_attention(query, keys, values)
+    out, w = call(attention, "memory_attention", query, keys, values)
     check_dtype(out, np.float32, "output")
     check_dtype(w, np.float32, "weights")
     check_close(out, out_exp, "output (float32)", **F32)
     check_close(w, w_exp, "weights (float32)", **F32)
 
 
-@pytest.mark.exercise("memory_attention", points=1)
+@pytest.mark.exercise("memory_attention", points=1, needs_core=True)
 def test_memory_attention_masked_memories(attention, seed):
     # property: 1e10 in masked memories changes nothing; a fully masked row gives weights 0 and output 0
     rng = rng_for(seed, 4)
     query, keys, values = rand(rng, (2, 3)), rand(rng, (2, 4, 3)), rand(rng, (2, 4, 2))
     mask = np.array([[True, False, True, False], [False, False, False, False]])
-    out, w = attention.memory_attention(query, keys, values, mask=mask)
+    out, w = call(attention, "memory_attention", query, keys, values, mask=mask)
     keys2, values2 = keys.copy(), values.copy()
     keys2[~mask], values2[~mask] = 1e10, 1e10
-    out2, w2 = attention.memory_attention(query, keys2, values2, mask=mask)
+    out2, w2 = call(attention, "memory_attention", query, keys2, values2, mask=mask)
     check_finite(out2, "output with huge masked memories")
     check_close(out2, out, "output with huge values in masked memories", **F64)
     check_close(w[0, ~mask[0]], np.zeros(2), "weights of masked memories", **F64)
@@ -136,18 +137,18 @@ def test_memory_attention_masked_memories(attention, seed):
     check_close(out[1], np.zeros(2), "output of a row whose memories are all masked", **F64)
 
 
-@pytest.mark.exercise("memory_attention", points=1)
+@pytest.mark.exercise("memory_attention", points=1, needs_core=True)
 def test_memory_attention_bad_input(attention):
     # contract: wrong ranks, an empty batch or memory, a mask of the wrong shape -> ValueError naming it
     q, k, v = np.zeros((2, 3)), np.zeros((2, 4, 3)), np.zeros((2, 4, 1))
     with pytest.raises(ValueError, match="mask"):
-        attention.memory_attention(q, k, v, mask=np.ones((2, 3), dtype=bool))
+        call(attention, "memory_attention", q, k, v, mask=np.ones((2, 3), dtype=bool))
     with pytest.raises(ValueError, match="keys"):
-        attention.memory_attention(q, np.zeros((2, 3)), v)
+        call(attention, "memory_attention", q, np.zeros((2, 3)), v)
     with pytest.raises(ValueError, match="keys"):
-        attention.memory_attention(q, np.zeros((2, 0, 3)), np.zeros((2, 0, 1)))
+        call(attention, "memory_attention", q, np.zeros((2, 0, 3)), np.zeros((2, 0, 1)))
     with pytest.raises(ValueError, match="query"):
-        attention.memory_attention(np.zeros((0, 3)), np.zeros((0, 4, 3)), np.zeros((0, 4, 1)))
+        call(attention, "memory_attention", np.zeros((0, 3)), np.zeros((0, 4, 3)), np.zeros((0, 4, 1)))
 
 
 # --- memnet_answer --------------------------------------------------------------------------
@@ -197,7 +198,7 @@ def test_memnet_answer_matches_loop(attention, seed):
     rng = rng_for(seed, 5)
     story, question, params = memnet_case(rng)
     exp_logits, exp_p = memnet_loop(story, question, params)
-    logits, p = attention.memnet_answer(story, question, params)
+    logits, p = call(attention, "memnet_answer", story, question, params)
     check_close(p, exp_p, "p compared with a loop (with temporal encodings)", **F64)
     check_close(logits, exp_logits, "logits compared with a loop (with temporal encodings)", **F64)
 
@@ -208,33 +209,33 @@ def test_memnet_answer_without_temporal(attention, seed):
     rng = rng_for(seed, 6)
     story, question, params = memnet_case(rng, temporal=False)
     exp_logits, exp_p = memnet_loop(story, question, params)
-    logits, p = attention.memnet_answer(story, question, params)
+    logits, p = call(attention, "memnet_answer", story, question, params)
     check_close(p, exp_p, "p without temporal encodings", **F64)
     check_close(logits, exp_logits, "logits without temporal encodings", **F64)
 
 
-@pytest.mark.exercise("memnet_answer", points=1)
+@pytest.mark.exercise("memnet_answer", points=1, needs_core=True)
 def test_memnet_answer_permutation(attention, seed):
     # property: permuting the sentences together with the rows of T_A and T_C permutes p; logits stay
     rng = rng_for(seed, 7)
     story, question, params = memnet_case(rng)
     perm = rng.permutation(story.shape[1])
     permuted = dict(params, T_A=params["T_A"][perm], T_C=params["T_C"][perm])
-    logits, p = attention.memnet_answer(story, question, params)
-    logits2, p2 = attention.memnet_answer(story[:, perm], question, permuted)
+    logits, p = call(attention, "memnet_answer", story, question, params)
+    logits2, p2 = call(attention, "memnet_answer", story[:, perm], question, permuted)
     check_close(p2, p[:, perm], "p after permuting the sentences with T_A, T_C", **F64)
     check_close(logits2, logits, "logits after permuting the sentences with T_A, T_C", **F64)
 
 
-@pytest.mark.exercise("memnet_answer", points=1)
+@pytest.mark.exercise("memnet_answer", points=1, needs_core=True)
 def test_memnet_answer_bad_input(attention, seed):
     # contract: story not 3-D -> ValueError naming `story`; T_A not (N, D) -> naming `T_A`
     rng = rng_for(seed, 8)
     story, question, params = memnet_case(rng)
     with pytest.raises(ValueError, match="story"):
-        attention.memnet_answer(story[0], question, params)
+        call(attention, "memnet_answer", story[0], question, params)
     with pytest.raises(ValueError, match="T_A"):
-        attention.memnet_answer(story, question, dict(params, T_A=params["T_A"][:-1]))
+        call(attention, "memnet_answer", story, question, dict(params, T_A=params["T_A"][:-1]))
 
 
 # --- dot_product_attention ------------------------------------------------------------------
@@ -248,17 +249,22 @@ def test_dot_product_attention_matches_sdpa(attention, seed):
     query, keys, values = rand(rng, (B, H)), rand(rng, (B, S, H)), rand(rng, (B, S, Dv))
     mask = random_mask(rng, B, S)
     out_exp, w_exp = sdpa_oracle(query, keys, values, mask)
-    ctx, w = attention.dot_product_attention(query, keys, values, mask=mask)
+    ctx, w = call(attention, "dot_product_attention", query, keys, values, mask=mask)
     check_close(w, w_exp, "weights compared with scaled_dot_product_attention(scale=1)", **F64)
     check_close(ctx, out_exp, "context compared with scaled_dot_product_attention(scale=1)", **F64)
 
 
-@pytest.mark.exercise("dot_product_attention", points=1)
+@pytest.mark.exercise("dot_product_attention", points=1, needs_core=True)
 def test_dot_product_attention_bad_mask(attention):
     # contract: a mask that is not (B, S) -> ValueError naming `mask`
     with pytest.raises(ValueError, match="mask"):
-        attention.dot_product_attention(
-            np.zeros((2, 3)), np.zeros((2, 4, 3)), np.zeros((2, 4, 3)), mask=np.ones(4, bool)
+        call(
+            attention,
+            "dot_product_attention",
+            np.zeros((2, 3)),
+            np.zeros((2, 4, 3)),
+            np.zeros((2, 4, 3)),
+            mask=np.ones(4, bool),
         )
 
 
@@ -281,22 +287,22 @@ def test_additive_attention_matches_loop(attention, seed, dtype):
         for s, pw in zip(real, loop_softmax(scores)):
             exp_w[b, s] = pw
     exp_ctx = np.einsum("bs,bsv->bv", exp_w, values.astype(np.float64))
-    ctx, w = attention.additive_attention(q, keys, values, W_q, W_k, v, mask=mask)
+    ctx, w = call(attention, "additive_attention", q, keys, values, W_q, W_k, v, mask=mask)
     check_dtype(ctx, dtype, "context")
     tol = TOL[np.dtype(dtype)]
     check_close(w, exp_w, "weights compared with a loop", **tol)
     check_close(ctx, exp_ctx, "context compared with a loop", **tol)
 
 
-@pytest.mark.exercise("additive_attention", points=1)
+@pytest.mark.exercise("additive_attention", points=1, needs_core=True)
 def test_additive_attention_bad_input(attention):
     # contract: v not (A,) -> ValueError naming `v`; a mask that is not (B, S) -> naming `mask`
     q, k, val = np.zeros((2, 3)), np.zeros((2, 4, 5)), np.zeros((2, 4, 1))
     W_q, W_k = np.zeros((3, 2)), np.zeros((5, 2))
     with pytest.raises(ValueError, match=r"\bv\b"):
-        attention.additive_attention(q, k, val, W_q, W_k, np.zeros(3))
+        call(attention, "additive_attention", q, k, val, W_q, W_k, np.zeros(3))
     with pytest.raises(ValueError, match="mask"):
-        attention.additive_attention(q, k, val, W_q, W_k, np.zeros(2), mask=np.ones((4, 2), bool))
+        call(attention, "additive_attention", q, k, val, W_q, W_k, np.zeros(2), mask=np.ones((4, 2), bool))
 
 
 # --- attention_decoder_step -----------------------------------------------------------------
@@ -333,19 +339,21 @@ def test_attention_decoder_step_matches_loop(attention, attention_ref, seed):
     exp_h, exp_logits, exp_w = (np.array([r[i] for r in rows]) for i in range(3))
     ref = attention_ref.attention_decoder_step(y, h_prev, enc, mask, params)
     check_close(ref[1], exp_logits, "reference logits (test self-check)", **F64)
-    h_t, logits, w = attention.attention_decoder_step(y, h_prev, enc, mask, params)
+    h_t, logits, w = call(attention, "attention_decoder_step", y, h_prev, enc, mask, params)
     check_close(h_t, exp_h, "h_t", **F64)
     check_close(w, exp_w, "attention weights", **F64)
     check_close(logits, exp_logits, "logits = tanh([ctx ; h_t] W_c + b_c) W_out + b_out", **F64)
 
 
-@pytest.mark.exercise("attention_decoder_step", points=1)
+@pytest.mark.exercise("attention_decoder_step", points=1, needs_core=True)
 def test_attention_decoder_step_bad_y_prev(attention, seed):
     # contract: y_prev that is not (B,) -> ValueError naming `y_prev`
     rng = rng_for(seed, 12)
     params = decoder_params(rng, 5, 3, 2, 4)
     with pytest.raises(ValueError, match="y_prev"):
-        attention.attention_decoder_step(np.array([[1, 2]]), np.zeros((2, 2)), np.zeros((2, 3, 2)), None, params)
+        call(
+            attention, "attention_decoder_step", np.array([[1, 2]]), np.zeros((2, 2)), np.zeros((2, 3, 2)), None, params
+        )
 
 
 # --- attention_greedy_decode ----------------------------------------------------------------
@@ -383,7 +391,7 @@ def test_attention_greedy_decode_stops_before_eos(attention, seed):
         src = rng.integers(0, 7, size=int(rng.integers(2, 7))).tolist()
         path, rows = greedy_loop(src, params, bos=1, n=10)
         j = max(i for i in range(len(path)) if path[i] not in path[:i])  # last first-occurrence
-        ids, att = attention.attention_greedy_decode(src, params, 1, path[j], 10)
+        ids, att = call(attention, "attention_greedy_decode", src, params, 1, path[j], 10)
         check_equal(ids, path[:j], f"generated ids (case {k})")
         check_close(att, rows[:j].reshape(j, len(src)), f"attention rows (case {k})", **F64)
 
@@ -396,17 +404,17 @@ def test_attention_greedy_decode_max_len(attention, seed):
     src = [2, 5, 1, 3]
     path, rows = greedy_loop(src, params, bos=0, n=5)
     eos = next(t for t in range(8) if t not in path)  # 5 ids of 8 possible: some id never appears
-    ids, att = attention.attention_greedy_decode(src, params, 0, eos, 5)
+    ids, att = call(attention, "attention_greedy_decode", src, params, 0, eos, 5)
     check_equal(ids, path, "generated ids when EOS never comes")
     check_shape(att, (5, 4), "attention (len(ids), len(src))")
     check_close(att.sum(axis=1), np.ones(5), "sum of each attention row", **F64)
 
 
-@pytest.mark.exercise("attention_greedy_decode", points=1)
+@pytest.mark.exercise("attention_greedy_decode", points=1, needs_core=True)
 def test_attention_greedy_decode_bad_input(attention, seed):
     # contract: empty src -> ValueError naming `src`; max_len < 1 -> naming `max_len`
     params = seq2seq_attention_params(rng_for(seed, 15), 4, 4, 2, 3, 3)
     with pytest.raises(ValueError, match="src"):
-        attention.attention_greedy_decode([], params, 0, 1, 5)
+        call(attention, "attention_greedy_decode", [], params, 0, 1, 5)
     with pytest.raises(ValueError, match="max_len"):
-        attention.attention_greedy_decode([1, 2], params, 0, 1, 0)
+        call(attention, "attention_greedy_decode", [1, 2], params, 0, 1, 0)
