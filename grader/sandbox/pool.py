@@ -418,7 +418,7 @@ def _write_back(original, new) -> None:
     elif type(original) is list and type(new) is list:
         if len(original) == len(new):
             for i, (a, b) in enumerate(zip(original, new)):
-                if _mutable(a):
+                if _in_place(a, b):
                     _write_back(a, b)
                 elif not _same(a, b):
                     original[i] = b
@@ -430,13 +430,23 @@ def _write_back(original, new) -> None:
     elif type(original) is dict and type(new) is dict:
         if list(original) == list(new):
             for k in original:
-                if _mutable(original[k]):
+                if _in_place(original[k], new[k]):
                     _write_back(original[k], new[k])
                 elif not _same(original[k], new[k]):
                     original[k] = new[k]
         else:
             original.clear()
             original.update(new)
+
+
+def _in_place(a, b) -> bool:
+    """The worker's value ``b`` can be written into the caller's ``a`` in place (else ``a`` was
+    replaced, e.g. a dict value set to an array of another shape, and is replaced here too)."""
+    if isinstance(a, np.ndarray):
+        return isinstance(b, np.ndarray) and a.shape == b.shape and a.flags.writeable
+    if codec._is_tensor(a):
+        return codec._is_tensor(b) and a.shape == b.shape and not a.requires_grad
+    return _mutable(a) and type(a) is type(b)
 
 
 def _mutable(x) -> bool:
