@@ -51,7 +51,8 @@ def build_pair_input(tokens_a, tokens_b, cls_id, sep_id):
 
     Args:
         tokens_a: ids of the first sentence (list of ints or 1-D tensor; may be empty).
-        tokens_b: ids of the second sentence, or ``None`` for a single sentence.
+        tokens_b: ids of the second sentence, or ``None`` for a single sentence (an empty ``b`` is
+            still a pair: ``[CLS] a [SEP] [SEP]``).
         cls_id, sep_id: ids of ``[CLS]`` and ``[SEP]``.
 
     Returns:
