@@ -1,5 +1,8 @@
 """Step 2 — run: one section's public (and hidden) suite against a target, in a child pytest process.
 
+The section's time budget (``grader.sandbox.pool.time_budget``) is the one measured for the suites
+that run (``COURSE_TIME_BUDGET_SUITES``: public only, or public + hidden).
+
 The grader keeps its own copies of the tests and its own pytest configuration; the submission
 folder only provides the module under test (through the ``--impl`` target). The child gets a
 scrubbed environment (no ``PYTEST_ADDOPTS``/``PYTEST_PLUGINS``) with one thread per library.
@@ -61,7 +64,7 @@ def run_section(
         problems = []
         try:
             proc = subprocess.run(
-                cmd, cwd=tmp, env={**child_env(), **(env or {})}, stdin=subprocess.DEVNULL, capture_output=True,
+                cmd, cwd=tmp, env={**child_env(), "COURSE_TIME_BUDGET_SUITES": "all" if hidden else "public", **(env or {})}, stdin=subprocess.DEVNULL, capture_output=True,
                 timeout=timeout,
             )  # fmt: skip
             if proc.returncode not in (0, 1):  # 0 all passed, 1 some failed; anything else: pytest broke

@@ -23,11 +23,21 @@ One worker per section, started on first use (or ahead of time by :func:`prestar
 after a crash or timeout. A function that timed out or killed its worker is not called again in
 this run (its later calls fail at once with the same reason), which bounds the time a hostile
 submission can cost.
+
+Time budget: besides the per-call limit, all calls of a section share a budget of worker time
+(:func:`time_budget`): ``factor`` × the reference's own time for the same suites, measured once and
+committed in ``grader/time_budget.json`` (``benchmarks/bench_time_budget.py --update``), at least
+``minimum_seconds``. A call never waits longer than what is left of it; once it is used up, every
+later call of the section fails at once with "not run: time budget used up". A submission that
+sleeps or loops in every function therefore costs about the budget, not the per-call limit times
+the number of calls.
 """
 
 from __future__ import annotations
 
 import builtins
+import json
+import math
 import os
 import select
 import shutil
@@ -45,6 +55,7 @@ from pathlib import Path
 
 import numpy as np
 
+from grader import forbidden
 from grader.errors import SandboxError, SubmissionCrash, SubmissionExit, TargetError
 from grader.sandbox import codec
 from grader.sections import HIDDEN_TESTS, MUTANTS, REPO, SOLUTIONS, Section
@@ -60,6 +71,9 @@ THREAD_VARS = (
 PASS_VARS = ("OPENBLAS_CORETYPE", "LANG", "LC_ALL", "TZ")
 MAX_COPY_FILES, MAX_COPY_BYTES = 200, 50 << 20
 UID_BASE = 1_000_000
+TIME_BUDGET_FILE = REPO / "grader" / "time_budget.json"
+BUDGET_USED_UP = "not run: time budget used up"
+TAMPERED = "a way around the grader's shortcut check"  # the same text as guard.TAMPERED
 
 
 @dataclass
@@ -75,6 +89,31 @@ class SandboxConfig:
     output_cap: int = 64 << 10
     namespaces: bool = True
     hide: list[str] = field(default_factory=list)
+    time_budget: float | None = None  # seconds of calls per section; None: time_budget(section)
+
+
+def time_budget(section: Section, suites: str | None = None) -> tuple[float, str]:
+    """(seconds, how they were derived) of worker time that the calls of ``section`` may use.
+
+    ``$COURSE_TIME_BUDGET`` (seconds; ``inf`` for none) overrides everything; otherwise the
+    reference's measured time for ``suites`` ("public" or "all" = public + hidden; default
+    ``$COURSE_TIME_BUDGET_SUITES``, set by grader/run.py, else "all") times
+    ``$COURSE_TIME_BUDGET_FACTOR`` (else the file's factor), at least the file's minimum."""
+    explicit = os.environ.get("COURSE_TIME_BUDGET")
+    if explicit:
+        return float(explicit), "set by $COURSE_TIME_BUDGET"
+    suites = suites or os.environ.get("COURSE_TIME_BUDGET_SUITES") or "all"
+    try:
+        data = json.loads(TIME_BUDGET_FILE.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return math.inf, f"no time budget: {TIME_BUDGET_FILE.name} is missing or unreadable"
+    factor = float(os.environ.get("COURSE_TIME_BUDGET_FACTOR") or data.get("factor", 3.0))
+    minimum = float(data.get("minimum_seconds", 10.0))
+    measured = data.get("sections", {}).get(section.name, {}).get(suites)
+    if measured is None:
+        return math.inf, f"no time budget: the reference's time for {section.name} ({suites}) is not measured"
+    seconds = max(minimum, factor * float(measured))
+    return seconds, f"{factor:g} x the reference's {float(measured):.2f} s ({suites} tests), at least {minimum:g} s"
 
 
 def hidden_paths() -> list[str]:
@@ -259,6 +298,7 @@ class Worker:
             "hide": (cfg.hide or hidden_paths()) + [z.dir], "secrets": secret_probe_files(),
             "cpu_seconds": cfg.cpu_seconds, "data_bytes": cfg.data_bytes,
             "file_bytes": cfg.file_bytes, "processes": cfg.processes, "open_files": cfg.open_files,
+            "forbidden_rules": forbidden.rules_for(self.section.name),
         }  # fmt: skip
         if uid is not None:
             for path in [self.dir, *self.dir.rglob("*")]:
@@ -513,6 +553,15 @@ class SandboxTarget:
         self.crashes: list[str] = []
         self.output_total = 0
         self._last_call_facts: dict = {}  # what the worker measured during the last call
+        if self._config.time_budget is not None:
+            self._budget, self._budget_source = float(self._config.time_budget), "set by the caller"
+        else:
+            self._budget, self._budget_source = time_budget(section)
+        self._rules = forbidden.rules_for(section.name)
+        self.forbidden: dict[str, set[str]] = {}  # exercise → banned names the worker saw it use
+        self._used = 0.0  # seconds of calls so far (worker wall time as seen from here)
+        self._calls = 0
+        self._budget_stop: str | None = None  # why the budget ended, once it has
 
     # worker management
     def _ensure_worker(self) -> Worker:
@@ -539,6 +588,40 @@ class SandboxTarget:
     @property
     def protections(self) -> dict:
         return dict(self._worker.hello) if self._worker is not None else {}
+
+    @property
+    def budget_facts(self) -> dict:
+        budget = self._budget if math.isfinite(self._budget) else None
+        return {
+            "seconds": None if budget is None else round(budget, 3), "source": self._budget_source,
+            "used": round(self._used, 3), "calls": self._calls, "used_up": self._budget_stop is not None,
+        }  # fmt: skip
+
+    def _timed_request(self, worker: Worker, name: str, header: dict, blobs: list[bytes]):
+        """``worker.request`` within the per-call limit and what is left of the section's budget."""
+        if self._budget_stop is not None:
+            raise SubmissionCrash(self._budget_stop)
+        left = self._budget - self._used
+        if left <= 0:
+            self._budget_stop = (
+                f"{BUDGET_USED_UP} (the section's calls may take {self._budget:.0f} s in all, {self._budget_source})"
+            )
+            raise SubmissionCrash(self._budget_stop)
+        timeout = min(self._config.call_timeout, left)
+        start = time.monotonic()
+        try:
+            return worker.request(header, blobs, timeout)
+        except TimeoutError:
+            if timeout < self._config.call_timeout:
+                self._budget_stop = (
+                    f"{BUDGET_USED_UP} (the section's calls may take {self._budget:.0f} s in all, "
+                    f"{self._budget_source}; {name} was running when it ran out)"
+                )
+                self._fail(name, self._budget_stop)
+            raise
+        finally:
+            self._used += time.monotonic() - start
+            self._calls += 1
 
     def close(self) -> None:
         if self._worker is not None:
@@ -569,6 +652,8 @@ class SandboxTarget:
 
     # calls
     def _call(self, name: str, args: tuple, kwargs: dict):
+        if self._budget_stop is not None:
+            raise SubmissionCrash(self._budget_stop)
         if name in self._broken:
             raise SubmissionCrash(self._broken[name])
         torch = sys.modules.get("torch")
@@ -591,7 +676,7 @@ class SandboxTarget:
         }  # fmt: skip
         timeout = self._config.call_timeout
         try:
-            reply, reply_blobs = worker.request(header, blobs, timeout)
+            reply, reply_blobs = self._timed_request(worker, name, header, blobs)
         except TimeoutError:
             self._fail(name, f"{name} did not return within {timeout:g} s (stopped; a time limit of the grader)")
         except (EOFError, OSError):
@@ -599,6 +684,7 @@ class SandboxTarget:
         except (codec.CodecError, ValueError, KeyError, RecursionError) as e:
             self._fail(name, f"{name}: the submission's process sent an invalid reply ({str(e)[:100]})")
         call_id = reply.get("id")
+        self._note_forbidden(reply.get("forbidden"))
         self._last_call_facts = {"global_rng": reply.get("global_rng") is True}
         for category, message in reply.get("warnings", [])[:20]:
             cls = getattr(builtins, str(category), None)
@@ -620,6 +706,17 @@ class SandboxTarget:
             self._fail(name, f"{name} returned a value that cannot be read back ({str(e)[:100]})", kill=False)
         return result, call_id
 
+    def _note_forbidden(self, found) -> None:
+        """Keep what the worker's guard (guard.py) saw: only exercises with a rule and its names."""
+        if not isinstance(found, dict):
+            return
+        for exercise, names in found.items():
+            allowed = set(self._rules.get(exercise, ())) | {TAMPERED}
+            if exercise in self._rules and isinstance(names, list):
+                kept = {n for n in names if isinstance(n, str) and n in allowed}
+                if kept:
+                    self.forbidden.setdefault(exercise, set()).update(kept)
+
     def _fail(self, name: str, why: str, kill: bool = True):
         if kill:
             self._broken[name] = why + "; not called again"
@@ -636,11 +733,12 @@ class SandboxTarget:
             raise SubmissionCrash("the submission's process is gone; cannot compute gradients")
         tree, blobs = codec.encode(list(grads), strict=True)
         try:
-            reply, reply_blobs = worker.request(
-                {"op": "backward", "grads": tree, "call": call_id}, blobs, self._config.call_timeout
+            reply, reply_blobs = self._timed_request(
+                worker, "backward", {"op": "backward", "grads": tree, "call": call_id}, blobs
             )
         except (TimeoutError, EOFError, OSError, codec.CodecError) as e:
             raise SubmissionCrash(f"gradient computation failed ({type(e).__name__})") from None
+        self._note_forbidden(reply.get("forbidden"))
         if "error" in reply:
             info = reply["error"]
             raise _exception_class(list(info.get("mro", [])))(self._clean(str(info.get("msg", ""))))
@@ -719,7 +817,10 @@ def close_all() -> dict[str, dict]:
     """Stop every worker; return per-section facts for the report."""
     facts = {}
     for (_, name), target in _TARGETS.items():
-        facts[name] = {"protections": target.protections, "crashes": target.crashes}
+        facts[name] = {
+            "protections": target.protections, "crashes": target.crashes, "time_budget": target.budget_facts,
+            "forbidden": {exercise: sorted(names) for exercise, names in sorted(target.forbidden.items())},
+        }  # fmt: skip
         target.close()
         facts[name]["output_bytes"] = target.output_total
     _TARGETS.clear()

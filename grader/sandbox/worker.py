@@ -228,7 +228,7 @@ def landlock_rules(cfg: dict, done: dict) -> list:
     entries = fsview.plan(cfg)
     read = [e["target"] for e in entries if e["kind"] == "ro"] + ["/proc", "/dev"]
     home = fsview.worker_paths(cfg)["home"]
-    write = [home]
+    write = [home, *(e["target"] for e in entries if e["kind"] == "rw")]
     if done.get("filesystem_view") == "pivot_root":
         write += [e["target"] for e in entries if e["kind"] == "tmpfs" and e["target"] != "/dev"]
     devices = [e["target"] for e in entries if e["kind"] == "dev"]
@@ -473,6 +473,7 @@ def run(cfg: dict) -> None:
     import numpy  # noqa: F401
 
     probe(cfg, done)
+    sys.modules["guard"].install(cfg, Server)  # forbidden shortcuts checked where they run (guard.py)
     try:
         module = load_module(cfg["module_file"], cfg["module_name"])
     except SyntaxError as e:
