@@ -26,7 +26,7 @@ def _grade(args) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from grader.collect import GradingError, collect
-    from grader.grade import grade
+    from grader.grade import UnsafeGrading, grade
     from grader.report.table import print_table
     from grader.tamper import locate
 
@@ -42,8 +42,11 @@ def _grade(args) -> int:
             result = grade(
                 args.path, jobs=args.jobs, seed=seed, hidden=not args.public_only, only=args.section,
                 progress=lambda name: bar.update(task, advance=1, description=name),
-                sandbox=not args.no_sandbox, call_timeout=args.call_timeout,
+                sandbox=not args.no_sandbox, call_timeout=args.call_timeout, trusted=args.trusted,
             )  # fmt: skip
+    except UnsafeGrading as e:
+        print(f"grade: refused: {e}", file=sys.stderr)
+        return 3
     except GradingError as e:
         print(f"grade: {e}", file=sys.stderr)
         return 2
@@ -83,6 +86,8 @@ def _batch(args) -> int:
         print(f"batch: {args.folder}: no such folder", file=sys.stderr)
         return 2
     seed, secret = _seed(args)
+    if _refuse_hidden(args, "batch"):
+        return 3
     subs = submissions(args.folder)
     with Progress(
         TextColumn("batch"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
@@ -98,6 +103,21 @@ def _batch(args) -> int:
     failed = [r for r in rows if str(r.get("status", "")).startswith("error")]
     print(f"graded {len(rows)} submission(s) → {args.csv}" + (f"; {len(failed)} could not be graded" if failed else ""))
     return 0
+
+
+def _refuse_hidden(args, command: str) -> bool:
+    """Batch: refuse once, before any submission, when hidden grading would be unsafe here."""
+    from grader.grade import TRUSTED_ENV, hidden_available, refusal, view_unavailable
+
+    if args.trusted:
+        os.environ[TRUSTED_ENV] = "1"  # read by every grade() of this batch
+        return False
+    if args.no_sandbox or args.public_only or not hidden_available():
+        return False
+    reason = view_unavailable()
+    if reason:
+        print(f"{command}: refused: {refusal(reason)}", file=sys.stderr)
+    return bool(reason)
 
 
 def _release(args) -> int:
@@ -136,6 +156,9 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--public-only", action="store_true", help="grade with the public tests only")
     p.add_argument("--no-sandbox", action="store_true",
                    help="import the code into the test processes instead of sandboxed workers (trusted code only)")  # fmt: skip
+    p.add_argument("--trusted", action="store_true",
+                   help="run the hidden tests even where the sandbox cannot build its filesystem view "
+                        "(no root and no user namespaces): only for code you trust")  # fmt: skip
     p.add_argument(
         "--call-timeout", type=float, default=None, help="seconds per call of a student function (default 60)"
     )
@@ -172,6 +195,10 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--check", action="store_true", help="only report files that differ (exit 1 if any)")
     r.add_argument("--out", type=Path, help="write a complete student repository into this (new) folder")
     r.set_defaults(func=_release)
+
+    from grader.classroom.cli import register
+
+    register(sub)
     return parser
 
 

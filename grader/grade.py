@@ -3,6 +3,11 @@
 By default every section runs sandboxed (target ``sandbox:<root>``): the submission's code runs
 only in worker processes forked from one zygote shared by all sections of this grade (see
 ``grader/sandbox/``); ``sandbox=False`` imports it into the test processes (trusted code only).
+
+Hidden grading of untrusted code needs the workers' minimal filesystem view (``fsview.py``: root,
+or user namespaces without root). Where it cannot be built, :func:`grade` refuses (raises
+:class:`UnsafeGrading`) unless the caller says the submission is trusted; public-only grading
+still runs there (the public tests hold nothing a student does not have).
 """
 
 from __future__ import annotations
@@ -10,15 +15,61 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from grader.collect import collect
+from grader.collect import GradingError, collect
 from grader.judge import judge_section
 from grader.results import GradeResult
 from grader.run import run_section
 from grader.sections import HIDDEN_TESTS
 
+TRUSTED_ENV = "COURSE_GRADE_TRUSTED"  # "1": the instructor said the submissions are trusted
+SIMULATE_ENV = "COURSE_SANDBOX_SIMULATE_NO_VIEW"  # "1": behave as on a machine without the view
+
+
+class UnsafeGrading(GradingError):
+    """Hidden grading refused: the sandbox's filesystem view cannot be built on this machine."""
+
 
 def hidden_available() -> bool:
     return any(HIDDEN_TESTS.glob("test_sec*.py"))
+
+
+_VIEW_PROBE: dict[str, str | None] = {}
+
+
+def view_unavailable() -> str | None:
+    """Why the workers' filesystem view cannot be built here (None: it can). Measured once per
+    process by a short-lived probe that tries what a worker does (a private mount namespace with
+    tmpfs mounts, inside a user namespace when not root)."""
+    import os
+    import subprocess
+    import sys
+
+    if os.environ.get(SIMULATE_ENV) == "1":
+        return f"simulated by ${SIMULATE_ENV}"
+    if "reason" not in _VIEW_PROBE:
+        from grader.sandbox import fsview
+
+        try:
+            proc = subprocess.run(
+                [sys.executable, "-I", fsview.__file__, "--probe"], stdin=subprocess.DEVNULL,
+                capture_output=True, timeout=30, env={"PATH": "/usr/bin:/bin"},
+            )  # fmt: skip
+            ok = proc.returncode == 0
+        except (OSError, subprocess.TimeoutExpired):
+            ok = False
+        who = "as root" if os.geteuid() == 0 else "without root, user namespaces"
+        _VIEW_PROBE["reason"] = None if ok else f"{who}: no private mount namespace could be made"
+    return _VIEW_PROBE["reason"]
+
+
+def refusal(reason: str) -> str:
+    return (
+        f"the sandbox cannot build its filesystem view on this machine ({reason}), so a submission "
+        "could read other files of this machine (other submissions, your home folder). Hidden tests "
+        "are not run like that. Grade as root or where user namespaces are enabled "
+        "(sysctl kernel.unprivileged_userns_clone=1, user.max_user_namespaces > 0), grade with "
+        "--public-only, or pass --trusted if you trust the submission's code."
+    )
 
 
 def grade(
@@ -33,16 +84,24 @@ def grade(
     call_timeout: float | None = None,
     zygote=None,
     section_timeout: float = 900,
+    trusted: bool | None = None,
 ) -> GradeResult:
     """Grade the folder ``root`` (laid out like ``exercises/``). ``progress(section_name)`` is called
     as each section finishes. ``zygote``: a running :class:`grader.sandbox.pool.Zygote` to share
-    (batch grading); by default one is started for this grade."""
+    (batch grading); by default one is started for this grade. ``trusted``: grade with hidden tests
+    even where the filesystem view cannot be built (default: ``$COURSE_GRADE_TRUSTED == "1"``)."""
+    import os
+
     from grader import tamper
 
     root = Path(root).resolve()
     root, tampered = tamper.locate(root)
     section_jobs = collect(root, only)
     hidden = hidden and hidden_available()
+    if trusted is None:
+        trusted = os.environ.get(TRUSTED_ENV) == "1"
+    if sandbox and hidden and not trusted and (reason := view_unavailable()):
+        raise UnsafeGrading(refusal(reason))
     result = GradeResult(target=str(root), hidden_included=hidden, seed=seed, sandboxed=sandbox, tampered=tampered)
     env = {}
     own_zygote = None

@@ -154,4 +154,7 @@ def protection_summary(result: GradeResult) -> dict:
         "hidden_paths": p.get("hidden_paths", []),
         "limits": limits,
         "no_new_privs": bool(p.get("no_new_privs")),
+        "filesystem_view": p.get("filesystem_view") or "none",
+        "landlock": bool(p.get("landlock")),
+        "tmpfs": p.get("tmpfs", {}),
     }
