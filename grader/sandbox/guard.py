@@ -21,14 +21,16 @@ use of ``Y`` is recorded as "``X`` used ``Y``", whoever holds the reference to i
 
 Modes 2 and 3 are pushed only around calls of exercises that have a rule, so given code (training
 loops) runs as fast as without the guard and may use anything. After each such call the guard
-checks that its wrappers and modes are still in place; if the submission removed them, the call
-is recorded as :data:`TAMPERED`. Records travel to the grader in the reply
+checks that its wrappers and modes are still in place; if the submission removed them, or started
+another process during the call (an audit hook, which Python code cannot remove), the call is
+recorded as :data:`TAMPERED`. Records travel to the grader in the reply
 (``reply["forbidden"] = {exercise: [names]}``); verdicts are computed there.
 
-What this cannot see: computations done in another process the submission starts, a submission
-that finds and restores the originals AND pops both modes during its own call and puts them back
-before it returns, and re-implementations built from lower-level primitives (``torch._refs``) or
-other libraries. The static scan remains as an early hint.
+What this cannot see: a thread the submission started (the modes are per thread; the wrappers are
+not) that calls an original it saved or a ``torch.ops`` function; a process it started at import
+time; a submission that restores the originals AND pops both modes during its own call and puts
+them back before it returns; re-implementations built from lower-level primitives
+(``torch._refs``) or other libraries. The static scan remains as an early hint.
 """
 
 from __future__ import annotations
@@ -37,6 +39,9 @@ import sys
 import threading
 
 TAMPERED = "a way around the grader's shortcut check"
+# starting another process in a call of an exercise with a rule: the shortcut could run there, unseen
+PROCESS_EVENTS = frozenset({"os.fork", "os.forkpty", "os.posix_spawn", "os.spawn", "os.system", "os.exec",
+                            "subprocess.Popen", "pty.spawn"})  # fmt: skip
 NAMESPACES = ("torch", "torch.nn", "torch.nn.functional", "torch._C._nn")
 
 # the C bindings and ATen kernels behind each library shortcut: using one of them counts as using it
@@ -141,6 +146,7 @@ class _Guard:
         self.function_method = FunctionCheck.__torch_function__
         self.dispatch_method = DispatchCheck.__torch_dispatch__
         self.wrap_all({seen for table in self.targets.values() for seen in table})
+        sys.addaudithook(self.audit)  # cannot be removed from Python code
 
     # recording ------------------------------------------------------------------------------
 
@@ -149,6 +155,11 @@ class _Guard:
         if rule_names and self.exercise is not None:
             with self.lock:
                 self.hits.setdefault(self.exercise, set()).update(rule_names)
+
+    def audit(self, event: str, args) -> None:
+        if event in PROCESS_EVENTS and self.exercise is not None:
+            with self.lock:
+                self.hits.setdefault(self.exercise, set()).add(TAMPERED)
 
     def take(self) -> dict[str, list[str]]:
         with self.lock:

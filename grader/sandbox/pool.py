@@ -25,8 +25,9 @@ this run (its later calls fail at once with the same reason), which bounds the t
 submission can cost.
 
 Time budget: besides the per-call limit, all calls of a section share a budget of worker time
-(:func:`time_budget`): ``factor`` × the reference's own time for the same suites, measured once and
-committed in ``grader/time_budget.json`` (``benchmarks/bench_time_budget.py --update``), at least
+(:func:`time_budget`): ``factor`` × the reference's own time for the same suites, measured once on
+an idle machine and committed in ``grader/time_budget.json`` (``benchmarks/bench_time_budget.py
+--update``), × the machine's load factor while the section runs (:func:`load_factor`), at least
 ``minimum_seconds``. A call never waits longer than what is left of it; once it is used up, every
 later call of the section fails at once with "not run: time budget used up". A submission that
 sleeps or loops in every function therefore costs about the budget, not the per-call limit times
@@ -92,28 +93,55 @@ class SandboxConfig:
     time_budget: float | None = None  # seconds of calls per section; None: time_budget(section)
 
 
-def time_budget(section: Section, suites: str | None = None) -> tuple[float, str]:
+def time_budget(section: Section, suites: str | None = None, load: float = 1.0) -> tuple[float, str]:
     """(seconds, how they were derived) of worker time that the calls of ``section`` may use.
 
     ``$COURSE_TIME_BUDGET`` (seconds; ``inf`` for none) overrides everything; otherwise the
     reference's measured time for ``suites`` ("public" or "all" = public + hidden; default
     ``$COURSE_TIME_BUDGET_SUITES``, set by grader/run.py, else "all") times
-    ``$COURSE_TIME_BUDGET_FACTOR`` (else the file's factor), at least the file's minimum."""
+    ``$COURSE_TIME_BUDGET_FACTOR`` (else the file's factor) times ``load`` (how much slower than
+    at the measurement the machine runs now, see :func:`load_factor`), at least the file's minimum."""
+    base, minimum, source = _budget_parts(section, suites)
+    if minimum is None:
+        return base, source
+    return max(minimum, base * load), source
+
+
+def _budget_parts(section: Section, suites: str | None) -> tuple[float, float | None, str]:
+    """(factor x measured seconds, minimum or None when the budget does not scale, source)."""
     explicit = os.environ.get("COURSE_TIME_BUDGET")
     if explicit:
-        return float(explicit), "set by $COURSE_TIME_BUDGET"
+        return float(explicit), None, "set by $COURSE_TIME_BUDGET"
     suites = suites or os.environ.get("COURSE_TIME_BUDGET_SUITES") or "all"
     try:
         data = json.loads(TIME_BUDGET_FILE.read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return math.inf, f"no time budget: {TIME_BUDGET_FILE.name} is missing or unreadable"
+        return math.inf, None, f"no time budget: {TIME_BUDGET_FILE.name} is missing or unreadable"
     factor = float(os.environ.get("COURSE_TIME_BUDGET_FACTOR") or data.get("factor", 3.0))
     minimum = float(data.get("minimum_seconds", 10.0))
     measured = data.get("sections", {}).get(section.name, {}).get(suites)
     if measured is None:
-        return math.inf, f"no time budget: the reference's time for {section.name} ({suites}) is not measured"
-    seconds = max(minimum, factor * float(measured))
-    return seconds, f"{factor:g} x the reference's {float(measured):.2f} s ({suites} tests), at least {minimum:g} s"
+        return math.inf, None, f"no time budget: the reference's time for {section.name} ({suites}) is not measured"
+    source = f"{factor:g} x the reference's {float(measured):.2f} s ({suites} tests) x the load factor, at least {minimum:g} s"
+    return factor * float(measured), minimum, source
+
+
+MAX_LOAD_FACTOR = 8.0
+
+
+def load_factor() -> float:
+    """How many runnable processes share each CPU now (1-minute load average / CPUs), between 1 and
+    ``MAX_LOAD_FACTOR``: the reference was measured on an idle machine, and on a busy one every
+    call takes about this much longer."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cpus = os.cpu_count() or 1
+    try:
+        load = os.getloadavg()[0]
+    except OSError:
+        return 1.0
+    return min(MAX_LOAD_FACTOR, max(1.0, load / max(cpus, 1)))
 
 
 def hidden_paths() -> list[str]:
@@ -554,9 +582,11 @@ class SandboxTarget:
         self.output_total = 0
         self._last_call_facts: dict = {}  # what the worker measured during the last call
         if self._config.time_budget is not None:
-            self._budget, self._budget_source = float(self._config.time_budget), "set by the caller"
+            self._budget_base, self._budget_min = float(self._config.time_budget), None
+            self._budget_source = "set by the caller"
         else:
-            self._budget, self._budget_source = time_budget(section)
+            self._budget_base, self._budget_min, self._budget_source = _budget_parts(section, None)
+        self._load = 1.0  # the highest load factor seen during this section's calls
         self._rules = forbidden.rules_for(section.name)
         self.forbidden: dict[str, set[str]] = {}  # exercise → banned names the worker saw it use
         self._used = 0.0  # seconds of calls so far (worker wall time as seen from here)
@@ -590,17 +620,26 @@ class SandboxTarget:
         return dict(self._worker.hello) if self._worker is not None else {}
 
     @property
+    def _budget(self) -> float:
+        if self._budget_min is None:
+            return self._budget_base
+        return max(self._budget_min, self._budget_base * self._load)
+
+    @property
     def budget_facts(self) -> dict:
         budget = self._budget if math.isfinite(self._budget) else None
         return {
             "seconds": None if budget is None else round(budget, 3), "source": self._budget_source,
             "used": round(self._used, 3), "calls": self._calls, "used_up": self._budget_stop is not None,
+            "load_factor": round(self._load, 2),
         }  # fmt: skip
 
     def _timed_request(self, worker: Worker, name: str, header: dict, blobs: list[bytes]):
         """``worker.request`` within the per-call limit and what is left of the section's budget."""
         if self._budget_stop is not None:
             raise SubmissionCrash(self._budget_stop)
+        if self._budget_min is not None:
+            self._load = max(self._load, load_factor())
         left = self._budget - self._used
         if left <= 0:
             self._budget_stop = (
