@@ -1,0 +1,352 @@
+"""Class grading without git or GitHub: roster parsing, shard planning, deadline resolution from the
+grading log, the late policy, merging shards (one missing or failed: nobody is lost, a rerun fills
+them in), the status and comment payloads, and the grading step's refusal to hold a token.
+Grading itself is stubbed here (a fake ``batch``); ``test_workflow_dry_run.py`` grades for real."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from helpers import run_cli
+
+from grader.classroom import ledger, plan, publish, roster, shard
+from grader.classroom.merge import merge
+from grader.classroom.roster import RosterError, Student
+
+NOW = ledger.parse_time("2026-12-20T12:00:00Z")
+DEADLINE = ledger.parse_time("2026-12-20T23:59:00+09:00")  # 14:59 UTC
+
+
+def students(n: int) -> list[Student]:
+    return [Student(f"s{i:03d}", f"course/ch6-s{i:03d}") for i in range(n)]
+
+
+def sha(i: int) -> str:
+    return f"{i:040x}"
+
+
+# ---------------------------------------------------------------- roster
+
+
+def test_roster_csv_reads_students_repositories_and_feedback_prs(tmp_path):
+    # oracle: the example roster committed beside the code, read back row by row
+    path = tmp_path / "roster.csv"
+    path.write_text("student,repository,feedback_pr\n# comment\nbob,org/ch6-bob,\nalice,org/ch6-alice,1\n")
+    got = roster.read_roster_csv(path)
+    assert got == [Student("alice", "org/ch6-alice", 1), Student("bob", "org/ch6-bob", None)]
+    example = roster.read_roster_csv(Path(roster.__file__).with_name("roster.example.csv"))
+    assert [s.student for s in example] == ["alice", "bob"]
+
+
+@pytest.mark.parametrize(
+    "line",
+    ["../x,org/repo,", "alice,org/../repo,", "alice,--upload-pack=evil,", "alice,org/repo,-3", "alice,org/repo,x"],
+)
+def test_roster_refuses_names_that_could_become_paths_or_options(tmp_path, line):
+    path = tmp_path / "roster.csv"
+    path.write_text("student,repository,feedback_pr\n" + line + "\n")
+    with pytest.raises(RosterError):
+        roster.read_roster_csv(path)
+
+
+def test_roster_refuses_a_student_listed_twice(tmp_path):
+    path = tmp_path / "roster.csv"
+    path.write_text("student,repository\nalice,org/a\nalice,org/b\n")
+    with pytest.raises(RosterError, match="twice"):
+        roster.read_roster_csv(path)
+
+
+def test_org_roster_takes_the_assignment_prefix_from_paginated_output():
+    # oracle: GitHub Classroom's naming, <prefix>-<login>; `gh api --paginate` prints one array per page
+    pages = json.dumps(
+        [{"name": "ch6-alice", "full_name": "org/ch6-alice"}, {"name": "other", "full_name": "org/other"}]
+    )
+    pages += json.dumps([{"name": "ch6-bob", "full_name": "org/ch6-bob"}, {"name": "ch6", "full_name": "org/ch6"}])
+    got = roster.roster_from_org(roster.parse_json_stream(pages), "ch6")
+    assert got == [Student("alice", "org/ch6-alice"), Student("bob", "org/ch6-bob")]
+
+
+def test_fork_roster_names_students_by_fork_owner():
+    forks = [{"owner": {"login": "zed"}, "full_name": "zed/course"}, {"owner": {"login": "amy"}, "full_name": "amy/c"}]
+    assert roster.roster_from_forks(forks) == [Student("amy", "amy/c"), Student("zed", "zed/course")]
+
+
+def test_select_keeps_the_named_students_and_refuses_unknown_ones():
+    class_ = students(5)
+    assert [s.student for s in roster.select(class_, "s001, s003")] == ["s001", "s003"]
+    assert roster.select(class_, "") == class_
+    with pytest.raises(RosterError, match="nobody"):
+        roster.select(class_, "nobody")
+
+
+# ---------------------------------------------------------------- shard planning
+
+
+@pytest.mark.parametrize("n", [0, 1, 37, 300])
+def test_shards_cover_every_student_once_and_are_balanced(n):
+    # oracle: the definition — ceil(n/size) shards, each at most `size`, sizes differ by at most one
+    size = 15
+    heads = {s.student: sha(i + 1) for i, s in enumerate(students(n))}
+    p = plan.make_plan(students(n), heads, [], [], run="r1", now=NOW, shard_size=size)
+    assert p["shards"] == math.ceil(n / size)
+    assert sorted(j["student"] for j in p["jobs"]) == sorted(heads)
+    sizes = [len(plan.shard_jobs(p, k)) for k in range(p["shards"])]
+    assert sum(sizes) == n and all(0 < x <= size for x in sizes)
+    assert not sizes or max(sizes) - min(sizes) <= 1
+    assert [m["shard"] for m in plan.matrix(p)["include"]] == list(range(p["shards"]))
+
+
+def test_matrix_scopes_each_shard_token_to_its_own_repositories():
+    p = plan.make_plan(students(37), {s.student: sha(1) for s in students(37)}, [], [], run="r", now=NOW,
+                       shard_size=15)  # fmt: skip
+    for entry in plan.matrix(p)["include"]:
+        names = entry["repositories"].split(",")
+        assert names == sorted(j["repository"].split("/")[1] for j in plan.shard_jobs(p, entry["shard"]))
+
+
+def test_shard_count_never_exceeds_githubs_matrix_limit():
+    assert plan.shard_count(10_000, 1) == plan.MAX_SHARDS
+
+
+def test_a_commit_graded_earlier_is_reused_not_planned_again():
+    class_ = students(3)
+    heads = {s.student: sha(i + 1) for i, s in enumerate(class_)}
+    graded = [{"student": "s001", "sha": sha(2), "seed": "secret", "hidden": True, "score": 5, "max_score": 9}]
+    p = plan.make_plan(class_, heads, [], graded, run="r2", now=NOW)
+    assert [j["student"] for j in p["jobs"]] == ["s000", "s002"]
+    assert [r["student"] for r in p["reused"]] == ["s001"]
+    # the same commit with another seed mode, or --regrade, is graded again
+    assert len(plan.make_plan(class_, heads, [], graded, run="r2", now=NOW, seed="public")["jobs"]) == 3
+    assert len(plan.make_plan(class_, heads, [], graded, run="r2", now=NOW, regrade=True)["jobs"]) == 3
+
+
+def test_a_student_without_commit_is_listed_not_planned():
+    p = plan.make_plan(students(2), {"s000": sha(1), "s001": None}, [], [], run="r", now=NOW)
+    assert [j["student"] for j in p["jobs"]] == ["s000"]
+    assert [r["status"] for r in p["students"]] == ["planned", "no commit"]
+
+
+# ---------------------------------------------------------------- the grading log and deadlines
+
+
+def seen_at(student: str, sha_: str, t) -> dict:
+    return {"student": student, "repository": "o/r", "sha": sha_, "seen_at": ledger.format_time(t), "run": "x"}
+
+
+def test_new_sightings_record_only_changed_heads():
+    seen = [seen_at("a", sha(1), NOW)]
+    new = ledger.new_sightings(seen, {"a": ("o/a", sha(1)), "b": ("o/b", sha(2))}, NOW + timedelta(minutes=30), "r")
+    assert [(r["student"], r["sha"]) for r in new] == [("b", sha(2))]
+    new = ledger.new_sightings(seen, {"a": ("o/a", sha(3))}, NOW, "r")
+    assert [(r["student"], r["sha"]) for r in new] == [("a", sha(3))]
+
+
+def test_deadline_resolves_to_the_last_head_seen_before_it():
+    # oracle: a timeline written by hand; the commit dates play no part
+    d = DEADLINE
+    seen = [seen_at("a", sha(1), d - timedelta(hours=5)), seen_at("a", sha(2), d - timedelta(minutes=20)),
+            seen_at("a", sha(3), d + timedelta(minutes=10))]  # fmt: skip
+    res = ledger.resolve(ledger.timeline(seen, "a"), d, ledger.LatePolicy(0.1, 3))
+    assert res.on_time.sha == sha(2)
+    assert res.late.sha == sha(3) and res.days_late == 1
+
+
+def test_githubs_push_time_counts_a_push_between_two_runs():
+    # the last run before the deadline saw sha 1; GitHub says sha 2 was pushed 5 minutes before the deadline
+    d = DEADLINE
+    seen = [seen_at("a", sha(1), d - timedelta(minutes=25)), seen_at("a", sha(2), d + timedelta(minutes=5))]
+    pushes = [{"ref": "refs/heads/main", "after": sha(2), "timestamp": ledger.format_time(d - timedelta(minutes=5))}]
+    res = ledger.resolve(ledger.timeline(seen, "a", pushes), d, ledger.LatePolicy())
+    assert res.on_time.sha == sha(2) and res.late is None
+    assert "GitHub reports a push" in res.note
+    # a push to another branch says nothing about the graded branch
+    other = [{**pushes[0], "ref": "refs/heads/experiment"}]
+    assert ledger.resolve(ledger.timeline(seen, "a", other), d, ledger.LatePolicy()).on_time.sha == sha(1)
+
+
+def test_commits_later_than_the_cap_are_not_graded():
+    d = DEADLINE
+    seen = [seen_at("a", sha(1), d - timedelta(hours=1)), seen_at("a", sha(2), d + timedelta(days=4))]
+    res = ledger.resolve(ledger.timeline(seen, "a"), d, ledger.LatePolicy(0.1, 3))
+    assert res.on_time.sha == sha(1) and res.late is None and "not graded" in res.note
+
+
+@pytest.mark.parametrize(("hours", "days", "factor"), [(0.5, 1, 0.9), (24, 1, 0.9), (25, 2, 0.8), (72, 3, 0.7)])
+def test_late_policy_counts_started_days(hours, days, factor):
+    # oracle: penalty 0.1 per started day, cap 3 days, computed by hand
+    policy = ledger.LatePolicy(0.1, 3)
+    got = policy.days_late(DEADLINE + timedelta(hours=hours), DEADLINE)
+    assert got == days and policy.factor(got) == pytest.approx(factor, rel=1e-12)
+    assert policy.factor(4) == 0.0
+
+
+def test_a_plan_at_the_deadline_lists_on_time_and_late_jobs():
+    d = DEADLINE
+    seen = [seen_at("s000", sha(1), d - timedelta(hours=2)), seen_at("s000", sha(2), d + timedelta(hours=2)),
+            seen_at("s001", sha(3), d + timedelta(hours=30))]  # fmt: skip
+    p = plan.make_plan(students(2), {}, seen, [], run="r", now=NOW, deadline=d, policy=ledger.LatePolicy(0.1, 3))
+    assert [(j["id"], j["sha"], j["kind"]) for j in p["jobs"]] == [
+        ("s000", sha(1), "on_time"), ("s000--late", sha(2), "late"), ("s001--late", sha(3), "late")]  # fmt: skip
+    assert [r["days_late"] for r in p["students"]] == [1, 2]
+
+
+# ---------------------------------------------------------------- grading a shard (stubbed batch) and merging
+
+
+def fake_batch(scores: dict[str, float]):
+    """Stands in for grader.batch.batch: writes the per-job JSON report and returns the rows."""
+
+    def run(folder, csv_path, *, reports, **kwargs):
+        rows = []
+        for sub in sorted(p for p in Path(folder).iterdir() if p.is_dir()):
+            score = scores[sub.name]
+            rows.append({"student": sub.name, "score": score, "max_score": 10, "sec39_attention_math": score,
+                         "status": "ok"})  # fmt: skip
+            report = {"target": str(sub), "hidden_included": True, "seed": 4242, "sandboxed": True, "tampered": [],
+                      "sections": [{"name": "sec39_attention_math", "problems": [], "seconds": 1.0, "exercises": [
+                          {"name": "softmax", "tests": [
+                              {"name": "t_core", "status": "passed", "score": score, "max_score": 10,
+                               "message": "", "hidden": True}]}]}]}  # fmt: skip
+            (Path(reports) / f"{sub.name}.json").write_text(json.dumps(report))
+        return rows
+
+    return run
+
+
+def grade_all(p, tmp_path, scores, skip_shards=()):
+    shards = tmp_path / "shards"
+    for k in range(p["shards"]):
+        if k in skip_shards:
+            continue
+        subs = tmp_path / f"subs-{k}"
+        for j in plan.shard_jobs(p, k):
+            (subs / j["id"]).mkdir(parents=True)
+        shard.grade_shard(p, k, subs, shards / f"shard-{k}", batch_fn=fake_batch(scores))
+    return shards
+
+
+def read_csv(path):
+    with open(path, newline="", encoding="utf-8") as f:
+        return {r["student"]: r for r in csv.DictReader(f)}
+
+
+def test_merge_with_a_missing_shard_lists_who_was_not_graded_and_a_rerun_fills_them_in(tmp_path, monkeypatch):
+    monkeypatch.setenv("COURSE_GRADING_SEED", "4242")
+    class_ = students(37)
+    heads = {s.student: sha(i + 1) for i, s in enumerate(class_)}
+    scores = {s.student: float(i % 11) for i, s in enumerate(class_)}
+    p = plan.make_plan(class_, heads, [], [], run="r1", now=NOW, shard_size=15)
+    lost = {j["student"] for j in plan.shard_jobs(p, 1)}
+    table = merge(p, grade_all(p, tmp_path / "run1", scores, skip_shards={1}), tmp_path / "out1")
+    rows = read_csv(tmp_path / "out1" / "grades.csv")
+    assert set(rows) == set(heads) and len(table) == 37  # nobody is lost
+    for name, row in rows.items():
+        if name in lost:
+            assert "not graded" in row["status"] and "shard 1" in row["status"] and row["final"] == ""
+        else:
+            assert float(row["final"]) == scores[name] and row["commit"] == heads[name]
+    graded = ledger.read_jsonl(tmp_path / "out1" / "graded.jsonl")
+    assert {g["student"] for g in graded} == set(heads) - lost
+    # the rerun plans exactly the students the first run lost, and the merged CSV is complete
+    p2 = plan.make_plan(class_, heads, [], graded, run="r2", now=NOW, shard_size=15)
+    assert {j["student"] for j in p2["jobs"]} == lost
+    merge(p2, grade_all(p2, tmp_path / "run2", scores), tmp_path / "out2")
+    rows = read_csv(tmp_path / "out2" / "grades.csv")
+    assert all(float(rows[n]["final"]) == scores[n] for n in heads)
+    assert all("graded earlier" in rows[n]["status"] for n in set(heads) - lost)
+
+
+def test_merge_ignores_a_shards_rows_for_commits_it_was_not_given(tmp_path, monkeypatch):
+    # a failed or stale shard artifact must not put a grade on the wrong commit
+    monkeypatch.setenv("COURSE_GRADING_SEED", "4242")
+    p = plan.make_plan(students(2), {"s000": sha(1), "s001": sha(2)}, [], [], run="r", now=NOW)
+    shards = grade_all(p, tmp_path, {"s000": 3.0, "s001": 4.0})
+    rows_file = shards / "shard-0" / "rows.json"
+    entries = json.loads(rows_file.read_text())
+    entries[0]["sha"] = sha(99)
+    rows_file.write_text(json.dumps(entries))
+    merge(p, shards, tmp_path / "out")
+    rows = read_csv(tmp_path / "out" / "grades.csv")
+    assert "not graded" in rows[entries[0]["student"]]["status"]
+
+
+def test_merge_applies_the_late_policy_and_keeps_the_better_grade(tmp_path, monkeypatch):
+    monkeypatch.setenv("COURSE_GRADING_SEED", "4242")
+    d = DEADLINE
+    seen = [seen_at("s000", sha(1), d - timedelta(hours=1)), seen_at("s000", sha(2), d + timedelta(hours=30)),
+            seen_at("s001", sha(3), d - timedelta(hours=1)), seen_at("s001", sha(4), d + timedelta(hours=1))]  # fmt: skip
+    p = plan.make_plan(students(2), {}, seen, [], run="r", now=NOW, deadline=d, policy=ledger.LatePolicy(0.1, 3))
+    scores = {"s000": 4.0, "s000--late": 10.0, "s001": 9.0, "s001--late": 9.5}
+    merge(p, grade_all(p, tmp_path, scores), tmp_path / "out")
+    rows = read_csv(tmp_path / "out" / "grades.csv")
+    # oracle by hand: s000 late 2 days, 10 * 0.8 = 8 > 4; s001 late 1 day, 9.5 * 0.9 = 8.55 < 9
+    assert float(rows["s000"]["final"]) == pytest.approx(8.0, rel=1e-12) and rows["s000"]["days_late"] == "2"
+    assert float(rows["s001"]["final"]) == pytest.approx(9.0, rel=1e-12)
+    lms = read_csv(tmp_path / "out" / "lms.csv")
+    assert lms["s000"]["points"] == rows["s000"]["final"] and lms["s000"]["out_of"] == "10"
+
+
+def test_grading_a_shard_keeps_the_secret_seed_out_of_reports(tmp_path, monkeypatch):
+    monkeypatch.setenv("COURSE_GRADING_SEED", "4242")
+    p = plan.make_plan(students(1), {"s000": sha(1)}, [], [], run="r", now=NOW)
+    shards = grade_all(p, tmp_path, {"s000": 7.0})
+    for f in (shards / "shard-0").rglob("*"):
+        if f.is_file():
+            assert "4242" not in f.read_text(encoding="utf-8"), f.name
+    assert "Grade: 7 / 10" in (shards / "shard-0" / "reports" / "s000.md").read_text(encoding="utf-8")
+
+
+def test_grading_a_shard_in_secret_mode_needs_the_seed(tmp_path, monkeypatch):
+    monkeypatch.delenv("COURSE_GRADING_SEED", raising=False)
+    p = plan.make_plan(students(1), {"s000": sha(1)}, [], [], run="r", now=NOW)
+    with pytest.raises(SystemExit, match="COURSE_GRADING_SEED"):
+        grade_all(p, tmp_path, {"s000": 1.0})
+
+
+@pytest.mark.parametrize("variable", ["GH_TOKEN", "GITHUB_TOKEN", "LOG_TOKEN"])
+def test_the_grading_step_refuses_to_run_with_a_token(tmp_path, variable):
+    p = plan.make_plan(students(1), {"s000": sha(1)}, [], [], run="r", now=NOW, seed="public")
+    (tmp_path / "plan.json").write_text(json.dumps(p))
+    proc = run_cli("class", "grade", str(tmp_path / "plan.json"), "--shard", "0", "--submissions", str(tmp_path),
+                   "--out", str(tmp_path / "out"), env={variable: "ghs_x"})  # fmt: skip
+    assert proc.returncode == 2 and variable in proc.stderr and "ghs_x" not in proc.stderr + proc.stdout
+
+
+# ---------------------------------------------------------------- payloads
+
+
+def item(**kw):
+    return {"student": "a", "repository": "org/ch6-a", "sha": sha(5), "score": 7.5, "max_score": 10, "status": "ok",
+            "days_late": 0, "feedback_pr": None, **kw}  # fmt: skip
+
+
+def test_status_payload_says_points_and_links_nowhere():
+    assert publish.status_payload(item(), 0.1, 3) == {"state": "success", "context": "course/grade",
+                                                      "description": "Points 7.5/10"}  # fmt: skip
+    late = publish.status_payload(item(days_late=2, score=10), 0.1, 3)
+    assert late["description"] == "Points 10/10 (late 2 days: counts x0.8)" and "target_url" not in late
+    assert publish.status_payload(item(status="error: boom"), 0.1, 3)["state"] == "error"
+
+
+def test_comment_body_carries_the_marker_and_is_capped():
+    body = publish.comment_body(item(), "x" * 100_000, {"description": "Points 7.5/10"})
+    assert body.startswith(publish.MARKER) and len(body) < 65536 and sha(5)[:12] in body
+
+
+def test_only_comments_the_app_wrote_are_updated():
+    # a student can write the marker too: only a Bot's comment counts as ours
+    assert publish._ours({"user": {"type": "Bot"}, "body": publish.MARKER + "\nold"})
+    assert not publish._ours({"user": {"type": "User"}, "body": publish.MARKER + "\nfake"})
+    assert not publish._ours({"user": {"type": "Bot"}, "body": "something else"})
+
+
+def test_publish_refuses_a_repository_or_commit_that_is_not_one():
+    with pytest.raises(publish.RemoteError):
+        publish.publish_one(item(repository="org/../x"), None, {"penalty_per_day": 0.1, "cap_days": 3}, Path("."))
+    with pytest.raises(publish.RemoteError):
+        publish.publish_one(item(sha="HEAD"), None, {"penalty_per_day": 0.1, "cap_days": 3}, Path("."))
