@@ -1,0 +1,226 @@
+"""Mutation testing of the reference solutions against the public + hidden suites.
+
+    python -m grader.mutation                                  # every section
+    python -m grader.mutation --section sec39_attention_math   # one (repeatable)
+    tox -e mutation -- --section sec39_attention_math
+
+For each section a workspace is laid out in a temporary folder::
+
+    src/<section>/*.py          copy of solutions/<section>/ (only <module>.py is mutated)
+    tests/public/test_<section>.py, tests/hidden/test_<section>*.py   copies of the suites
+    pyproject.toml              mutmut's and pytest's settings
+
+mutmut (see requirements-mutation.txt) mutates the ``### BEGIN/END SOLUTION`` regions of the
+module, runs the suites once to learn which tests reach which function, then runs, in a process
+forked from that warm one, only those tests against each mutant (``-x``: the first failure kills
+it). The suites get the mutated copy through ``--impl <workspace>/mutants/src``; the reference
+fixtures (``<module>_ref``) keep loading the untouched ``solutions/``.
+
+Written per section: ``<summary-dir>/<section>.txt`` (counts, kill rate, per function, the
+survivors) and ``<survivors-dir>/<section>.md`` (the diff of every surviving mutant). Mutants that
+``grader/mutation/triage/<section>.md`` marks as equivalent are left out of the second kill rate.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from grader.mutation.regions import Tally, equivalent_mutants, function_of, read_triage, solution_regions
+from grader.sections import REPO, SOLUTIONS, Section, all_sections
+
+HERE = Path(__file__).resolve().parent
+TRIAGE = HERE / "triage"
+
+
+def pyproject(workspace: Path) -> str:
+    """mutmut's settings (and pytest's: the course plugin, no cache, importlib imports)."""
+    impl = workspace / "mutants" / "src"
+    args = ["-p", "grader.pytest_plugin", f"--impl={impl}", "-p", "no:cacheprovider", "--assert=plain"]
+    return (
+        "[tool.mutmut]\n"
+        'source_paths = ["src"]\n'
+        f"pytest_add_cli_args = {json.dumps(args)}\n"
+        'pytest_add_cli_args_test_selection = ["tests"]\n'
+        "use_git_change_detection = false\n"
+        "use_setproctitle = false\n"
+        "\n"
+        "[tool.pytest.ini_options]\n"
+        'addopts = "--import-mode=importlib"\n'
+        'python_files = ["test_*.py"]\n'
+        'filterwarnings = ["error::RuntimeWarning"]\n'
+    )
+
+
+def suites(section: Section) -> list[Path]:
+    return [section.public_tests, *section.hidden_test_files()]
+
+
+def lay_out(section: Section, workspace: Path) -> None:
+    """The workspace of one section (see the module docstring)."""
+    src = workspace / "src" / section.name
+    src.mkdir(parents=True)
+    for path in sorted((SOLUTIONS / section.name).glob("*.py")):
+        shutil.copy2(path, src / path.name)
+    module = src / f"{section.module}.py"
+    if not solution_regions(module.read_text(encoding="utf-8")):
+        raise SystemExit(f"{section.name}: no ### BEGIN/END SOLUTION region to mutate")
+    (workspace / "tests" / "public").mkdir(parents=True)
+    (workspace / "tests" / "hidden").mkdir()
+    shutil.copy2(section.public_tests, workspace / "tests" / "public" / section.public_tests.name)
+    for path in section.hidden_test_files():
+        shutil.copy2(path, workspace / "tests" / "hidden" / path.name)
+    (workspace / "pyproject.toml").write_text(pyproject(workspace), encoding="utf-8")
+
+
+def run_tool(workspace: Path, max_children: int, log) -> dict:
+    env = dict(os.environ)
+    env.update(PYTHONPATH=str(REPO), OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONHASHSEED="0", MPLBACKEND="Agg")
+    env.pop("PYTEST_ADDOPTS", None)
+    engine = [sys.executable, "-m", "grader.mutation.engine"]
+    subprocess.run(
+        [*engine, "run", "--max-children", str(max_children)],
+        cwd=workspace,
+        env=env,
+        check=True,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    out = workspace / "results.json"
+    subprocess.run(
+        [*engine, "report", str(out)], cwd=workspace, env=env, check=True, stdout=log, stderr=subprocess.STDOUT
+    )
+    return json.loads(out.read_text(encoding="utf-8"))
+
+
+def percent(rate: float | None) -> str:
+    return "n/a" if rate is None else f"{100 * rate:.1f} %"
+
+
+def summary(section: Section, results: dict, seconds: float, tally: Tally) -> str:
+    mutants = results["mutants"]
+    by_status: dict[str, int] = {}
+    for entry in mutants.values():
+        by_status[entry["status"]] = by_status.get(entry["status"], 0) + 1
+    lines = [
+        f"section: {section.name}",
+        f"tool: {results['tool']}",
+        f"mutated: the ### BEGIN/END SOLUTION regions of solutions/{section.name}/{section.module}.py",
+        "suites: " + " ".join(str(p.relative_to(REPO)) for p in suites(section)),
+        f"mutants: {tally.total}",
+        *(f"  {status}: {count}" for status, count in sorted(by_status.items())),
+        f"killed: {len(tally.killed)}",
+        f"survived: {len(tally.survivors)}",
+        f"kill rate: {percent(tally.kill_rate())}",
+        f"equivalent (triage/{section.name}.md): {len(tally.equivalent & set(tally.survivors))}",
+        f"kill rate of non-equivalent mutants: {percent(tally.kill_rate_non_equivalent())}",
+        f"seconds: {seconds:.0f} ({tally.total / seconds:.2f} mutants/s)",
+        "",
+        "per function (killed / mutants):",
+    ]
+    functions: dict[str, list[int]] = {}
+    for name in mutants:
+        counts = functions.setdefault(function_of(name), [0, 0])
+        counts[0] += name in set(tally.killed)
+        counts[1] += 1
+    width = max((len(f) for f in functions), default=0)
+    lines += [f"  {f:<{width}}  {k:>4} / {n:<4}" for f, (k, n) in sorted(functions.items())]
+    lines += ["", f"survivors (see survivors/{section.name}.md for the diffs):"]
+    lines += [f"  {name}  {mutants[name]['status']}" for name in tally.survivors] or ["  none"]
+    return "\n".join(lines) + "\n"
+
+
+def survivors_markdown(section: Section, results: dict, tally: Tally) -> str:
+    mutants = results["mutants"]
+    out = [
+        f"# Surviving mutants of {section.name}",
+        "",
+        f"{len(tally.survivors)} of {tally.total} mutants of `solutions/{section.name}/{section.module}.py` "
+        f"survive the public and hidden suites ({results['tool']}). Each diff is one mutant; a test that "
+        "fails on it (and passes on the reference) kills it.",
+        "",
+    ]
+    current = None
+    for name in tally.survivors:
+        function = function_of(name)
+        if function != current:
+            out += [f"## {function}", ""]
+            current = function
+        out += [
+            f"### `{name}` ({mutants[name]['status']})",
+            "",
+            "```diff",
+            mutants[name].get("diff", "").strip(),
+            "```",
+            "",
+        ]
+    return "\n".join(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m grader.mutation", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--section", action="append", help="a section folder name (repeatable; default: all)")
+    parser.add_argument(
+        "--summary-dir", type=Path, default=HERE, help="where <section>.txt goes (default: %(default)s)"
+    )
+    parser.add_argument("--survivors-dir", type=Path, default=HERE / "survivors", help="where <section>.md goes")
+    parser.add_argument("--max-children", type=int, default=1, help="mutants tested at once (default 1)")
+    parser.add_argument("--nice", type=int, default=10, help="lower this process's priority by N (default 10)")
+    parser.add_argument("--keep", action="store_true", help="keep the workspaces (their path is printed)")
+    args = parser.parse_args(argv)
+
+    sections = {s.name: s for s in all_sections()}
+    chosen = args.section or list(sections)
+    unknown = [n for n in chosen if n not in sections]
+    if unknown:
+        parser.error(f"unknown section(s): {', '.join(unknown)}; known: {', '.join(sections)}")
+    if args.nice:
+        os.nice(args.nice)
+    args.summary_dir.mkdir(parents=True, exist_ok=True)
+    args.survivors_dir.mkdir(parents=True, exist_ok=True)
+
+    for name in chosen:
+        section = sections[name]
+        workspace = Path(tempfile.mkdtemp(prefix=f"mutation-{name}-"))
+        log_path = workspace / "mutmut.log"
+        print(f"{name}: mutating in {workspace} (log: {log_path})", flush=True)
+        start = time.monotonic()
+        try:
+            lay_out(section, workspace)
+            with log_path.open("w") as log:
+                results = run_tool(workspace, args.max_children, log)
+        except subprocess.CalledProcessError:
+            print(log_path.read_text(errors="replace")[-4000:], file=sys.stderr)
+            print(f"{name}: mutmut failed (workspace kept: {workspace})", file=sys.stderr)
+            return 1
+        seconds = time.monotonic() - start
+        statuses = {n: e["status"] for n, e in results["mutants"].items()}
+        triage_file = TRIAGE / f"{name}.md"
+        equivalent = (
+            equivalent_mutants(read_triage(triage_file.read_text(encoding="utf-8"))) if triage_file.is_file() else set()
+        )
+        tally = Tally(statuses, equivalent)
+        (args.summary_dir / f"{name}.txt").write_text(summary(section, results, seconds, tally), encoding="utf-8")
+        (args.survivors_dir / f"{name}.md").write_text(survivors_markdown(section, results, tally), encoding="utf-8")
+        print(
+            f"{name}: {tally.total} mutants, {len(tally.killed)} killed, {len(tally.survivors)} survived, "
+            f"kill rate {percent(tally.kill_rate())}, non-equivalent {percent(tally.kill_rate_non_equivalent())}, "
+            f"{seconds:.0f} s ({tally.total / seconds:.2f} mutants/s)",
+            flush=True,
+        )
+        if args.keep:
+            print(f"{name}: workspace kept: {workspace}")
+        else:
+            shutil.rmtree(workspace, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

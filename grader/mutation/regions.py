@@ -1,0 +1,174 @@
+"""The pure parts of the mutation check: where a solution file may be mutated, how the mutated
+copy is named at import, how results are counted and how the triage files are read.
+
+Only the code between ``### BEGIN SOLUTION`` and ``### END SOLUTION`` is what a student writes, so
+only that code is mutated: every other line of a solution file (imports, docstrings, given code,
+the ``def`` lines themselves) is handed to the mutation tool as a line it must not touch.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass, field
+
+BEGIN = "### BEGIN SOLUTION"
+END = "### END SOLUTION"
+
+# the statuses the mutation tool reports, grouped the way this check counts them
+KILLED = {"killed", "timeout", "segfault", "caught by type check"}
+SURVIVED = {"survived", "no tests", "suspicious", "skipped"}
+
+
+class RegionError(ValueError):
+    """A solution file whose markers do not pair up."""
+
+
+def solution_regions(source: str) -> list[tuple[int, int]]:
+    """The 1-based, inclusive line ranges strictly inside each BEGIN/END SOLUTION pair."""
+    regions: list[tuple[int, int]] = []
+    start = None
+    for number, line in enumerate(source.splitlines(), start=1):
+        text = line.strip()
+        if text == BEGIN:
+            if start is not None:
+                raise RegionError(f"line {number}: {BEGIN} inside another solution region")
+            start = number
+        elif text == END:
+            if start is None:
+                raise RegionError(f"line {number}: {END} without {BEGIN}")
+            if number - start > 1:
+                regions.append((start + 1, number - 1))
+            start = None
+    if start is not None:
+        raise RegionError(f"line {start}: {BEGIN} is never closed")
+    return regions
+
+
+def lines_outside_regions(source: str) -> set[int]:
+    """Every line number of ``source`` that is not inside a solution region (markers included)."""
+    inside = {n for first, last in solution_regions(source) for n in range(first, last + 1)}
+    total = len(source.splitlines())
+    return {n for n in range(1, total + 1) if n not in inside}
+
+
+def module_name(section: str, module: str) -> str:
+    """The dotted name the mutation tool gives the mutated copy of ``<section>/<module>.py``."""
+    return f"{section}.{module}"
+
+
+def naming_header(name: str) -> str:
+    """One line of code that gives a module loaded under any name the name ``name``.
+
+    The course loads a section's file under a name unique to its path; the mutation tool's
+    switch between the original and a mutant compares a function's ``__module__`` with the name
+    it gave the file, so the mutated copy renames itself before defining anything (and is
+    registered under that name too, for code that looks a class's module up). One line, so that
+    the line numbers the tool recorded for the file stay right."""
+    return (
+        "import sys as _course_mutation_sys; "
+        f"_course_mutation_sys.modules.update({{{name!r}: _course_mutation_sys.modules[__spec__.name]}} "
+        "if __spec__ is not None and __spec__.name in _course_mutation_sys.modules else {}); "
+        f"__name__ = {name!r}; "
+    )
+
+
+def add_naming_header(source: str, name: str) -> str:
+    """``source`` with :func:`naming_header` put in front of its first statement after the
+    docstring and the ``__future__`` imports (the only statements that must come first); the
+    line count does not change when that statement is a simple one."""
+    tree = ast.parse(source)
+    first = None
+    for index, node in enumerate(tree.body):
+        is_doc = index == 0 and isinstance(node, ast.Expr) and isinstance(getattr(node, "value", None), ast.Constant)
+        is_future = isinstance(node, ast.ImportFrom) and node.module == "__future__"
+        if not (is_doc or is_future):
+            first = node
+            break
+    lines = source.splitlines(keepends=True)
+    header = naming_header(name)
+    if first is None:
+        return source + ("" if source.endswith("\n") or not source else "\n") + header.rstrip("; ") + "\n"
+    at = first.lineno - 1
+    if not isinstance(first, _SIMPLE):  # a compound statement cannot follow ';' on its line
+        return "".join(lines[:at]) + header.rstrip("; ") + "\n" + "".join(lines[at:])
+    return "".join(lines[:at]) + header + "".join(lines[at:])
+
+
+_SIMPLE = (
+    ast.Expr,
+    ast.Assign,
+    ast.AugAssign,
+    ast.AnnAssign,
+    ast.Import,
+    ast.ImportFrom,
+    ast.Pass,
+    ast.Delete,
+    ast.Return,
+    ast.Raise,
+    ast.Global,
+    ast.Nonlocal,
+    ast.Assert,
+    ast.Break,
+    ast.Continue,
+)
+
+
+# --- counting -------------------------------------------------------------------------------
+
+
+@dataclass
+class Tally:
+    statuses: dict[str, str]  # mutant name -> status
+    equivalent: set[str] = field(default_factory=set)
+
+    @property
+    def total(self) -> int:
+        return len(self.statuses)
+
+    @property
+    def killed(self) -> list[str]:
+        return sorted(n for n, s in self.statuses.items() if s in KILLED)
+
+    @property
+    def survivors(self) -> list[str]:
+        return sorted(n for n, s in self.statuses.items() if s not in KILLED)
+
+    def kill_rate(self) -> float | None:
+        """Killed / all mutants."""
+        return len(self.killed) / self.total if self.total else None
+
+    def kill_rate_non_equivalent(self) -> float | None:
+        """Killed / mutants not triaged as equivalent (the goal: at least 0.95)."""
+        counted = self.total - len(self.equivalent & set(self.survivors))
+        return len(self.killed) / counted if counted else None
+
+
+def function_of(mutant: str) -> str:
+    """``sec39_attention_math.attention_math.x_softmax__mutmut_3`` -> ``softmax``."""
+    mangled = mutant.partition("__mutmut_")[0].rpartition(".")[2]
+    if "ǁ" in mangled:  # a method: xǁClassǁname
+        _, cls, name = mangled.split("ǁ")
+        return f"{cls}.{name}"
+    return mangled.removeprefix("x_")
+
+
+_ROW = re.compile(r"^\|\s*`?([A-Za-z0-9_.ǁ]+__mutmut_\d+)`?\s*\|\s*([^|]+?)\s*\|\s*(.*?)\s*\|\s*$")
+
+
+def read_triage(text: str) -> dict[str, tuple[str, str]]:
+    """Triage rows ``| mutant | verdict | reason |`` -> {mutant: (verdict, reason)}.
+
+    A verdict is ``equivalent`` (the reason says why no test can tell it apart),
+    ``fixed by <test id>`` or ``not killed yet``."""
+    rows = {}
+    for line in text.splitlines():
+        match = _ROW.match(line.strip())
+        if match:
+            rows[match.group(1)] = (match.group(2).strip(), match.group(3).strip())
+    return rows
+
+
+def equivalent_mutants(triage: dict[str, tuple[str, str]]) -> set[str]:
+    """The mutants a triage marks as equivalent, each with a reason (one without is not counted)."""
+    return {name for name, (verdict, reason) in triage.items() if verdict.lower() == "equivalent" and reason}
