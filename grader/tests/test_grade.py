@@ -151,3 +151,28 @@ def test_same_seed_same_grade(tmp_path):
     b = grade_json(SOLUTIONS, tmp_path / "b.json", "--seed", "7", "--section", FIRST.name)
     strip = lambda d: json.dumps([[t["status"] for e in s["exercises"] for t in e["tests"]] for s in d["sections"]])  # noqa: E731
     assert a["seed"] == 7 and strip(a) == strip(b)
+
+
+def test_submission_text_never_reaches_hidden_test_messages(tmp_path):
+    """The first exercise raises AssertionError(repr(its arguments)) with escapes and a second
+    line: hidden tests show only the type, public tests one cleaned line (the grader's own checks
+    raise CheckFailure, so a student's AssertionError is the student's text)."""
+
+    def breaker(root):
+        path = FIRST.module_file(root)
+        src = path.read_text(encoding="utf-8")
+        bad = 'raise AssertionError("\\x1b[31m" + repr(locals()) + "\\r\\nsecond line")'
+        path.write_text(src.replace("### BEGIN SOLUTION", bad + "\n    ### BEGIN SOLUTION", 1), encoding="utf-8")
+
+    root = _copy_of_solutions(tmp_path)
+    breaker(root)
+    data = grade_json(root, tmp_path / "g.json", "--section", FIRST.name)
+    exercise = data["sections"][0]["exercises"][0]
+    hidden = [t["message"] for t in exercise["tests"] if t["hidden"] and t["status"] != "passed"]
+    public = [t["message"] for t in exercise["tests"] if not t["hidden"] and t["status"] != "passed"]
+    assert hidden and public and exercise["score"] == 0
+    assert set(hidden) == {"raised AssertionError"}, set(hidden)
+    for message in public:
+        assert message.startswith("raised AssertionError: {"), message
+        assert "second line" not in message and "\x1b" not in message and "[31m" not in message
+        assert len(message) <= len("raised AssertionError: ") + 200

@@ -231,3 +231,100 @@ def test_exercise_markers_use_only_known_options():
                 if unknown or len(mark.args) != 1:
                     bad.add(f"{section.name}::{case.function.__name__} {sorted(unknown)}")
     assert not bad, f"exercise markers with unknown options: {sorted(bad)}"
+
+
+# --- untrusted text: what a failure message may show of the submission's own text ---------------
+
+
+def failure_of(exc: BaseException, hidden: bool) -> str:
+    from grader.pytest_plugin import describe_failure
+
+    try:
+        raise exc
+    except BaseException:  # noqa: BLE001
+        info = pytest.ExceptionInfo.from_current()
+    return describe_failure(info, hidden=hidden)
+
+
+NASTY = "\x1b[31mred\x1b[0m <b>bold</b>\rcarriage\x07bell " + "x" * 400 + "\nsecond line with array([1.5, 2.5])"
+
+
+def test_a_submission_exception_in_a_hidden_test_shows_only_its_type():
+    for exc in (ValueError(NASTY), AssertionError(repr(np_args())), KeyError("secret key")):
+        assert failure_of(exc, hidden=True) == f"raised {type(exc).__name__}"
+
+
+def test_a_submission_exception_in_a_public_test_shows_one_cleaned_line():
+    message = failure_of(ValueError(NASTY), hidden=False)
+    assert message.startswith("raised ValueError: red <b>bold</b>")
+    assert len(message.removeprefix("raised ValueError: ")) <= 200
+    assert not any(ord(c) < 32 or 0x7F <= ord(c) <= 0x9F for c in message)
+    assert "second line" not in message and "carriage" not in message
+
+
+def test_an_assertion_error_of_the_submission_is_not_grader_text():
+    """A student can raise AssertionError too: only CheckFailure is the grader's."""
+    from grader.checks import CheckFailure
+
+    assert failure_of(AssertionError("f(x): 0 of 4 values differ"), hidden=True) == "raised AssertionError"
+    assert failure_of(CheckFailure("f(x) has shape (3,), expected (4,)"), hidden=True) == (
+        "f(x) has shape (3,), expected (4,)"
+    )
+    assert failure_of(AssertionError(), hidden=True) == "a check failed"  # a bare assert, --assert=plain
+
+
+def test_grader_written_messages_are_kept():
+    from grader.sandbox.pool import SubmissionCrash
+
+    crash = "softmax did not return within 60 s (stopped; a time limit of the grader)"
+    assert failure_of(SubmissionCrash(crash), hidden=True) == crash
+    with pytest.raises(pytest.fail.Exception) as info:
+        pytest.fail("softmax(x) rows should sum to 1", pytrace=False)
+    assert failure_of(info.value, hidden=True) == "softmax(x) rows should sum to 1"
+    message = failure_of(NotImplementedError("anything the student wrote"), hidden=True)
+    assert "not implemented yet" in message and "anything the student wrote" not in message
+
+
+def test_exception_type_names_are_restricted():
+    evil = type("Evil\x1b[2J<script>" + "E" * 100, (Exception,), {})
+    message = failure_of(evil("boom"), hidden=True)
+    kind = message.removeprefix("raised ")
+    assert kind.isascii() and len(kind) <= 60 and all(c.isalnum() or c in "_." for c in kind)
+
+
+def test_an_exception_whose_str_fails_still_gives_a_message():
+    class Broken(Exception):
+        def __str__(self):
+            raise RuntimeError("no")
+
+    assert failure_of(Broken(), hidden=False) == "raised Broken"
+
+
+def test_an_import_error_of_the_submission_is_cleaned_and_hidden_in_hidden_tests():
+    """Oracle: the fixture's message "cannot load …: <file>: error while importing: <Type>: <text>"."""
+    from grader.pytest_plugin import load_failure_message
+
+    text = f"cannot load sec99_toy: /sub/sec99_toy/toy.py: error while importing: RuntimeError: {NASTY}"
+    hidden = load_failure_message(text, hidden=True)
+    assert hidden == "cannot load sec99_toy: /sub/sec99_toy/toy.py: error while importing: RuntimeError"
+    public = load_failure_message(text, hidden=False)
+    assert public.startswith(hidden + ": red <b>bold</b>") and "second line" not in public
+    assert not any(ord(c) < 32 for c in public) and len(public) < len(hidden) + 220
+
+
+def test_skip_reasons_and_other_reports_follow_the_same_policy():
+    from types import SimpleNamespace
+
+    from grader.pytest_plugin import _short
+
+    skip = SimpleNamespace(longrepr=("f.py", 3, "Skipped: needs\x1b[1m torch\nline two"))
+    assert _short(skip, hidden=True) == "needs torch"
+    crash = SimpleNamespace(longrepr=f"Traceback ...\nValueError: {NASTY}")
+    assert "array" not in _short(crash, hidden=True) and "x" * 50 not in _short(crash, hidden=True)
+    assert len(_short(crash, hidden=False)) <= 200
+
+
+def np_args():
+    import numpy as np
+
+    return (np.arange(3.0), {"W": np.eye(2)})
