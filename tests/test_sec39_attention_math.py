@@ -2,6 +2,9 @@
 
 Small, readable checks on hand-made inputs; the hidden suite adds random shapes, float32,
 batch dimensions, masks and a PyTorch oracle. Run: `pytest tests/test_sec39_attention_math.py`.
+
+Every call goes through `call(attention_math, "name", ...)`, which also checks the course's
+conventions: no argument is modified, float32 in gives float32 out, no global random state is used.
 """
 
 import math
@@ -9,6 +12,7 @@ import math
 import numpy as np
 import pytest
 
+from grader.calls import call
 from grader.checks import check_close, check_dtype, check_ndarray, check_shape
 
 F64 = dict(rtol=1e-7, atol=1e-12)
@@ -17,7 +21,7 @@ F64 = dict(rtol=1e-7, atol=1e-12)
 @pytest.mark.exercise("softmax", points=1)
 def test_softmax_of_equal_logits_is_uniform(attention_math):
     # oracle: softmax of 4 equal numbers is 1/4 each
-    p = attention_math.softmax(np.zeros(4))
+    p = call(attention_math, "softmax", np.zeros(4))
     check_ndarray(p, "softmax(x)")
     check_close(p, np.full(4, 0.25), "softmax([0, 0, 0, 0])", **F64, show_values=True)
 
@@ -27,13 +31,13 @@ def test_softmax_matches_hand_computed_values(attention_math):
     # oracle: the definition exp(x_i) / sum_j exp(x_j), written out
     x = np.array([[1.0, 2.0, 3.0], [0.0, 0.0, math.log(2.0)]])
     expected = np.exp(x) / np.exp(x).sum(axis=-1, keepdims=True)
-    check_close(attention_math.softmax(x), expected, "softmax(x) along the last axis", **F64, show_values=True)
+    check_close(call(attention_math, "softmax", x), expected, "softmax(x) along the last axis", **F64, show_values=True)
 
 
 @pytest.mark.exercise("softmax", points=1)
 def test_softmax_does_not_overflow(attention_math):
     # property: softmax(x) == softmax(x - 1000); naive exp(1000) overflows to inf
-    p = attention_math.softmax(np.array([1000.0, 1001.0]))
+    p = call(attention_math, "softmax", np.array([1000.0, 1001.0]))
     e = np.exp(np.array([0.0, 1.0]))
     check_close(p, e / e.sum(), "softmax([1000, 1001])", **F64, show_values=True)
 
@@ -41,7 +45,7 @@ def test_softmax_does_not_overflow(attention_math):
 @pytest.mark.exercise("softmax", points=1)
 def test_softmax_mask_gives_zero_weight(attention_math):
     # oracle: masking the last entry leaves softmax of the first two
-    p = attention_math.softmax(np.array([0.0, 0.0, 5.0]), mask=np.array([True, True, False]))
+    p = call(attention_math, "softmax", np.array([0.0, 0.0, 5.0]), mask=np.array([True, True, False]))
     check_close(p, np.array([0.5, 0.5, 0.0]), "softmax with the last entry masked", **F64, show_values=True)
 
 
@@ -49,7 +53,7 @@ def test_softmax_mask_gives_zero_weight(attention_math):
 def test_project_qkv_shapes(attention_math):
     # oracle: shapes (T, D) @ (D, d) = (T, d)
     h = np.ones((5, 4))
-    Q, K, V = attention_math.project_qkv(h, np.ones((4, 3)), np.ones((4, 3)), np.ones((4, 2)))
+    Q, K, V = call(attention_math, "project_qkv", h, np.ones((4, 3)), np.ones((4, 3)), np.ones((4, 2)))
     check_shape(Q, (5, 3), "Q")
     check_shape(K, (5, 3), "K")
     check_shape(V, (5, 2), "V")
@@ -62,10 +66,14 @@ def test_attention_scores_are_scaled_by_sqrt_dk(attention_math):
     Q = np.ones((1, 4))
     K = np.ones((1, 4))
     check_close(
-        attention_math.attention_scores(Q, K), np.array([[2.0]]), "scores Q Kᵀ / sqrt(d_k)", **F64, show_values=True
+        call(attention_math, "attention_scores", Q, K),
+        np.array([[2.0]]),
+        "scores Q Kᵀ / sqrt(d_k)",
+        **F64,
+        show_values=True,
     )
     check_close(
-        attention_math.attention_scores(Q, K, scale=False),
+        call(attention_math, "attention_scores", Q, K, scale=False),
         np.array([[4.0]]),
         "scores with scale=False",
         **F64,
@@ -79,17 +87,17 @@ def test_softmax_attention_on_one_hot_keys(attention_math):
     Q = np.array([[0.0, 100.0]])
     K = np.array([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0]])
     V = np.array([[1.0, 0.0], [0.0, 1.0], [5.0, 5.0]])
-    out, weights = attention_math.softmax_attention(Q, K, V)
+    out, weights = call(attention_math, "softmax_attention", Q, K, V)
     check_shape(out, (1, 2), "out")
     check_shape(weights, (1, 3), "weights")
     check_close(out, np.array([[0.0, 1.0]]), "attention output", rtol=0, atol=1e-9, show_values=True)
 
 
-@pytest.mark.exercise("softmax_attention", points=1)
+@pytest.mark.exercise("softmax_attention", points=1, needs_core=True)
 def test_softmax_attention_keeps_float32(attention_math):
     # convention: float32 in, float32 out
     x = np.ones((2, 3), dtype=np.float32)
-    out, weights = attention_math.softmax_attention(x, x, x)
+    out, weights = call(attention_math, "softmax_attention", x, x, x)
     check_dtype(out, np.float32, "out")
     check_dtype(weights, np.float32, "weights")
 
@@ -98,9 +106,20 @@ def test_softmax_attention_keeps_float32(attention_math):
 def test_attention_with_residual_adds_the_input(attention_math):
     # oracle: with W_v = 0 the attention output is 0, so the block returns h itself
     h = np.arange(12.0).reshape(3, 4)
-    out, weights = attention_math.attention_with_residual(h, np.eye(4), np.eye(4), np.zeros((4, 4)))
+    out, weights = call(attention_math, "attention_with_residual", h, np.eye(4), np.eye(4), np.zeros((4, 4)))
     check_close(out, h, "h + attention output when W_v = 0", **F64, show_values=True)
     check_close(weights.sum(axis=-1), np.ones(3), "each row of the weights sums to", **F64)
+
+
+@pytest.mark.exercise("attention_with_residual", points=1)
+def test_attention_with_residual_of_uniform_attention(attention_math):
+    # oracle: with W_q = W_k = 0 every score is 0, so each token receives the mean of the values h W_v
+    h = np.array([[1.0, 0.0], [0.0, 2.0], [3.0, 1.0]])
+    W_v = np.array([[1.0, 2.0], [0.0, -1.0]])
+    out, weights = call(attention_math, "attention_with_residual", h, np.zeros((2, 2)), np.zeros((2, 2)), W_v)
+    mean_value = (h @ W_v).mean(axis=0)  # [4/3, 1]
+    check_close(weights, np.full((3, 3), 1 / 3), "weights when every score is 0", **F64, show_values=True)
+    check_close(out, h + mean_value, "h + mean of the values", **F64, show_values=True)
 
 
 @pytest.mark.exercise("reversal_attention_step", points=1)
@@ -110,7 +129,7 @@ def test_reversal_attention_step_on_hand_made_states(attention_math):
 
     dec = torch.tensor([[[0.0, 2.0]]], dtype=torch.float64)  # (B=1, Tq=1, H=2)
     enc = torch.tensor([[[1.0, 0.0], [0.0, 1.0]]], dtype=torch.float64)  # (B=1, S=2, H=2)
-    context, weights = attention_math.reversal_attention_step(dec, enc)
+    context, weights = call(attention_math, "reversal_attention_step", dec, enc)
     check_shape(weights, (1, 1, 2), "weights")
     e = np.exp([0.0, 2.0 / math.sqrt(2.0)])
     expected = e / e.sum()
@@ -126,7 +145,7 @@ def test_reversal_attention_step_ignores_padding(attention_math):
     dec = torch.ones(1, 2, 3)  # two output steps
     enc = torch.tensor([[[1.0, 1.0, 1.0], [9.0, 9.0, 9.0]]])
     mask = torch.tensor([[True, False]])
-    context, weights = attention_math.reversal_attention_step(dec, enc, mask)
+    context, weights = call(attention_math, "reversal_attention_step", dec, enc, mask)
     check_close(
         weights,
         torch.tensor([[[1.0, 0.0], [1.0, 0.0]]]),

@@ -10,7 +10,9 @@ Partial credit by thresholds: exact-sequence accuracy ≥ 0.5 / ≥ 0.8, anti-di
 (argmax of each output step on the mirrored source position) ≥ 0.7 / ≥ 0.9, training time.
 
 Every test is tagged with the exercise the student writes, ``reversal_attention_step``: the rest of
-the training code is given, so a broken attention step is what makes the training fail.
+the training code is given, so a broken attention step is what makes the training fail. Calls go
+through ``grader.calls.call`` (arguments unmodified, float32 in → float32 out, global random
+generators untouched: the training seeds only its own generators).
 """
 
 import numpy as np
@@ -18,7 +20,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from grader.checks import check_close, check_dtype, check_finite, check_shape, check_tensor, check_unchanged
+from grader.calls import call, call_with_grad
+from grader.checks import check_close, check_dtype, check_finite, check_shape, check_tensor
 from grader.hidden.training import Trained
 
 EXERCISE = "reversal_attention_step"
@@ -60,7 +63,7 @@ def oracle(dec, enc, mask=None):
 def test_attention_step_matches_torch_float64(attention_math, seed, lead, Tq, S, H):
     # oracle: F.scaled_dot_product_attention(dec, enc, enc, attn_mask=mask) in float64
     dec, enc, mask = random_case(seed, 1, lead, Tq, S, H)
-    context, weights = attention_math.reversal_attention_step(dec, enc, mask)
+    context, weights = call(attention_math, "reversal_attention_step", dec, enc, mask)
     check_tensor(context, "context")
     check_tensor(weights, "weights")
     expected_context, expected_weights = oracle(dec, enc, mask)
@@ -72,7 +75,7 @@ def test_attention_step_matches_torch_float64(attention_math, seed, lead, Tq, S,
 def test_attention_step_without_mask(attention_math, seed):
     # oracle: F.scaled_dot_product_attention without a mask, float64
     dec, enc, _ = random_case(seed, 2, (2,), 3, 6, 4)
-    context, weights = attention_math.reversal_attention_step(dec, enc)
+    context, weights = call(attention_math, "reversal_attention_step", dec, enc)
     expected_context, expected_weights = oracle(dec, enc)
     check_close(weights, expected_weights, "weights without a mask", **F64)
     check_close(context, expected_context, "context without a mask", **F64)
@@ -82,7 +85,7 @@ def test_attention_step_without_mask(attention_math, seed):
 def test_attention_step_float32_stays_float32(attention_math, seed):
     # oracle: the float64 result, float32 tolerance; convention: float32 in, float32 out
     dec, enc, mask = random_case(seed, 3, (4,), 5, 6, 8, dtype=torch.float32)
-    context, weights = attention_math.reversal_attention_step(dec, enc, mask)
+    context, weights = call(attention_math, "reversal_attention_step", dec, enc, mask)
     check_dtype(context, torch.float32, "context for float32 inputs")
     check_dtype(weights, torch.float32, "weights for float32 inputs")
     expected_context, expected_weights = oracle(dec, enc, mask)
@@ -90,50 +93,74 @@ def test_attention_step_float32_stays_float32(attention_math, seed):
     check_close(context, expected_context, "context in float32", **F32)
 
 
-@pytest.mark.exercise(EXERCISE, points=1)
+@pytest.mark.exercise(EXERCISE, points=1, needs_core=True)
 def test_attention_step_padding_content_changes_nothing(attention_math, seed):
-    # property: padded positions get weight exactly 0, so huge values there change nothing
+    # property: padded positions get weight exactly 0, so ±1e10 there changes nothing
     dec, enc, mask = random_case(seed, 4, (3,), 4, 6, 5)
     mask[:, -2:] = False
-    context, weights = attention_math.reversal_attention_step(dec, enc, mask)
     poisoned = enc.clone()
-    poisoned[:, -2:] = 1e10
-    context2, weights2 = attention_math.reversal_attention_step(dec, poisoned, mask)
+    signs = torch.from_numpy(np.where(rng_for(seed, 7).random((3, 2, 5)) < 0.5, -1.0, 1.0))
+    signs[0, 0, 0], signs[0, 0, 1] = 1.0, -1.0
+    poisoned[:, -2:] = 1e10 * signs
+    context, weights = call(attention_math, "reversal_attention_step", dec, poisoned, mask)
+    expected_context, expected_weights = oracle(dec, enc, mask)
     check_close(
         weights[..., -2:], torch.zeros(3, 4, 2, dtype=torch.float64), "weights on padded positions", rtol=0, atol=0
     )
-    check_close(context2, context, "context when padded encoder states hold 1e10", **F64)
-    check_close(weights2, weights, "weights when padded encoder states hold 1e10", **F64)
+    check_close(weights, expected_weights, "weights when padded encoder states hold ±1e10", **F64)
+    check_close(context, expected_context, "context when padded encoder states hold ±1e10", **F64)
 
 
-@pytest.mark.exercise(EXERCISE, points=1)
-def test_attention_step_all_padding_gives_zeros(attention_math, seed):
+@pytest.mark.exercise(EXERCISE, points=1, needs_core=True)
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_attention_step_all_padding_gives_zeros(attention_math, seed, dtype):
     # convention: a query whose source is all padding gets weights 0 and context 0 (no NaN)
-    dec, enc, mask = random_case(seed, 5, (2,), 3, 4, 4)
+    dec, enc, mask = random_case(seed, 5, (2,), 3, 4, 4, dtype=dtype)
     mask[1] = False
-    context, weights = attention_math.reversal_attention_step(dec, enc, mask)
+    context, weights = call(attention_math, "reversal_attention_step", dec, enc, mask)
     check_finite(weights, "weights when one source is all padding")
     check_finite(context, "context when one source is all padding")
-    check_close(weights[1], torch.zeros(3, 4, dtype=torch.float64), "weights of an all-padding source", rtol=0, atol=0)
-    check_close(context[1], torch.zeros(3, 4, dtype=torch.float64), "context of an all-padding source", rtol=0, atol=0)
+    check_close(weights[1], torch.zeros(3, 4), "weights of an all-padding source", rtol=0, atol=0)
+    check_close(context[1], torch.zeros(3, 4), "context of an all-padding source", rtol=0, atol=0)
     _, expected_weights = oracle(dec[:1], enc[:1], mask[:1])
-    check_close(weights[:1], expected_weights, "weights of the other source", **F64)
+    tol = F64 if dtype == torch.float64 else F32
+    check_close(weights[:1], expected_weights, "weights of the other source", **tol)
 
 
-@pytest.mark.exercise(EXERCISE, points=1)
+@pytest.mark.exercise(EXERCISE, points=1, needs_core=True)
 def test_attention_step_does_not_modify_inputs(attention_math, seed):
-    # convention: inputs are never modified
+    # convention: inputs are never modified (call() compares dec_states, enc_states, enc_mask with copies)
     dec, enc, mask = random_case(seed, 6, (2,), 3, 5, 4)
-    before = [t.clone() for t in (dec, enc, mask)]
-    attention_math.reversal_attention_step(dec, enc, mask)
-    for name, b, a in zip(("dec_states", "enc_states", "enc_mask"), before, (dec, enc, mask)):
-        check_unchanged(b.numpy(), a.numpy(), name)
+    mask[0, 1:] = False
+    call(attention_math, "reversal_attention_step", dec, enc, mask)
 
 
-@pytest.mark.exercise(EXERCISE, points=1)
+@pytest.mark.exercise(EXERCISE, points=1, needs_core=True)
+def test_attention_step_is_differentiable(attention_math, seed):
+    # contract: the model is trained through the step; oracle: torch.autograd through F.scaled_dot_product_attention
+    dec, enc, mask = random_case(seed, 8, (2,), 3, 5, 4)
+    cotangent = torch.from_numpy(rng_for(seed, 9).normal(size=(2, 3, 4)))
+    dec_ref, enc_ref = dec.clone().requires_grad_(True), enc.clone().requires_grad_(True)
+    expected = torch.autograd.grad(oracle(dec_ref, enc_ref, mask)[0], [dec_ref, enc_ref], cotangent)
+    _, grads = call_with_grad(
+        attention_math, "reversal_attention_step", (dec, enc, mask), wrt=[dec, enc], output=0, cotangent=cotangent
+    )
+    for name, got, want in zip(("dec_states", "enc_states"), grads, expected):
+        assert got is not None, (
+            f"the context is not differentiable with respect to {name} (keep it in torch, no detach)"
+        )
+        check_close(got, want, f"gradient of the context with respect to {name}", **F64)
+
+
+@pytest.mark.exercise(EXERCISE, points=1, needs_core=True)
 @pytest.mark.parametrize(
     "case, name",
-    [("enc_width", "enc_states"), ("enc_rank", "enc_states"), ("mask_length", "enc_mask")],
+    [
+        ("enc_width", "enc_states"),
+        ("enc_rank", "enc_states"),
+        ("dec_rank", "dec_states"),
+        ("mask_length", "enc_mask"),
+    ],
 )
 def test_attention_step_rejects_bad_shapes(attention_math, case, name):
     # contract: shapes that do not fit raise ValueError naming the argument
@@ -142,10 +169,12 @@ def test_attention_step_rejects_bad_shapes(attention_math, case, name):
         enc = torch.zeros(2, 5, 3)
     elif case == "enc_rank":
         enc = torch.zeros(4)
+    elif case == "dec_rank":
+        dec = torch.zeros(4)
     else:
         mask = torch.ones(2, 4, dtype=torch.bool)
     with pytest.raises(ValueError) as info:
-        attention_math.reversal_attention_step(dec, enc, mask)
+        call(attention_math, "reversal_attention_step", dec, enc, mask)
     assert name in str(info.value), f"the ValueError for a bad {name} should name {name!r}"
 
 
@@ -154,7 +183,7 @@ def test_attention_step_rejects_bad_shapes(attention_math, case, name):
 
 @pytest.fixture(scope="module")
 def trained(attention_math, seed):
-    return Trained(lambda: attention_math.train_reversal_attention(seed=seed))
+    return Trained(lambda: call(attention_math, "train_reversal_attention", seed=seed))
 
 
 @pytest.fixture(scope="module")
