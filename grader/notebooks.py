@@ -176,10 +176,13 @@ def _load_config():
 
 
 @contextlib.contextmanager
-def _nbgrader_environment(pythonpath: bool = True):
+def _nbgrader_environment(pythonpath: bool = True, jupyter_path: Path | None = None):
     """nbgrader shells out to ``alembic`` and starts kernels that must import ``grader``: put the
-    venv's ``bin/`` on PATH and the repository on PYTHONPATH while nbgrader runs."""
-    saved = {k: os.environ.get(k) for k in ("PATH", "PYTHONPATH", "MPLBACKEND")}
+    venv's ``bin/`` on PATH and the repository on PYTHONPATH while nbgrader runs (and
+    ``jupyter_path`` first on JUPYTER_PATH: where the confined kernel's spec is)."""
+    saved = {k: os.environ.get(k) for k in ("PATH", "PYTHONPATH", "MPLBACKEND", "JUPYTER_PATH")}
+    if jupyter_path is not None:
+        os.environ["JUPYTER_PATH"] = os.pathsep.join(filter(None, [str(jupyter_path), saved["JUPYTER_PATH"]]))
     bindir = os.path.dirname(sys.executable)
     os.environ["PATH"] = bindir + os.pathsep + (saved["PATH"] or "")
     if pythonpath:
@@ -215,15 +218,33 @@ class Course:
             cfg.CourseDirectory.ignore = [*cfg.CourseDirectory.ignore, "*.py"]
         return cfg
 
-    def _run(self, converter_class, assignment: str, student: str = ".", *, generate: bool = False, database=True):
+    def _run(
+        self, converter_class, assignment: str, student: str = ".", *, generate: bool = False, database=True,
+        verdicts: Path | None = None, confined: bool = False,
+    ):  # fmt: skip
         from nbgrader.coursedir import CourseDirectory
 
         cfg = self.config(generate=generate, database=database)
+        jupyter_path = None
+        if confined:  # the kernel confines itself before running the notebook (grader/sandbox/kernel.py)
+            from grader.sandbox import kernel
+
+            jupyter_path = self.root / "jupyter"
+            kernel.kernelspec(jupyter_path)
+            kernel.kernel_config(cfg, kernel.socket_folder(self.root))
+        if verdicts is not None:  # test cells scored by the grader (grader/notebook_verdicts.py)
+            from nbgrader.converters import Autograde
+
+            steps = list(Autograde.class_traits()["autograde_preprocessors"].default())
+            at = next(i for i, pp in enumerate(steps) if getattr(pp, "__name__", "") == "Execute") + 1
+            steps.insert(at, "grader.notebook_verdicts.CourseVerdicts")
+            cfg.Autograde.autograde_preprocessors = steps
+            cfg.CourseVerdicts.verdicts_file = str(verdicts)
         coursedir = CourseDirectory(config=cfg)
         coursedir.assignment_id = assignment
         coursedir.student_id = student
         converter = converter_class(coursedir=coursedir, config=cfg)
-        with _nbgrader_environment():
+        with _nbgrader_environment(jupyter_path=jupyter_path):
             converter.start()
 
     def generate(self, section: str, *, database: bool = True) -> Path:
@@ -240,10 +261,10 @@ class Course:
             shutil.rmtree(dst)
         shutil.copytree(folder, dst, ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints"))
 
-    def autograde(self, section: str, student: str):
+    def autograde(self, section: str, student: str, verdicts: Path | None = None, confined: bool = False):
         from nbgrader.converters import Autograde
 
-        self._run(Autograde, section, student)
+        self._run(Autograde, section, student, verdicts=verdicts, confined=confined)
 
     def feedback(self, section: str, student: str) -> Path:
         from nbgrader.converters import GenerateFeedback
@@ -359,10 +380,32 @@ def autograde(
     *,
     student: str = "student",
     feedback: bool = True,
+    verdicts: bool = True,
+    seed: int | None = None,
+    trusted: bool = False,
 ) -> dict[str, NotebookGrade]:
     """Autograde the notebooks of a folder laid out like ``exercises/`` with real nbgrader, in the
-    temporary course folder ``work``. Returns one :class:`NotebookGrade` per section."""
+    temporary course folder ``work``. Returns one :class:`NotebookGrade` per section.
+
+    With ``verdicts`` (the default) every autograded test cell is scored by the grader's sandboxed
+    module grade of the same submission (``grader/notebook_verdicts.py``), never by what the kernel
+    printed; ``verdicts=False`` keeps nbgrader's own scoring of the kernel's outputs (trusted
+    notebooks only). The kernel runs confined (``grader/sandbox/kernel.py``: no grader files, no
+    network, its own uid); where this machine cannot confine it, autograding stops with
+    :class:`NotebookError` unless ``trusted`` says the notebooks may run unconfined."""
     from nbgrader.api import Gradebook
+
+    from grader.notebook_verdicts import module_verdicts, write_verdicts
+
+    if seed is None:
+        seed = int(os.environ.get(SEED_ENV, "0") or 0)
+    confined = not trusted
+    if confined and not kernel_confinement_available():
+        raise NotebookError(
+            "cannot confine the notebook kernel on this machine (no root and no user namespaces): "
+            "autograding would run student code with the grader's files in reach. Grade on a machine "
+            "that can (e.g. as root in CI), or pass trusted=True for notebooks you trust."
+        )
 
     submission, work = Path(submission), Path(work)
     course = Course(work)
@@ -388,7 +431,11 @@ def autograde(
                 if c.metadata.get("nbgrader", {}).get("grade")
             )
             continue
-        course.autograde(section, student)
+        verdict_file = None
+        if verdicts:
+            found = module_verdicts(submission, section, seed=seed)
+            verdict_file = write_verdicts(found, work / "verdicts" / student / f"{section}.json")
+        course.autograde(section, student, verdict_file, confined=confined)
         if feedback:
             grade.feedback = course.feedback(section, student)
         with Gradebook("sqlite:///" + str(work / "gradebook.db")) as gb:
@@ -397,6 +444,18 @@ def autograde(
             grade.needs_manual_grade = bool(nb.needs_manual_grade)
             grade.cells = {g.name: (g.score, float(g.max_score)) for g in nb.grades}
     return results
+
+
+def kernel_confinement_available() -> bool:
+    """Can a process here get a private mount namespace with tmpfs (as root or in a user namespace)?"""
+    import subprocess
+
+    from grader.sandbox import fsview
+
+    probe = subprocess.run(
+        [sys.executable, "-I", fsview.__file__, "--probe"], capture_output=True, timeout=30, check=False
+    )
+    return probe.returncode == 0
 
 
 # --- the test-cell runner ----------------------------------------------------------------------

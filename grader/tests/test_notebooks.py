@@ -54,6 +54,52 @@ def _auto_max(section: str) -> float:
     )
 
 
+SPY = """import os, socket
+for path in {paths!r}:
+    try:
+        print("SPY read", open(path, encoding="utf-8").read())
+    except OSError as e:
+        print("SPY denied", type(e).__name__)
+try:
+    socket.create_connection(("127.0.0.1", 22), timeout=1)
+    print("SPY network open")
+except OSError as e:
+    print("SPY network closed", type(e).__name__)
+print("SPY uid", os.getuid())
+"""
+
+PATCH = """
+# hostile: make the notebook's test-cell helper hand out full marks
+try:
+    import grader.notebooks as _helper
+
+    _helper.grade_exercise = lambda *args, **kwargs: 1000.0
+except ImportError:
+    pass
+"""
+
+
+def _hostile_submission(dst: Path) -> Path:
+    """§39 untouched, but its module patches the grader's test-cell helper at import, and a code
+    cell of its own reads the reference solutions and hidden tests and tries the network."""
+    sub = _copy_exercises(dst, solved=False)
+    module = Section(SEC39).module_file(sub)
+    module.write_text(module.read_text(encoding="utf-8") + PATCH, encoding="utf-8")
+    path = nbs.notebook_path(sub, SEC39)
+    nb = nbformat.read(str(path), as_version=4)
+    secrets = [str(Section(SEC39).module_file(SOLUTIONS)), *map(str, Section(SEC39).hidden_test_files())]
+    nb.cells.insert(3, nbformat.v4.new_code_cell(SPY.format(paths=secrets)))
+    nbformat.write(nb, str(path))
+    return sub
+
+
+def _solution_lines(section: str) -> list[str]:
+    """Lines of the reference module that the released stub does not have."""
+    ref = Section(section).module_file(SOLUTIONS).read_text(encoding="utf-8").splitlines()
+    stub = set(Section(section).module_file(EXERCISES).read_text(encoding="utf-8").splitlines())
+    return [line.strip() for line in ref if len(line.strip()) >= 24 and line not in stub]
+
+
 def _text_of_html(path: Path) -> str:
     """What a reader of the feedback sees: tags removed, entities decoded."""
     raw = path.read_text(encoding="utf-8")
@@ -238,6 +284,8 @@ def round_trip(tmp_path_factory):
             cell.metadata["nbgrader"]["points"] = 1000
     nbformat.write(nb, str(path))
 
+    hostile = _hostile_submission(tmp / "hostile")
+
     broken = _copy_exercises(tmp / "broken", solved=True)
     path = nbs.notebook_path(broken, SEC39)
     path.write_text(path.read_text(encoding="utf-8")[:500], encoding="utf-8")
@@ -248,6 +296,7 @@ def round_trip(tmp_path_factory):
         "untouched": nbs.autograde(untouched, work, SECTIONS, student="untouched"),
         "tampered": nbs.autograde(tampered, work, [SEC39], student="tampered"),
         "broken": nbs.autograde(broken, work, [SEC39], student="broken", feedback=False),
+        "hostile": nbs.autograde(hostile, work, [SEC39], student="hostile"),
     }
 
 
@@ -296,7 +345,56 @@ def test_feedback_has_no_hidden_test_source(round_trip, student):
         assert "BEGIN HIDDEN TESTS" not in text
         for line in _hidden_lines(section):
             assert line not in text, f"{section}: hidden test source in the feedback: {line}"
-        assert "公開テスト (public tests)" in text  # the visible part is still there
+        assert "公式採点 (official grade, sandboxed)" in text  # the grader's verdict is shown
+
+
+def test_hostile_notebook_gets_no_points_from_patching_the_helper(round_trip):
+    # the kernel ran the student's module (which patches grade_exercise), but the cells' scores
+    # come from the sandboxed module grade: an untouched module scores 0 whatever it patched
+    grade = round_trip["hostile"][SEC39]
+    auto = {k: v for k, v in grade.cells.items() if k.startswith("test_")}
+    assert auto and all(score == 0 for score, _ in auto.values()), auto
+
+
+def _spy_output(round_trip) -> str:
+    nb = nbs.read_notebook(nbs.notebook_path(round_trip["work"] / "autograded" / "hostile", SEC39))
+    return "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
+
+
+def test_confined_kernel_cannot_read_grader_files_or_reach_the_network(round_trip):
+    out = _spy_output(round_trip)
+    assert "SPY denied" in out and "SPY read" not in out, out[-2000:]
+    assert "SPY network closed" in out, out[-2000:]
+    if os.getuid() == 0:
+        assert "SPY uid 0" not in out  # its own unprivileged uid
+
+
+def test_unconfined_kernel_would_read_them(tmp_path):
+    """The same spy in a trusted (unconfined) kernel reads the reference: the check above can fail."""
+    sub = _hostile_submission(tmp_path / "hostile")
+    nbs.autograde(sub, tmp_path / "course", [SEC39], student="hostile", feedback=False, trusted=True)
+    nb = nbs.read_notebook(nbs.notebook_path(tmp_path / "course" / "autograded" / "hostile", SEC39))
+    out = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
+    assert "SPY read" in out
+
+
+def test_hostile_feedback_quotes_no_line_of_the_solutions_or_hidden_tests(round_trip):
+    text = _text_of_html(round_trip["hostile"][SEC39].feedback)
+    secret = _solution_lines(SEC39) + [
+        line.strip()
+        for path in Section(SEC39).hidden_test_files()
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if len(line.strip()) >= 24
+    ]
+    public = set(Section(SEC39).public_tests.read_text(encoding="utf-8").splitlines())
+    leaked = [line for line in secret if line in text and line not in public]
+    assert not leaked, leaked[:5]
+
+
+def test_autograde_refuses_when_the_kernel_cannot_be_confined(tmp_path, monkeypatch):
+    monkeypatch.setattr(nbs, "kernel_confinement_available", lambda: False)
+    with pytest.raises(nbs.NotebookError, match="cannot confine the notebook kernel"):
+        nbs.autograde(EXERCISES, tmp_path / "course", [SEC39])
 
 
 def test_stock_feedback_would_leak_hidden_tests(round_trip, tmp_path):
