@@ -256,7 +256,21 @@ def describe_failure(excinfo, hidden: bool = True) -> str:
     text = _safe_str(value)
     if type(value) is AssertionError and not text.strip():
         return "a check failed"  # a plain `assert` in a test body (--assert=plain)
+    if type(value) is AssertionError and _raised_by_pytest(excinfo):
+        # pytest.raises(..., match=...): its first line is pytest's; the next ones quote the submission
+        return clean_line(text)
     return submission_error(type(value).__name__, text, hidden)
+
+
+def _raised_by_pytest(excinfo) -> bool:
+    """Raised by pytest's own code (e.g. ``pytest.raises(match=...)``), not by the submission."""
+    if getattr(excinfo.value, "course_origin", None) is not None:
+        return False
+    try:
+        path = Path(str(excinfo.traceback[-1].path)).resolve()
+    except (IndexError, AttributeError, OSError):
+        return False
+    return path.is_relative_to(Path(pytest.__file__).resolve().parent.parent / "_pytest")
 
 
 def _safe_str(value) -> str:

@@ -328,3 +328,16 @@ def np_args():
     import numpy as np
 
     return (np.arange(3.0), {"W": np.eye(2)})
+
+
+def test_a_pytest_raises_match_failure_shows_pytests_line_only():
+    from grader.pytest_plugin import describe_failure
+
+    try:
+        with pytest.raises(ValueError, match="d_model"):
+            raise ValueError("the submission's own words")
+    except AssertionError:
+        info = pytest.ExceptionInfo.from_current()
+    for hidden in (True, False):
+        message = describe_failure(info, hidden=hidden)
+        assert message.startswith("Regex pattern did not match") and "submission's own" not in message
