@@ -294,6 +294,40 @@ def _normalized(nb) -> dict:
     return {"cells": cells, "kernelspec": nb.metadata.get("kernelspec")}
 
 
+POINTS_IN_HEADER = re.compile(r"— [0-9]+(?:\.[0-9]+)? 点")
+
+
+def sync_points(src_root: Path, section: str, *, check: bool) -> list[str]:
+    """Write each autograded test cell's budget (``grader/points.toml``) into the source notebook:
+    the cell's nbgrader ``points`` and the ``— N 点`` of its first line (or, with ``check``, list
+    the cells that differ). The table is the only place where points are set."""
+    import nbformat
+
+    from grader import points
+    from grader.notebook_verdicts import cell_exercise
+
+    path = notebook_path(src_root, section)
+    nb = read_notebook(path)
+    changed = []
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if cell.cell_type != "code" or not meta.get("grade") or meta.get("solution"):
+            continue
+        exercise = cell_exercise(cell.source)
+        budget = points.budget(section, exercise) if exercise else None
+        if budget is None:
+            raise NotebookError(f"{section}: test cell {meta.get('grade_id')} names no exercise with a budget")
+        first, _, rest = cell.source.partition("\n")
+        header = POINTS_IN_HEADER.sub(f"— {budget:g} 点", first)
+        if float(meta.get("points", -1)) != budget or header != first:
+            changed.append(f"{section}/{section}.ipynb: {meta.get('grade_id')} worth {budget:g} (points table)")
+            meta["points"] = budget
+            cell.source = header + ("\n" + rest if rest or cell.source.endswith("\n") else "")
+    if changed and not check:
+        nbformat.write(nb, str(path))
+    return changed
+
+
 def release_notebooks(src_root: Path = SOLUTIONS, dst_root: Path = EXERCISES, check: bool = False) -> list[str]:
     """Release every section notebook with nbgrader ``generate_assignment`` (and copy its figures).
     Returns what differs (``check``) or what was written, as paths relative to the roots."""
@@ -303,6 +337,7 @@ def release_notebooks(src_root: Path = SOLUTIONS, dst_root: Path = EXERCISES, ch
     with tempfile.TemporaryDirectory(prefix="nbrelease-") as tmp:
         course = Course(Path(tmp), src_root)
         for section in sections:
+            changed += sync_points(src_root, section, check=check)
             changed += sync_figures(src_root, dst_root, section, check=check)
             generated = course.generate(section, database=False)
             if not generated.is_file():
@@ -707,8 +742,8 @@ def grade_exercise(
         if not core_ok:
             gated = [case for case, passed, _ in results if passed and case.needs_core]
     gated_ids = {id(case) for case in gated}
-    earned = sum(worth[id(case)] for case, passed, _ in results if passed and id(case) not in gated_ids)
-    total = sum(worth[id(case)] for case in cases)
+    earned = _dyadic(sum(worth[id(case)] for case, passed, _ in results if passed and id(case) not in gated_ids))
+    total = _dyadic(sum(worth[id(case)] for case in cases))
     failures = [(case, message) for case, passed, message in results if not passed]
     if verbose:
         label = {"public": "公開テスト (public tests)", "hidden": "非公開テスト (hidden tests)"}[suite]
@@ -720,6 +755,12 @@ def grade_exercise(
         for case in gated:
             print(f"  ○ {case.name}: 基本テストがすべて通ってから加点 (counts once the core tests of {exercise} pass)")
     return earned
+
+
+def _dyadic(points: float) -> float:
+    """Points rounded to a multiple of 2**-20, so that the public and the hidden share of a
+    budget add up to it exactly in floating point (the cell's ``score += ...``)."""
+    return round(points * 2**20) / 2**20
 
 
 def _case_points(section: Section, exercise: str, cases: list, other_cases: list) -> dict[int, float]:
