@@ -23,7 +23,50 @@ TOL = {
 
 
 class CheckFailure(AssertionError):
-    """A check failed; the message was written by the grader (safe to show)."""
+    """A check failed; the message was written by the grader (safe to show).
+
+    ``hidden_message`` is the version for hidden tests: it names the property and what was
+    expected, but no value that the submission chose (the shape or dtype it returned, where the
+    first mismatch is, how many values differ, its own class names), so that a submission cannot
+    smuggle its hidden inputs out through the grader's message. Errors are given as an order of
+    magnitude only."""
+
+    def __init__(self, message: str, hidden_message: str | None = None):
+        super().__init__(message)
+        self.hidden_message = message if hidden_message is None else hidden_message
+
+
+_KNOWN_TYPES = {
+    "builtins": {"int", "float", "bool", "str", "list", "tuple", "dict", "NoneType", "complex", "bytes", "set"},
+    "numpy": {"ndarray", "float64", "float32", "float16", "int64", "int32", "int16", "int8", "uint8", "bool"},
+    "torch": {"Tensor", "Parameter"},
+}
+_KNOWN_DTYPES = {
+    "float16", "float32", "float64", "bfloat16", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32",
+    "uint64", "bool", "complex64", "complex128", "object",
+}  # fmt: skip
+
+
+def _type_label(value) -> str:
+    """The type of a returned value as a message may show it: a known type by name, anything
+    else (a class the submission made, whose name it chose) as "another type"."""
+    t = type(value)
+    module = t.__module__.split(".")[0]
+    if t.__name__ in _KNOWN_TYPES.get(module, ()):
+        return f"{module}.{t.__name__}" if module != "builtins" else t.__name__
+    return "an object of another type"
+
+
+def _dtype_label(value) -> str:
+    name = str(getattr(value, "dtype", "?")).removeprefix("torch.")
+    return name if name in _KNOWN_DTYPES else "another dtype"
+
+
+def _magnitude(x: float) -> str:
+    """An error as an order of magnitude (``about 1e-03``): a size, not a value."""
+    if not np.isfinite(x) or x <= 0:
+        return "not finite" if not np.isfinite(x) else "0"
+    return f"about 1e{int(np.floor(np.log10(x))):+03d}"
 
 
 def _to_numpy(x):
@@ -37,7 +80,7 @@ def check_ndarray(value, what: str):
     """A real ``numpy.ndarray`` — not a subclass, not a list, not a tensor."""
     __tracebackhide__ = True
     if type(value) is not np.ndarray:
-        raise CheckFailure(f"{what} should be a numpy.ndarray, got {type(value).__module__}.{type(value).__name__}")
+        raise CheckFailure(f"{what} should be a numpy.ndarray, got {_type_label(value)}")
 
 
 def check_tensor(value, what: str):
@@ -46,26 +89,28 @@ def check_tensor(value, what: str):
     import torch
 
     if type(value) is not torch.Tensor:
-        raise CheckFailure(f"{what} should be a torch.Tensor, got {type(value).__module__}.{type(value).__name__}")
+        raise CheckFailure(f"{what} should be a torch.Tensor, got {_type_label(value)}")
 
 
 def check_shape(value, shape, what: str):
     __tracebackhide__ = True
     if not hasattr(value, "shape"):
-        raise CheckFailure(f"{what} should be an array with shape {tuple(shape)}, got {type(value).__name__}")
+        raise CheckFailure(f"{what} should be an array with shape {tuple(shape)}, got {_type_label(value)}")
     got = tuple(value.shape)
     if got != tuple(shape):
-        raise CheckFailure(f"{what} has shape {got}, expected {tuple(shape)}")
+        raise CheckFailure(
+            f"{what} has shape {got}, expected {tuple(shape)}", f"{what} has the wrong shape: expected {tuple(shape)}"
+        )
 
 
 def check_dtype(value, dtype, what: str):
     __tracebackhide__ = True
     if not hasattr(value, "dtype"):
-        raise CheckFailure(f"{what} should be an array, got {type(value).__name__}")
+        raise CheckFailure(f"{what} should be an array, got {_type_label(value)}")
     got = str(value.dtype).removeprefix("torch.")
     want = str(np.dtype(dtype)) if not str(dtype).startswith("torch.") else str(dtype).removeprefix("torch.")
     if got != want:
-        raise CheckFailure(f"{what} has dtype {got}, expected {want}")
+        raise CheckFailure(f"{what} has dtype {_dtype_label(value)}, expected {want}")
 
 
 def check_finite(value, what: str):
@@ -75,7 +120,10 @@ def check_finite(value, what: str):
     if bad.any():
         where = tuple(int(i) for i in np.argwhere(bad)[0])
         kind = "NaN" if np.isnan(arr[where]) else "inf"
-        raise CheckFailure(f"{what} contains {int(bad.sum())} non-finite values (first: {kind} at index {where})")
+        raise CheckFailure(
+            f"{what} contains {int(bad.sum())} non-finite values (first: {kind} at index {where})",
+            f"{what} contains non-finite values (NaN or inf)",
+        )
 
 
 def check_close(
@@ -116,7 +164,11 @@ def check_close(
         finite = err[np.isfinite(err) & finite_e]
         worst = float(finite.max()) if finite.size else float("nan")
         msg += f"; largest error {worst:.3g}, tolerance atol={atol:g} rtol={rtol:g})"
-        raise CheckFailure(msg)
+        hidden_msg = (
+            f"{what}: values differ from the expected ones (largest error {_magnitude(worst)}, "
+            f"tolerance atol={atol:g} rtol={rtol:g})"
+        )
+        raise CheckFailure(msg, hidden_msg)
 
 
 def _plain(x) -> str:
@@ -130,9 +182,9 @@ def check_equal(actual, expected, what: str):
     if isinstance(expected, (list, tuple, int, str, bool)) or expected is None:
         if isinstance(expected, int) and not isinstance(expected, bool):
             if not isinstance(actual, (int, np.integer)) or isinstance(actual, bool):
-                raise CheckFailure(f"{what} should be an int, got {type(actual).__name__}")
+                raise CheckFailure(f"{what} should be an int, got {_type_label(actual)}")
         elif type(actual) is not type(expected):
-            raise CheckFailure(f"{what} should be a {type(expected).__name__}, got {type(actual).__name__}")
+            raise CheckFailure(f"{what} should be a {type(expected).__name__}, got {_type_label(actual)}")
         if actual != expected:
             raise CheckFailure(f"{what} is not the expected value")
         return
@@ -141,7 +193,10 @@ def check_equal(actual, expected, what: str):
     diff = a != e
     if diff.any():
         where = tuple(int(i) for i in np.argwhere(diff)[0])
-        raise CheckFailure(f"{what}: {int(diff.sum())} of {a.size} entries differ (first at index {where})")
+        raise CheckFailure(
+            f"{what}: {int(diff.sum())} of {a.size} entries differ (first at index {where})",
+            f"{what}: entries differ from the expected ones",
+        )
 
 
 def check_unchanged(before, after, what: str):
