@@ -721,7 +721,7 @@ class SandboxTarget:
         except (EOFError, OSError):
             self._fail(name, f"{name} ended the submission's process{worker._exit_note()}")
         except (codec.CodecError, ValueError, KeyError, RecursionError) as e:
-            self._fail(name, f"{name}: the submission's process sent an invalid reply ({str(e)[:100]})")
+            self._fail(name, f"{name}: the submission's process sent an invalid reply ({type(e).__name__})")
         call_id = reply.get("id")
         self._note_forbidden(reply.get("forbidden"))
         self._last_call_facts = {"global_rng": reply.get("global_rng") is True}
@@ -742,8 +742,13 @@ class SandboxTarget:
                 _write_back(args, new_args)
                 _write_back(kwargs, new_kwargs)
         except (codec.CodecError, ValueError, KeyError, TypeError, RecursionError) as e:
-            self._fail(name, f"{name} returned a value that cannot be read back ({str(e)[:100]})", kill=False)
+            self._fail(name, f"{name} returned a value that cannot be read back ({type(e).__name__})", kill=False)
         return result, call_id
+
+    @property
+    def forbidden_facts(self) -> dict[str, list[str]]:
+        """Exercise → the banned names the worker's guard saw its calls use (sorted)."""
+        return {exercise: sorted(names) for exercise, names in sorted(self.forbidden.items())}
 
     def _note_forbidden(self, found) -> None:
         """Keep what the worker's guard (guard.py) saw: only exercises with a rule and its names."""
@@ -858,7 +863,7 @@ def close_all() -> dict[str, dict]:
     for (_, name), target in _TARGETS.items():
         facts[name] = {
             "protections": target.protections, "crashes": target.crashes, "time_budget": target.budget_facts,
-            "forbidden": {exercise: sorted(names) for exercise, names in sorted(target.forbidden.items())},
+            "forbidden": target.forbidden_facts,
         }  # fmt: skip
         target.close()
         facts[name]["output_bytes"] = target.output_total
