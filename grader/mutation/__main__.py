@@ -40,13 +40,14 @@ HERE = Path(__file__).resolve().parent
 TRIAGE = HERE / "triage"
 
 
-def pyproject(workspace: Path) -> str:
+def pyproject(section: Section, workspace: Path) -> str:
     """mutmut's settings (and pytest's: the course plugin, no cache, importlib imports)."""
     impl = workspace / "mutants" / "src"
     args = ["-p", "grader.pytest_plugin", f"--impl={impl}", "-p", "no:cacheprovider", "--assert=plain"]
     return (
         "[tool.mutmut]\n"
         'source_paths = ["src"]\n'
+        f'only_mutate = ["src/{section.name}/{section.module}.py"]\n'
         f"pytest_add_cli_args = {json.dumps(args)}\n"
         'pytest_add_cli_args_test_selection = ["tests"]\n'
         "use_git_change_detection = false\n"
@@ -77,7 +78,7 @@ def lay_out(section: Section, workspace: Path) -> None:
     shutil.copy2(section.public_tests, workspace / "tests" / "public" / section.public_tests.name)
     for path in section.hidden_test_files():
         shutil.copy2(path, workspace / "tests" / "hidden" / path.name)
-    (workspace / "pyproject.toml").write_text(pyproject(workspace), encoding="utf-8")
+    (workspace / "pyproject.toml").write_text(pyproject(section, workspace), encoding="utf-8")
 
 
 def run_tool(workspace: Path, max_children: int, log) -> dict:

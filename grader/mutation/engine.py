@@ -22,18 +22,22 @@ from pathlib import Path
 from grader.mutation.regions import add_naming_header, lines_outside_regions
 
 
+def regions_only(get_ignored_lines):
+    """mutmut's ``get_ignored_lines`` that also ignores every line outside the solution regions."""
+
+    def ignored_lines(filename, source, metadata_wrapper, coverage_excluded_lines=None):
+        ignored = get_ignored_lines(filename, source, metadata_wrapper, coverage_excluded_lines)
+        ignored.no_mutate_lines = set(ignored.no_mutate_lines) | lines_outside_regions(source)
+        return ignored
+
+    return ignored_lines
+
+
 def _patch_mutmut() -> None:
     import mutmut.__main__ as mutmut_main
     import mutmut.mutation.file_mutation as file_mutation
 
-    original_ignored = file_mutation.get_ignored_lines
-
-    def ignored_lines(filename, source, metadata_wrapper, coverage_excluded_lines=None):
-        ignored = original_ignored(filename, source, metadata_wrapper, coverage_excluded_lines)
-        ignored.no_mutate_lines = set(ignored.no_mutate_lines) | lines_outside_regions(source)
-        return ignored
-
-    file_mutation.get_ignored_lines = ignored_lines
+    file_mutation.get_ignored_lines = regions_only(file_mutation.get_ignored_lines)
 
     original_create = mutmut_main.create_mutants
 
@@ -47,6 +51,18 @@ def _patch_mutmut() -> None:
         return stats
 
     mutmut_main.create_mutants = create_mutants
+
+    # a mutant is killed at its first failing test: run the quick tests first, training last
+    from mutmut.runners.harness import PytestRunner
+    from mutmut.state import state
+
+    original_args = PytestRunner._pytest_args_regular_run
+
+    def quick_first(self, tests):
+        durations = state().duration_by_test
+        return original_args(self, sorted(tests, key=lambda t: ("_training" in t, durations.get(t, 0.0), t)))
+
+    PytestRunner._pytest_args_regular_run = quick_first
 
 
 def run(max_children: int) -> None:

@@ -1,0 +1,231 @@
+"""The pure parts of the mutation check (grader/mutation/): only the solution regions are mutated,
+the mutated copy answers to the name the mutation tool gave it, and results and triage files are
+counted as documented. The oracle of each test is named in its docstring."""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+
+import pytest
+
+from grader.mutation.regions import (
+    RegionError,
+    Tally,
+    add_naming_header,
+    equivalent_mutants,
+    function_of,
+    lines_outside_regions,
+    read_triage,
+    solution_regions,
+)
+from grader.sections import SOLUTIONS, all_sections
+from grader.targets import load_module_file
+
+SAMPLE = textwrap.dedent(
+    '''\
+    """Doc."""
+
+    from __future__ import annotations
+
+    import math
+
+
+    def given(x):
+        return x + 1
+
+
+    def student(x, y=2):
+        """Docstring stays."""
+        x = given(x)
+        ### BEGIN SOLUTION
+        if x > 0:
+            return math.sqrt(x) * y
+        return -x
+        ### END SOLUTION
+
+
+    class Model:
+        def forward(self, x):
+            ### BEGIN SOLUTION
+            return x * 3
+            ### END SOLUTION
+    '''
+)
+
+
+def numbered(source: str, text: str) -> int:
+    """1-based number of the first line of ``source`` that contains ``text``."""
+    return next(n for n, line in enumerate(source.splitlines(), 1) if text in line)
+
+
+def test_regions_are_the_lines_between_the_markers():
+    """Oracle: the line numbers of SAMPLE's markers, found by text search."""
+    first = (numbered(SAMPLE, "if x > 0"), numbered(SAMPLE, "return -x"))
+    second = (numbered(SAMPLE, "return x * 3"),) * 2
+    assert solution_regions(SAMPLE) == [first, second]
+
+
+def test_outside_lines_are_every_other_line_markers_included():
+    """Oracle: the complement of the region lines in 1..len(lines)."""
+    outside = lines_outside_regions(SAMPLE)
+    inside = {n for a, b in solution_regions(SAMPLE) for n in range(a, b + 1)}
+    assert outside | inside == set(range(1, len(SAMPLE.splitlines()) + 1))
+    assert not outside & inside
+    for text in ("### BEGIN SOLUTION", "### END SOLUTION", "def student", "x = given(x)", "return x + 1"):
+        assert numbered(SAMPLE, text) in outside, f"{text!r} must not be mutated"
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "### BEGIN SOLUTION\nx = 1\n",
+        "x = 1\n### END SOLUTION\n",
+        "### BEGIN SOLUTION\n### BEGIN SOLUTION\nx = 1\n### END SOLUTION\n",
+    ],
+    ids=["never-closed", "end-without-begin", "nested"],
+)
+def test_unpaired_markers_are_refused(source):
+    """Oracle: the marker contract (BEGIN and END alternate, starting with BEGIN)."""
+    with pytest.raises(RegionError):
+        solution_regions(source)
+
+
+@pytest.mark.parametrize("section", [s.name for s in all_sections()])
+def test_every_section_module_has_regions(section):
+    """Oracle: the release step's contract — each section module holds solution regions (the
+    driver refuses a section without one, which would otherwise score 100 % with no mutant)."""
+    path = next(s for s in all_sections() if s.name == section).module_file(SOLUTIONS)
+    assert solution_regions(path.read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize(
+    "source",
+    [SAMPLE, SAMPLE.replace('"""Doc."""\n\n', ""), "import os\n\n\ndef f():\n    return os.sep\n"],
+    ids=["docstring-and-future", "future-only", "plain"],
+)
+def test_naming_header_renames_the_module_and_keeps_line_numbers(source, tmp_path):
+    """Oracle: the course's own loader (grader.targets.load_module_file) — after loading, the
+    functions' ``__module__`` is the tool's name, that name is in ``sys.modules``, and each
+    function starts on the line it started on in the original."""
+    name = "secXX_sample.sample"
+    path = tmp_path / "sample.py"
+    path.write_text(add_naming_header(source, name), encoding="utf-8")
+    assert len(path.read_text(encoding="utf-8").splitlines()) == len(source.splitlines())
+    try:
+        module = load_module_file(path, "sample")
+        functions = [v for v in vars(module).values() if callable(v) and getattr(v, "__code__", None)]
+        assert functions
+        for function in functions:
+            assert function.__module__ == name
+            assert function.__code__.co_firstlineno == numbered(source, f"def {function.__name__}(")
+        assert sys.modules[name] is module
+    finally:
+        for key in [k for k, v in sys.modules.items() if getattr(v, "__file__", None) == str(path)]:
+            del sys.modules[key]
+
+
+def test_naming_header_before_a_compound_statement_adds_one_line(tmp_path):
+    """Oracle: Python's grammar (no ``;`` before ``def``) — the header gets a line of its own."""
+    source = '"""Doc."""\n\n\ndef f():\n    return 1\n'
+    changed = add_naming_header(source, "secXX_sample.other")
+    assert len(changed.splitlines()) == len(source.splitlines()) + 1
+    namespace = {"__name__": "loader_name", "__spec__": None}
+    exec(compile(changed, "other.py", "exec"), namespace)
+    assert namespace["f"].__module__ == "secXX_sample.other"
+
+
+def test_kill_rates_count_timeouts_as_killed_and_leave_out_equivalents():
+    """Oracle: hand count of the statuses below (3 killed of 5; 1 equivalent survivor)."""
+    statuses = {
+        "a.b.x_f__mutmut_1": "killed",
+        "a.b.x_f__mutmut_2": "timeout",
+        "a.b.x_f__mutmut_3": "survived",
+        "a.b.x_g__mutmut_1": "no tests",
+        "a.b.x_g__mutmut_2": "segfault",
+    }
+    tally = Tally(statuses, equivalent={"a.b.x_f__mutmut_3", "a.b.x_f__mutmut_1"})
+    assert tally.kill_rate() == pytest.approx(3 / 5, rel=1e-12)
+    # a killed mutant marked equivalent by mistake does not shrink the count
+    assert tally.kill_rate_non_equivalent() == pytest.approx(3 / 4, rel=1e-12)
+    assert tally.survivors == ["a.b.x_f__mutmut_3", "a.b.x_g__mutmut_1"]
+
+
+def test_triage_rows_need_a_reason_to_count_as_equivalent():
+    """Oracle: the triage format documented in grader/mutation/triage/README.md."""
+    text = textwrap.dedent(
+        """\
+        | mutant | verdict | reason |
+        | --- | --- | --- |
+        | `s.m.x_f__mutmut_1` | equivalent | only the wording of an error message changes |
+        | `s.m.x_f__mutmut_2` | equivalent |  |
+        | `s.m.xǁModelǁforward__mutmut_3` | fixed by tests/test_s.py::test_f | |
+        | `s.m.x_g__mutmut_4` | not killed yet | |
+        """
+    )
+    rows = read_triage(text)
+    assert set(rows) == {"s.m.x_f__mutmut_1", "s.m.x_f__mutmut_2", "s.m.xǁModelǁforward__mutmut_3", "s.m.x_g__mutmut_4"}
+    assert equivalent_mutants(rows) == {"s.m.x_f__mutmut_1"}
+
+
+def test_function_of_a_mutant_name():
+    """Oracle: mutmut's naming (``x_<function>`` and ``xǁ<class>ǁ<method>``)."""
+    assert function_of("sec39_attention_math.attention_math.x_softmax__mutmut_12") == "softmax"
+    assert function_of("sec40_transformer.transformer.xǁBlockǁforward__mutmut_3") == "Block.forward"
+
+
+# --- with the mutation tool installed (tox -e mutation) ------------------------------------------
+
+
+def mutated_lines(module, mutations) -> list[set[int]]:
+    """For each mutation, the lines of the source that its original node spans."""
+    import libcst
+
+    positions = libcst.MetadataWrapper(module, unsafe_skip_copy=True).resolve(libcst.metadata.PositionProvider)
+    return [
+        set(range(positions[m.original_node].start.line, positions[m.original_node].end.line + 1)) for m in mutations
+    ]
+
+
+@pytest.fixture
+def file_mutation(tmp_path, monkeypatch):
+    """mutmut's mutation step, configured as the driver configures it (in a scratch folder)."""
+    file_mutation = pytest.importorskip("mutmut.mutation.file_mutation")
+    from mutmut.configuration import reset_config
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "pyproject.toml").write_text('[tool.mutmut]\nsource_paths = ["src"]\n', encoding="utf-8")
+    reset_config()
+    yield file_mutation
+    reset_config()
+
+
+@pytest.mark.parametrize("source_name", ["SAMPLE", "sec39_attention_math"])
+def test_the_tool_mutates_only_inside_regions(source_name, file_mutation, monkeypatch):
+    """Oracle: the source positions (libcst) of each mutated node — every one lies inside a
+    solution region, and every region line that holds code is mutated at least once."""
+    from grader.mutation.engine import regions_only
+
+    if source_name == "SAMPLE":
+        source = SAMPLE
+    else:
+        source = (SOLUTIONS / source_name / "attention_math.py").read_text(encoding="utf-8")
+    monkeypatch.setattr(file_mutation, "get_ignored_lines", regions_only(file_mutation.get_ignored_lines))
+    module, mutations, _, _ = file_mutation.create_mutations("sample.py", source)
+    inside = {n for a, b in solution_regions(source) for n in range(a, b + 1)}
+    assert mutations
+    touched = set()
+    for lines in mutated_lines(module, mutations):
+        assert lines <= inside, f"mutated outside the solution regions: lines {sorted(lines - inside)}"
+        touched |= lines
+    if source_name == "SAMPLE":
+        assert touched == inside
+
+
+def test_without_the_wrapper_the_tool_would_mutate_given_code(file_mutation):
+    """Oracle: the same positions as above on mutmut's own line filter — it mutates outside the regions
+    (the given ``return x + 1``), so the test above can fail."""
+    module, mutations, _, _ = file_mutation.create_mutations("sample.py", SAMPLE)
+    inside = {n for a, b in solution_regions(SAMPLE) for n in range(a, b + 1)}
+    outside = set().union(*mutated_lines(module, mutations))
+    assert numbered(SAMPLE, "return x + 1") in outside - inside
