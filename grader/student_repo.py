@@ -18,7 +18,7 @@ from grader.sections import REPO, SOLUTIONS
 
 TEMPLATE = REPO / "grader" / "student_template"
 COPIED = ["exercises", "tests", "figures", "conftest.py", "requirements.txt", "pyproject.toml"]
-GRADER_LEFT_OUT = {"hidden", "mutants", "tests", "student_template", "__pycache__"}
+GRADER_LEFT_OUT = {"hidden", "mutants", "mutation", "tests", "student_template", "__pycache__"}
 WORKFLOW = REPO / ".github" / "workflows" / "grade.yml"
 IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", ".ipynb_checkpoints", ".pytest_cache")
 
