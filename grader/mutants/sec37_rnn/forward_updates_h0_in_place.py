@@ -1,0 +1,24 @@
+# ruff: noqa: F821  (executed on top of the reference namespace: np and helpers come from there)
+"""rnn_forward uses h0 itself as its running state and updates it in place (h[m] = ...), so the
+caller's h0 is overwritten with the final states."""
+
+BREAKS = "rnn_forward"
+
+
+def rnn_forward(x, h0, W_x, W_h, b, mask=None):
+    x = np.asarray(x)
+    if x.ndim != 3 or x.shape[0] == 0 or x.shape[1] == 0:
+        raise ValueError("x must have shape (B, T, D)")
+    B, T, _ = x.shape
+    mask = np.ones((B, T), dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
+    if mask.shape != (B, T):
+        raise ValueError("mask must have shape (B, T)")
+    H = np.shape(W_x)[-1]
+    h = np.zeros((B, H), dtype=x.dtype) if h0 is None else h0  # wrong: no copy
+    hs = np.zeros((B, T, H), dtype=x.dtype)
+    for t in range(T):
+        h_new = rnn_step(x[:, t], h, W_x, W_h, b)
+        m = mask[:, t]
+        h[m] = h_new[m]  # in place
+        hs[m, t] = h_new[m]
+    return hs, h.copy()
