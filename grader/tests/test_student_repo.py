@@ -7,6 +7,7 @@ from __future__ import annotations
 import configparser
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -116,3 +117,23 @@ def test_edited_student_tox_ini_is_reported(student_repo, tmp_path):
         f.write("\n# edited\n")
     _, findings = locate(copy)
     assert findings == ["modified: tox.ini"]
+
+
+def secrets_used(workflow_text: str) -> set[str]:
+    """Every secret a workflow reads (``secrets.NAME`` or ``secrets['NAME']``)."""
+    return set(re.findall(r"secrets\s*(?:\.\s*|\[\s*['\"])(\w+)", workflow_text))
+
+
+def test_released_workflows_read_no_secret_but_github_token(student_repo):
+    workflows = sorted((student_repo / ".github" / "workflows").iterdir())
+    assert [w.name for w in workflows] == ["grade.yml"]  # the class workflow stays in the instructor repository
+    for w in workflows:
+        used = secrets_used(w.read_text(encoding="utf-8"))
+        assert used <= {"GITHUB_TOKEN"}, f"{w.name} reads the secrets {sorted(used)}: a student could read them too"
+
+
+def test_secret_check_sees_the_forms_a_workflow_can_use():
+    # mutant: the former student workflow read the course token; both spellings must be seen
+    assert secrets_used("TOKEN: ${{ secrets.COURSE_GRADER_TOKEN }}") == {"COURSE_GRADER_TOKEN"}
+    assert secrets_used("TOKEN: ${{ secrets['COURSE_GRADER_TOKEN'] }}") == {"COURSE_GRADER_TOKEN"}
+    assert secrets_used("TOKEN: ${{ secrets.GITHUB_TOKEN }}") == {"GITHUB_TOKEN"}

@@ -391,3 +391,41 @@ def test_a_second_run_grades_nothing_new_and_publishes_nothing(first_run, tmp_pa
     rows = grades(merged)
     assert all("graded earlier" in r["status"] for r in rows.values())
     assert gh_calls(tmp_path) == [] and len(runner.tokens) == 1  # only the plan's token
+
+
+# ---------------------------------------------------------------- static properties of the class workflow
+
+
+def grading_step_problems(workflow: dict) -> list[str]:
+    """Why a step that grades student code could reach a credential (empty: it cannot)."""
+    problems = []
+    for name, job in workflow["jobs"].items():
+        for step in job.get("steps", []):
+            if "class grade" not in step.get("run", ""):
+                continue
+            for key, value in step.get("env", {}).items():
+                if "secrets." in str(value) and key != "COURSE_GRADING_SEED" or "token" in str(value).lower():
+                    problems.append(f"{name}: {key} reaches the grading step")
+            if "env -i" not in step["run"]:
+                problems.append(f"{name}: the grader does not start from an empty environment")
+    return problems
+
+
+def test_the_class_grading_step_cannot_reach_a_credential():
+    workflow = load("grade-class.yml")
+    assert grading_step_problems(workflow) == []
+    # mutant: the same workflow with the app token handed to the grading step is caught
+    step = next(s for s in workflow["jobs"]["grade"]["steps"] if "class grade" in s.get("run", ""))
+    step["env"]["GH_TOKEN"] = "${{ steps.app.outputs.token }}"
+    assert grading_step_problems(workflow) == ["grade: GH_TOKEN reaches the grading step"]
+
+
+@pytest.mark.parametrize("name", ["ci.yml", "grade.yml", "grade-class.yml"])
+def test_workflows_keep_no_credentials_and_never_use_pull_request_target(name):
+    workflow = load(name)
+    assert "pull_request_target" not in workflow[True]
+    assert workflow.get("permissions") in ({}, {"contents": "read"})
+    for job in workflow["jobs"].values():
+        for step in job["steps"]:
+            if step.get("uses", "").startswith("actions/checkout@"):
+                assert step["with"]["persist-credentials"] is False
