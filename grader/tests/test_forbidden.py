@@ -1,6 +1,15 @@
-"""The forbidden-shortcut check reads source only and follows module-level helpers."""
+"""The forbidden-shortcut check: the static scan reads source only and follows module-level helpers;
+the worker's guard (grader/sandbox/guard.py) records shortcuts where they run."""
 
-from grader.forbidden import scan_source
+import json
+import subprocess
+import sys
+
+import pytest
+
+from grader.forbidden import rules_for, scan_source
+from grader.sandbox import guard
+from grader.sections import REPO, all_sections
 
 RULES = {"attention": ["scaled_dot_product_attention"], "norm": ["layer_norm", "LayerNorm"]}
 
@@ -43,3 +52,120 @@ def test_star_import_counts_as_using_the_names():
 def test_name_defined_elsewhere_without_star_import_is_not_a_violation():
     # a mutant file runs on top of the reference namespace and may call its helpers by name
     assert scan("def norm(x):\n    return layer_norm(x)\n") == {}
+
+
+# --- at run time: the worker's guard (grader/sandbox/guard.py) ------------------------------------
+# Run in a child process: installing the guard replaces PyTorch functions for the rest of a process.
+
+
+GUARD_SCRIPT = r"""
+import json, sys, torch
+from grader.sandbox import guard
+
+class Server:
+    sent = []
+    def send(self, header, blobs=()):
+        self.sent.append(header)
+    def call(self, header, blobs):
+        result = FUNCS[header["name"]]()
+        self.send({"id": header["id"], "result": str(type(result).__name__)})
+
+def serve(name, i):
+    server = Server()
+    try:
+        server.call({"id": i, "name": name}, [])
+    except ValueError:
+        server.send({"id": i, "error": "ValueError"})
+    return server.sent[-1]
+
+RULES = {"attend": ["scaled_dot_product_attention"], "attend_by_hand": ["scaled_dot_product_attention"],
+         "attend_then_fail": ["scaled_dot_product_attention"], "norm": ["layer_norm", "LayerNorm"]}
+original = torch.nn.functional.scaled_dot_product_attention
+guard.install({"forbidden_rules": RULES}, Server)
+F = torch.nn.functional
+g = torch.Generator().manual_seed(0)
+q = torch.randn(1, 2, 3, 4, generator=g)
+
+def fail():
+    getattr(F, "scaled_dot_" + "product_attention")(q, q, q)
+    raise ValueError("after the shortcut")
+
+FUNCS = {
+    "attend": lambda: getattr(F, "scaled_dot_" + "product_attention")(q, q, q),
+    "attend_by_hand": lambda: torch.softmax(q @ q.transpose(-2, -1) / 2.0, -1) @ q,
+    "attend_then_fail": fail,
+    "norm": lambda: torch.nn.LayerNorm(4)(q),
+    "given_training_step": lambda: F.scaled_dot_product_attention(q, q, q),
+}
+replies = {name: serve(name, i) for i, name in enumerate(FUNCS)}
+wrapper = torch.nn.functional.scaled_dot_product_attention
+print(json.dumps({
+    "replies": replies,
+    "wrapped": wrapper is not original and torch._C._nn.scaled_dot_product_attention is wrapper,
+    "has_wrapped_attribute": hasattr(wrapper, "__wrapped__"),
+    "modes_after": torch._C._len_torch_function_stack() + torch._C._len_torch_dispatch_stack(),
+    "importable": "guard" in sys.modules,
+}))
+"""
+
+
+@pytest.fixture(scope="module")
+def guarded():
+    """What a fake worker with the guard installed sent for each call (oracle: RULES in the script)."""
+    proc = subprocess.run([sys.executable, "-c", GUARD_SCRIPT], cwd=REPO, capture_output=True, text=True, timeout=300,
+                          env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1"})  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def test_guard_records_a_shortcut_reached_by_a_computed_name(guarded):
+    assert guarded["replies"]["attend"]["forbidden"] == {"attend": ["scaled_dot_product_attention"]}
+
+
+def test_guard_records_nothing_for_code_written_by_hand(guarded):
+    assert "forbidden" not in guarded["replies"]["attend_by_hand"]
+
+
+def test_guard_records_a_shortcut_in_a_call_that_then_raises(guarded):
+    reply = guarded["replies"]["attend_then_fail"]
+    assert reply["error"] == "ValueError" and reply["forbidden"] == {
+        "attend_then_fail": ["scaled_dot_product_attention"]
+    }
+
+
+def test_guard_sees_a_module_class_and_the_function_it_calls(guarded):
+    assert guarded["replies"]["norm"]["forbidden"] == {"norm": ["LayerNorm", "layer_norm"]}
+
+
+def test_guard_ignores_code_of_functions_without_a_rule(guarded):
+    assert "forbidden" not in guarded["replies"]["given_training_step"]
+
+
+def test_guard_wrappers_replace_every_alias_and_hide_the_original(guarded):
+    assert guarded["wrapped"] and not guarded["has_wrapped_attribute"] and not guarded["importable"]
+
+
+def test_guard_modes_are_off_between_calls(guarded):
+    assert guarded["modes_after"] == 0
+
+
+def test_aliases_stand_for_their_rule_names():
+    table = guard.targets_of(["cross_entropy", "layer_norm"])
+    assert table["nll_loss_forward"] == {"cross_entropy"} and table["native_layer_norm"] == {"layer_norm"}
+    assert table["layer_norm"] == {"layer_norm"} and "linear" not in table
+
+
+def test_every_rule_name_is_an_object_the_guard_can_wrap():
+    import importlib
+
+    import torch
+
+    spaces = [importlib.import_module(s) if s != "torch._C._nn" else torch._C._nn for s in guard.NAMESPACES]
+    missing = [
+        (section.name, name)
+        for section in all_sections()
+        for names in rules_for(section.name).values()
+        for name in names
+        if not any(name in space.__dict__ for space in spaces)
+    ]
+    assert not missing, f"rule names the run-time check cannot find in {guard.NAMESPACES}: {missing}"
