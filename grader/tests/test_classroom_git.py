@@ -153,3 +153,37 @@ def test_a_token_reaches_git_only_as_an_https_header_in_the_environment(monkeypa
     assert env["GIT_CONFIG_COUNT"] == "1"
     assert "GIT_CONFIG_KEY_0" not in remote.git_env("ghs_secret", "file:///tmp/")
     assert remote.repo_url("https://github.com/", "org/r") == "https://github.com/org/r.git"
+
+
+def test_deadline_run_takes_githubs_push_time_for_a_push_between_two_runs(course, tmp_path):
+    # the last scheduled run before the deadline saw "draft"; "final" was pushed 10 minutes before the
+    # deadline and first seen by the deadline run. GitHub's push time (the activity API, answered here by a
+    # stand-in `gh`) shows it was there in time.
+    root, alice, _ = course
+    alice.commit("draft")
+    alice.push()
+    plan_run(root, "run1", "2026-12-20T14:30:00Z")
+    final = alice.commit("final")
+    alice.push()
+    activity = [
+        {"ref": "refs/heads/main", "after": final, "timestamp": "2026-12-20T14:50:00Z", "activity_type": "push"}
+    ]
+    shim = tmp_path / "bin"
+    shim.mkdir()
+    (shim / "gh").write_text(
+        "#!/bin/sh\n"
+        f'echo "$@" >> "{tmp_path}/gh.log"\n'
+        f"case \"$*\" in *ch6-alice/activity*) echo '{json.dumps(activity)}';; *) echo '[]';; esac\n"
+    )
+    (shim / "gh").chmod(0o755)
+    proc = run_cli("class", "plan", "--roster", str(root / "roster.csv"), "--log", str(root / "log"), "--out",
+                   str(root / "deadline"), "--git-base", f"file://{root}/remotes/", "--seed", "public", "--now",
+                   "2026-12-20T15:30:00Z", "--deadline", DEADLINE,
+                   env={"PATH": f"{shim}:{os.environ['PATH']}"})  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    p = json.loads((root / "deadline" / "plan.json").read_text())
+    assert [(j["kind"], j["sha"]) for j in p["jobs"] if j["student"] == "alice"] == [("on_time", final)]
+    row = next(r for r in p["students"] if r["student"] == "alice")
+    assert row["on_time"]["source"] == "push" and "GitHub reports a push" in row["note"]
+    calls = (tmp_path / "gh.log").read_text().splitlines()
+    assert any("repos/course/ch6-alice/activity?ref=refs/heads/main&activity_type=push" in c for c in calls)
