@@ -642,9 +642,7 @@ class SandboxTarget:
             self._load = max(self._load, load_factor())
         left = self._budget - self._used
         if left <= 0:
-            self._budget_stop = (
-                f"{BUDGET_USED_UP} (the section's calls may take {self._budget:.0f} s in all, {self._budget_source})"
-            )
+            self._budget_stop = f"{BUDGET_USED_UP} (a time limit of the grader: the section's calls may take {self._budget:.0f} s in all, {self._budget_source})"
             raise SubmissionCrash(self._budget_stop)
         timeout = min(self._config.call_timeout, left)
         start = time.monotonic()
@@ -653,7 +651,7 @@ class SandboxTarget:
         except TimeoutError:
             if timeout < self._config.call_timeout:
                 self._budget_stop = (
-                    f"{BUDGET_USED_UP} (the section's calls may take {self._budget:.0f} s in all, "
+                    f"{BUDGET_USED_UP} (a time limit of the grader: the section's calls may take {self._budget:.0f} s in all, "
                     f"{self._budget_source}; {name} was running when it ran out)"
                 )
                 self._fail(name, self._budget_stop)
