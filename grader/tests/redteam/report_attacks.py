@@ -1,0 +1,77 @@
+"""Attacks on the reports: a submission's own text (exception messages, its folder's name, its
+import error) tries to leak hidden inputs or to forge what a report shows. Built like
+``attacks.py``: a copy of the solutions with §38 ``memory_attention`` (or the module) replaced
+(§38 is NumPy only and quick to grade with its hidden tests)."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+from grader.sections import Section
+from redteam.attacks import build_copy
+
+SECTION = Section("sec38_attention")
+FUNCTION = "memory_attention"
+
+
+def replace_body(root: Path, body: str, func: str = FUNCTION) -> None:
+    """Replace the solution region of ``func`` by ``body``."""
+    path = SECTION.module_file(root)
+    src = path.read_text(encoding="utf-8")
+    begin = src.index("### BEGIN SOLUTION", src.index(f"def {func}("))
+    end = src.index("### END SOLUTION", begin) + len("### END SOLUTION")
+    line_start = src.rindex("\n", 0, begin) + 1
+    code = textwrap.indent(textwrap.dedent(body).strip("\n"), src[line_start:begin])
+    path.write_text(src[:line_start] + code + src[end:], encoding="utf-8")
+
+
+def append(root: Path, code: str) -> None:
+    path = SECTION.module_file(root)
+    path.write_text(path.read_text(encoding="utf-8") + "\n\n" + textwrap.dedent(code), encoding="utf-8")
+
+
+INJECTION = (
+    "x\\r\\n::error file=grade.yml::forged\\nPoints 331.5/331.5\\n# Heading\\n| a | b |\\n"
+    "<img src=x onerror=alert(1)> [click](https://evil.example/) @octocat #1 \\x1b[31mred\\x1b[0m"
+)
+
+# raises every time with the arguments it was called with: hidden inputs, if a report showed them
+LEAK = """
+raise AssertionError("LEAK " + repr(query) + " " + repr(keys) + " " + repr(mask))
+"""
+
+INJECT = f"""
+raise ValueError("{INJECTION}")
+"""
+
+IMPORT_INJECT = f"""
+raise RuntimeError("{INJECTION}")
+"""
+
+
+def leak_inputs(root: Path) -> None:
+    replace_body(root, LEAK)
+
+
+def inject_markup(root: Path) -> None:
+    replace_body(root, INJECT)
+
+
+def inject_at_import(root: Path) -> None:
+    append(root, IMPORT_INJECT)
+
+
+REPORT_ATTACKS = {
+    "leak_inputs": leak_inputs,
+    "inject_markup": inject_markup,
+    "inject_at_import": inject_at_import,
+}
+FORMULA_FOLDER = '=HYPERLINK("https:__evil.example","x")'
+
+
+def build(name: str, dst: Path) -> Path:
+    build_copy(dst)
+    if name in REPORT_ATTACKS:
+        REPORT_ATTACKS[name](dst)
+    return dst
