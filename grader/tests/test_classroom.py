@@ -8,6 +8,9 @@ from __future__ import annotations
 import csv
 import json
 import math
+import os
+import subprocess
+import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -17,6 +20,7 @@ from helpers import run_cli
 from grader.classroom import ledger, plan, publish, roster, shard
 from grader.classroom.merge import merge
 from grader.classroom.roster import RosterError, Student
+from grader.sections import REPO
 
 NOW = ledger.parse_time("2026-12-20T12:00:00Z")
 DEADLINE = ledger.parse_time("2026-12-20T23:59:00+09:00")  # 14:59 UTC
@@ -350,3 +354,20 @@ def test_publish_refuses_a_repository_or_commit_that_is_not_one():
         publish.publish_one(item(repository="org/../x"), None, {"penalty_per_day": 0.1, "cap_days": 3}, Path("."))
     with pytest.raises(publish.RemoteError):
         publish.publish_one(item(sha="HEAD"), None, {"penalty_per_day": 0.1, "cap_days": 3}, Path("."))
+
+
+def test_planning_and_merging_need_no_course_dependencies(tmp_path):
+    # the plan and merge jobs install nothing: the class commands must run on the standard library alone
+    p = plan.make_plan(students(1), {"s000": sha(1)}, [], [], run="r", now=NOW, seed="public")
+    (tmp_path / "plan.json").write_text(json.dumps(p))
+    code = (
+        "import sys\n"
+        "for name in ('numpy', 'torch', 'rich', 'pytest', 'yaml'): sys.modules[name] = None\n"
+        "from grader.cli import main\n"
+        f"sys.exit(main(['class', 'merge', {str(tmp_path / 'plan.json')!r}, '--shards', {str(tmp_path)!r},"
+        f" '--out', {str(tmp_path / 'out')!r}]))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(REPO)})  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "not graded" in read_csv(tmp_path / "out" / "grades.csv")["s000"]["status"]
