@@ -119,7 +119,8 @@ def plan(cfg: dict, *, prefixes=None, path_entries=None) -> list[dict]:
     * ``ro`` (bind read-only ``source`` at ``target``; ``file`` when it is a file),
     * ``dev`` (bind a device file), ``link`` (a symlink to ``to``),
     * ``tmpfs`` (``bytes``, ``inodes``, ``mode``, ``owner``: the worker's uid or None = root),
-    * ``proc`` (a fresh proc for the worker's PID namespace).
+    * ``proc`` (a fresh proc for the worker's PID namespace),
+    * ``seal`` (remount an already mounted tmpfs read-only).
 
     Every ``ro`` target equals its source, so paths (and tracebacks) are the same inside and out."""
     if prefixes is None:
@@ -158,7 +159,11 @@ def plan(cfg: dict, *, prefixes=None, path_entries=None) -> list[dict]:
     entries.append({"kind": "ro", "target": own["submission"], "source": own["submission"]})
     if own["bin"] and os.path.isdir(own["bin"]):
         entries.append({"kind": "ro", "target": own["bin"], "source": own["bin"]})
+    for path in cfg.get("writable", []):  # e.g. the confined notebook kernel's socket folder
+        real = os.path.realpath(path)
+        entries.append({"kind": "rw", "target": real, "source": real})
     entries.append({"kind": "proc", "target": "/proc"})
+    entries.append({"kind": "seal", "target": "/dev"})  # no new files next to the devices
     return entries
 
 
@@ -246,6 +251,9 @@ def build(cfg: dict, done: dict) -> bool:
             if kind == "ro":
                 _make_point(dest, e.get("file", False))
                 not_ro += _bind(e["source"], dest, MS_RDONLY | MS_NOSUID | MS_NODEV)
+            elif kind == "rw":
+                _make_point(dest, False)
+                _bind(e["source"], dest, MS_NOSUID | MS_NODEV | MS_NOEXEC)
             elif kind == "dev":
                 _make_point(dest, True)
                 _bind(e["source"], dest, MS_NOSUID | MS_NOEXEC, recursive=False)
@@ -266,6 +274,8 @@ def build(cfg: dict, done: dict) -> bool:
                     done["private_proc"] = True
                 else:  # the host's processes stay visible (a different uid still protects them)
                     _bind("/proc", dest, MS_NOSUID | MS_NODEV | MS_NOEXEC)
+            elif kind == "seal":
+                mount(None, dest, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NOEXEC)
         old = new + "/.old-root"
         os.mkdir(old, 0o700)
         _check(_libc.syscall(SYS_PIVOT_ROOT, _enc(new), _enc(old)), "pivot_root")

@@ -97,39 +97,40 @@ def _markers(home: Path) -> list[str]:
     return found
 
 
-def _worker_dirs() -> set[str]:
-    return {p.name for p in Path(tempfile.gettempdir()).glob("grade-worker-*")}
-
-
-def _batch(folder: Path, names, ctx, home: Path, run=None):
+def _batch(folder: Path, names, ctx, home: Path, run=None, owner: int | None = None):
+    """Grade the victim and the attacks; the grader's temporary folder (where it keeps the
+    workers' copies) is private to this batch, so that leftovers can be counted."""
     subs = folder / "submissions"
     subs.mkdir(parents=True)
+    grader_tmp = folder / "grader-tmp"
+    grader_tmp.mkdir()
     build_copy(subs / "victim")
     for name in names:
         fs_attacks.build(name, subs / name, ctx)
+    if owner is not None:
+        for p in [folder, *folder.rglob("*")]:
+            os.chown(p, owner, owner, follow_symlinks=False)
     out = folder / "grades.csv"
     args = ["batch", str(subs), "--csv", str(out), "--jobs", "2", "--call-timeout", "10", "--public-only",
             "--section", ATTACKED.name, "--section", OTHER.name]  # fmt: skip
     start = time.monotonic()
-    proc = (run or run_cli)(*args, env={"HOME": str(home)}, timeout=TIME_LIMIT + 60)
+    proc = (run or run_cli)(*args, env={"HOME": str(home), "TMPDIR": str(grader_tmp)}, timeout=TIME_LIMIT + 60)
     seconds = time.monotonic() - start
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     reports = out.with_name("grades_reports")
     data = {n: json.loads((reports / f"{n}.json").read_text(encoding="utf-8")) for n in ["victim", *names]}
     with open(out, encoding="utf-8") as f:
         rows = {r["student"]: r for r in csv.DictReader(f)}
-    return {"data": data, "rows": rows, "seconds": seconds, "markers": _markers(home)}
+    left = sorted(p.name for p in grader_tmp.iterdir())
+    return {"data": data, "rows": rows, "seconds": seconds, "markers": _markers(home), "left": left}
 
 
 @pytest.fixture(scope="module")
 def fs_batch(tmp_path_factory):
     _view_or_skip()
-    before = _worker_dirs()
     ctx, made, home = _plant(None)
     try:
-        result = _batch(tmp_path_factory.mktemp("redteam_fs"), sorted(fs_attacks.FS_ATTACKS), ctx, home)
-        result["new_worker_dirs"] = _worker_dirs() - before
-        yield result
+        yield _batch(tmp_path_factory.mktemp("redteam_fs"), sorted(fs_attacks.FS_ATTACKS), ctx, home)
     finally:
         for path in made:
             shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
@@ -175,7 +176,7 @@ def nobody_batch(tmp_path_factory):
                               stdin=subprocess.DEVNULL)  # fmt: skip
 
     try:
-        result = _batch(folder / "work", UNPRIVILEGED, ctx, home, run=run)
+        result = _batch(folder / "work", UNPRIVILEGED, ctx, home, run=run, owner=NOBODY)
         yield result
     finally:
         for path in made:
@@ -217,7 +218,7 @@ def test_filesystem_attack_is_contained(fs_batch, name):
 
 def test_nothing_written_outlives_the_grade(fs_batch):
     assert fs_batch["markers"] == [], "files written by a worker are still on the host"
-    assert fs_batch["new_worker_dirs"] == set(), "worker folders were left in the temporary folder"
+    assert fs_batch["left"] == [], "the grader left folders in its temporary folder"
 
 
 def test_report_lists_the_layers(fs_batch):
@@ -241,4 +242,42 @@ def test_filesystem_attack_is_contained_without_root(nobody_batch, name):
 def test_without_root_the_view_is_built_in_a_user_namespace(nobody_batch):
     p = nobody_batch["data"]["victim"]["protections"]
     assert p["filesystem_view"] == "pivot_root" and not p["separate_uid"], p
-    assert nobody_batch["markers"] == []
+    assert nobody_batch["markers"] == [] and nobody_batch["left"] == []
+
+
+def test_the_attacks_succeed_when_the_layers_are_off(tmp_path, monkeypatch):
+    """The oracle can fail: against a deliberately weakened worker (no view, no Landlock) the decoy
+    attack finds the planted copy and returns the right answer; with both layers it scores nothing."""
+    import numpy as np
+
+    from grader.sandbox import pool
+
+    _view_or_skip()
+    decoy = Path(tempfile.mkdtemp(prefix="course-decoy-solutions-", dir="/tmp"))
+    try:
+        (decoy / ATTACKED.name).mkdir()
+        shutil.copyfile(ATTACKED.module_file(SOLUTIONS), decoy / ATTACKED.name / f"{ATTACKED.module}.py")
+        for p in (decoy, decoy / ATTACKED.name, *(decoy / ATTACKED.name).iterdir()):
+            os.chmod(p, 0o755 if p.is_dir() else 0o644)
+        ctx = fs_attacks.Context(decoys=[str(decoy)])
+        sub = fs_attacks.build("fs_decoy_solutions_in_tmp_and_home", tmp_path / "sub", ctx)
+        x = np.random.default_rng(0).normal(size=(3, 4))
+        expected = np.exp(x - x.max(-1, keepdims=True))
+        expected /= expected.sum(-1, keepdims=True)
+        fork = pool.Zygote.fork
+        weak = lambda self, c, fds, t: fork(self, {**c, "filesystem_view": False, "landlock": False}, fds, t)  # noqa: E731
+        monkeypatch.setattr(pool.Zygote, "fork", weak)
+        target = pool.SandboxTarget(ATTACKED, sub, pool.SandboxConfig(call_timeout=20))
+        try:
+            np.testing.assert_allclose(target.softmax(x), expected, rtol=1e-7)
+        finally:
+            target.close()
+        monkeypatch.setattr(pool.Zygote, "fork", fork)
+        target = pool.SandboxTarget(ATTACKED, sub, pool.SandboxConfig(call_timeout=20))
+        try:
+            with pytest.raises(NotImplementedError):
+                target.softmax(x)
+        finally:
+            target.close()
+    finally:
+        shutil.rmtree(decoy, ignore_errors=True)

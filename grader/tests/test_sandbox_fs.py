@@ -298,3 +298,8 @@ def test_trusted_flag_runs_the_hidden_tests_without_the_view(tmp_path):
 def test_the_probe_agrees_with_what_a_worker_builds(viewed):
     viewed.exists("/")
     assert (view_unavailable() is None) == (viewed.protections["filesystem_view"] == "pivot_root")
+
+
+def test_the_skeleton_and_dev_take_no_new_files(viewed):
+    for folder in ("/", "/dev", "/etc", "/usr/lib"):
+        assert viewed.touch(folder, MARKER) in (errno.EROFS, errno.EACCES), folder
