@@ -33,7 +33,16 @@ import tempfile
 import time
 from pathlib import Path
 
-from grader.mutation.regions import Tally, equivalent_mutants, function_of, read_triage, solution_regions
+from grader.mutation.regions import (
+    KILLED,
+    Tally,
+    equivalent_mutants,
+    function_of,
+    killing_test_id,
+    message_text_only,
+    read_triage,
+    solution_regions,
+)
 from grader.sections import REPO, SOLUTIONS, Section, all_sections
 
 HERE = Path(__file__).resolve().parent
@@ -81,13 +90,22 @@ def lay_out(section: Section, workspace: Path) -> None:
     (workspace / "pyproject.toml").write_text(pyproject(section, workspace), encoding="utf-8")
 
 
-def run_tool(workspace: Path, max_children: int, log) -> dict:
+def tool_env() -> dict[str, str]:
     env = dict(os.environ)
     env.update(PYTHONPATH=str(REPO), OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONHASHSEED="0", MPLBACKEND="Agg")
     env.pop("PYTEST_ADDOPTS", None)
+    return env
+
+
+def run_tool(workspace: Path, max_children: int, log, only: list[str] | None = None) -> dict:
+    env = tool_env()
     engine = [sys.executable, "-m", "grader.mutation.engine"]
+    extra = []
+    if only:
+        (workspace / "only.txt").write_text("\n".join(only), encoding="utf-8")
+        extra = ["--only", "only.txt"]
     subprocess.run(
-        [*engine, "run", "--max-children", str(max_children)],
+        [*engine, "run", "--max-children", str(max_children), *extra],
         cwd=workspace,
         env=env,
         check=True,
@@ -101,12 +119,89 @@ def run_tool(workspace: Path, max_children: int, log) -> dict:
     return json.loads(out.read_text(encoding="utf-8"))
 
 
+def explain(workspace: Path, names: list[str], log) -> dict[str, str | None]:
+    """The first test that fails on each named mutant (in the kept workspace of a run)."""
+    if not names:
+        return {}
+    (workspace / "explain.txt").write_text("\n".join(names), encoding="utf-8")
+    out = workspace / "explained.json"
+    subprocess.run(
+        [sys.executable, "-m", "grader.mutation.engine", "explain", "explain.txt", str(out)],
+        cwd=workspace,
+        env=tool_env(),
+        check=True,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    return json.loads(out.read_text(encoding="utf-8"))
+
+
+def listed_total(summary_file: Path) -> int | None:
+    """The number of mutants a summary written by this driver counts."""
+    if summary_file.is_file():
+        for line in summary_file.read_text(encoding="utf-8").splitlines():
+            if line.startswith("mutants: "):
+                return int(line.split()[1])
+    return None
+
+
+def listed_survivors(summary_file: Path) -> list[str]:
+    """The survivors a summary written by this driver lists."""
+    if not summary_file.is_file():
+        return []
+    lines = summary_file.read_text(encoding="utf-8").splitlines()
+    start = next((i for i, line in enumerate(lines) if line.startswith("survivors")), len(lines))
+    return [line.split()[0] for line in lines[start + 1 :] if "__mutmut_" in line]
+
+
+MESSAGE_ONLY = "only the literal text of an error message changes; the exception and every value formatted into it stay"
+
+
+def triage_markdown(section: Section, results: dict, tally: Tally, before: list[str], fixed_by: dict) -> str:
+    """The triage of every survivor (kept from the existing file where it was written by hand)
+    and of every survivor of the before run that the suites kill now."""
+    existing = (
+        read_triage((TRIAGE / f"{section.name}.md").read_text(encoding="utf-8"))
+        if (TRIAGE / f"{section.name}.md").is_file()
+        else {}
+    )
+    mutants = results["mutants"]
+    rows = []
+    for name in tally.survivors:
+        verdict, reason = existing.get(name, ("", ""))
+        if not verdict or verdict.startswith("fixed by"):
+            if message_text_only(mutants[name].get("diff", "")):
+                verdict, reason = "equivalent", MESSAGE_ONLY
+            else:
+                verdict, reason = "not killed yet", reason if verdict == "not killed yet" else ""
+        rows.append((name, verdict, reason))
+    killed = set(tally.killed)
+    for name in before:
+        if name in killed:
+            test = fixed_by.get(name)
+            rows.append((name, f"fixed by {killing_test_id(test, section.name)}" if test else "fixed", ""))
+    out = [
+        f"# Triage of the surviving mutants of {section.name}",
+        "",
+        f"Every mutant that survived the before run (before/{section.name}.txt) or survives the current one "
+        f"({section.name}.txt), one row each; diffs in survivors/{section.name}.md. Verdicts: *equivalent* (the reason says why "
+        "no test can tell it from the reference), *fixed by TEST* (the first test that fails on it now), "
+        "*not killed yet*.",
+        "",
+        "| mutant | verdict | reason |",
+        "| --- | --- | --- |",
+    ]
+    out += [f"| `{n}` | {v} | {r} |" for n, v, r in rows]
+    return "\n".join(out) + "\n"
+
+
 def percent(rate: float | None) -> str:
     return "n/a" if rate is None else f"{100 * rate:.1f} %"
 
 
 def summary(section: Section, results: dict, seconds: float, tally: Tally) -> str:
     mutants = results["mutants"]
+    tested = tally.total - results.get("carried_over", {}).get("count", 0)
     by_status: dict[str, int] = {}
     for entry in mutants.values():
         by_status[entry["status"]] = by_status.get(entry["status"], 0) + 1
@@ -122,7 +217,16 @@ def summary(section: Section, results: dict, seconds: float, tally: Tally) -> st
         f"kill rate: {percent(tally.kill_rate())}",
         f"equivalent (triage/{section.name}.md): {len(tally.equivalent & set(tally.survivors))}",
         f"kill rate of non-equivalent mutants: {percent(tally.kill_rate_non_equivalent())}",
-        f"seconds: {seconds:.0f} ({tally.total / seconds:.2f} mutants/s)",
+        *(
+            [
+                f"rechecked: only the {tally.total - results['carried_over']['count']} survivors of "
+                f"{results['carried_over']['from']}; the kills of its other "
+                f"{results['carried_over']['count']} mutants are carried over"
+            ]
+            if "carried_over" in results
+            else []
+        ),
+        f"seconds: {seconds:.0f} ({tested / seconds:.2f} mutants tested/s)",
         "",
         "per function (killed / mutants):",
     ]
@@ -175,6 +279,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-children", type=int, default=1, help="mutants tested at once (default 1)")
     parser.add_argument("--nice", type=int, default=10, help="lower this process's priority by N (default 10)")
     parser.add_argument("--keep", action="store_true", help="keep the workspaces (their path is printed)")
+    parser.add_argument(
+        "--triage",
+        action="store_true",
+        help="rewrite triage/<section>.md: every survivor (hand-written verdicts kept) and every survivor of "
+        "before/<section>.txt killed now, with the first test that fails on it",
+    )
+    parser.add_argument(
+        "--recheck",
+        type=Path,
+        metavar="DIR",
+        help="test only the survivors that DIR/<section>.txt lists and carry its kills over (the same "
+        "solution must give the same mutants; otherwise every mutant is tested)",
+    )
     args = parser.parse_args(argv)
 
     sections = {s.name: s for s in all_sections()}
@@ -193,17 +310,41 @@ def main(argv: list[str] | None = None) -> int:
         log_path = workspace / "mutmut.log"
         print(f"{name}: mutating in {workspace} (log: {log_path})", flush=True)
         start = time.monotonic()
+        only = listed_survivors(args.recheck / f"{name}.txt") if args.recheck else None
         try:
             lay_out(section, workspace)
             with log_path.open("w") as log:
-                results = run_tool(workspace, args.max_children, log)
+                results = run_tool(workspace, args.max_children, log, only)
         except subprocess.CalledProcessError:
             print(log_path.read_text(errors="replace")[-4000:], file=sys.stderr)
             print(f"{name}: mutmut failed (workspace kept: {workspace})", file=sys.stderr)
             return 1
         seconds = time.monotonic() - start
         statuses = {n: e["status"] for n, e in results["mutants"].items()}
+        if only:
+            unchecked = [n for n, s in statuses.items() if s == "not checked"]
+            if len(statuses) != listed_total(args.recheck / f"{name}.txt") or set(only) - set(statuses):
+                print(f"{name}: the mutants differ from {args.recheck}; testing every mutant", flush=True)
+                shutil.rmtree(workspace, ignore_errors=True)
+                workspace.mkdir()
+                lay_out(section, workspace)
+                with log_path.open("w") as log:
+                    results = run_tool(workspace, args.max_children, log)
+                seconds = time.monotonic() - start
+                statuses = {n: e["status"] for n, e in results["mutants"].items()}
+            else:
+                for n in unchecked:
+                    statuses[n] = results["mutants"][n]["status"] = "killed"
+                results["carried_over"] = {"from": str(args.recheck / f"{name}.txt"), "count": len(unchecked)}
         triage_file = TRIAGE / f"{name}.md"
+        if args.triage:
+            before = listed_survivors(HERE / "before" / f"{name}.txt")
+            now_killed = [n for n in before if statuses.get(n) in KILLED]
+            with log_path.open("a") as log:
+                fixed_by = explain(workspace, now_killed, log)
+            TRIAGE.mkdir(exist_ok=True)
+            draft = triage_markdown(section, results, Tally(statuses), before, fixed_by)
+            triage_file.write_text(draft, encoding="utf-8")
         equivalent = (
             equivalent_mutants(read_triage(triage_file.read_text(encoding="utf-8"))) if triage_file.is_file() else set()
         )

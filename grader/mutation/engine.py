@@ -1,8 +1,9 @@
 """The mutation tool (mutmut) run inside one section's workspace; started by the driver
 (``python -m grader.mutation``) with the workspace as the current directory.
 
-    python -m grader.mutation.engine run --max-children 1
+    python -m grader.mutation.engine run --max-children 1 [--only NAMES.txt]
     python -m grader.mutation.engine report OUT.json
+    python -m grader.mutation.engine explain NAMES.txt OUT.json   # the first test failing on each
 
 mutmut is used as it is, with two additions made before it starts:
 
@@ -65,11 +66,12 @@ def _patch_mutmut() -> None:
     PytestRunner._pytest_args_regular_run = quick_first
 
 
-def run(max_children: int) -> None:
+def run(max_children: int, only: list[str]) -> None:
+    """Every mutant, or only the named ones (the others keep the status "not checked")."""
     _patch_mutmut()
     import mutmut.__main__ as mutmut_main
 
-    mutmut_main._run([], max_children)
+    mutmut_main._run(only, max_children)
 
 
 def report(out: Path) -> None:
@@ -95,14 +97,54 @@ def report(out: Path) -> None:
     out.write_text(json.dumps({"tool": f"mutmut {mutmut.__version__}", "mutants": mutants}, indent=1))
 
 
+def explain(names_file: Path, out: Path) -> None:
+    """For each mutant named in ``names_file`` (one a line): the first test that fails on it, or
+    None. One pytest session per mutant in this process, quick tests first, training last."""
+    import os
+
+    import pytest
+    from mutmut.configuration import config
+
+    class FirstFailure:
+        def __init__(self):
+            self.nodeid = None
+
+        def pytest_runtest_logreport(self, report):
+            if report.failed and self.nodeid is None:
+                self.nodeid = report.nodeid
+
+    tests = sorted(str(p) for p in Path("tests").rglob("test_*.py"))
+    tests.sort(key=lambda t: "_training" in t)
+    found = {}
+    names = names_file.read_text(encoding="utf-8").split()
+    out = out.resolve()
+    os.chdir("mutants")
+    for name in names:
+        os.environ["MUTANT_UNDER_TEST"] = name
+        recorder = FirstFailure()
+        pytest.main(
+            ["--rootdir=.", "-x", "-q", "--no-header", "-p", "no:randomly", *tests, *config().pytest_add_cli_args],
+            plugins=[recorder],
+        )
+        found[name] = recorder.nodeid
+    os.environ.pop("MUTANT_UNDER_TEST", None)
+    os.chdir("..")
+    out.write_text(json.dumps(found, indent=1), encoding="utf-8")
+
+
 def main(argv: list[str]) -> None:
     if argv[:1] == ["run"]:
         max_children = int(argv[argv.index("--max-children") + 1]) if "--max-children" in argv else 1
-        run(max_children)
+        only = Path(argv[argv.index("--only") + 1]).read_text(encoding="utf-8").split() if "--only" in argv else []
+        run(max_children, only)
     elif argv[:1] == ["report"] and len(argv) == 2:
         report(Path(argv[1]))
+    elif argv[:1] == ["explain"] and len(argv) == 3:
+        explain(Path(argv[1]), Path(argv[2]))
     else:
-        sys.exit("usage: python -m grader.mutation.engine run [--max-children N] | report OUT.json")
+        sys.exit(
+            "usage: python -m grader.mutation.engine run [--max-children N] | report OUT.json | explain NAMES OUT.json"
+        )
 
 
 if __name__ == "__main__":

@@ -172,3 +172,50 @@ def read_triage(text: str) -> dict[str, tuple[str, str]]:
 def equivalent_mutants(triage: dict[str, tuple[str, str]]) -> set[str]:
     """The mutants a triage marks as equivalent, each with a reason (one without is not counted)."""
     return {name for name, (verdict, reason) in triage.items() if verdict.lower() == "equivalent" and reason}
+
+
+# --- triage helpers -----------------------------------------------------------------------------
+
+
+def _diff_sides(diff: str) -> tuple[list[str], list[str]]:
+    removed = [line[1:] for line in diff.splitlines() if line.startswith("-") and not line.startswith("---")]
+    added = [line[1:] for line in diff.splitlines() if line.startswith("+") and not line.startswith("+++")]
+    return removed, added
+
+
+class _BlankText(ast.NodeTransformer):
+    """Blank the literal text of strings (f-string pieces included), keep every expression."""
+
+    def visit_Constant(self, node):
+        return ast.Constant("") if isinstance(node.value, str) else node
+
+
+def message_text_only(diff: str) -> bool:
+    """True when a mutant's diff changes one ``raise`` statement (or the message passed to it) and
+    only in the literal text of its strings: the exception raised and every value formatted into
+    the message stay the same, so only the wording of the message differs. Expressions formatted
+    into a message are not literal text: a change there can raise another exception, so such a
+    mutant is not counted here."""
+    removed, added = _diff_sides(diff)
+    if len(removed) != 1 or len(added) != 1:
+        return False
+    before, after = removed[0].strip(), added[0].strip()
+    if not before.startswith("raise ") or not after.startswith("raise "):
+        return False
+    try:
+        trees = [ast.parse(before), ast.parse(after)]
+    except SyntaxError:
+        return False
+    before_dump, after_dump = (ast.dump(_BlankText().visit(t)) for t in trees)
+    return before_dump == after_dump and before != after
+
+
+def killing_test_id(nodeid: str, section: str) -> str:
+    """A workspace test id (``tests/public/…``, ``tests/hidden/…``) as the repository's path."""
+    path, sep, rest = nodeid.partition("::")
+    name = path.rpartition("/")[2]
+    if path.startswith("tests/hidden/"):
+        return f"grader/hidden/{name}{sep}{rest}"
+    if path.startswith("tests/public/"):
+        return f"tests/{name}{sep}{rest}"
+    return nodeid
