@@ -304,6 +304,7 @@ def main(argv: list[str] | None = None) -> int:
     args.summary_dir.mkdir(parents=True, exist_ok=True)
     args.survivors_dir.mkdir(parents=True, exist_ok=True)
 
+    failed: list[str] = []
     for name in chosen:
         section = sections[name]
         workspace = Path(tempfile.mkdtemp(prefix=f"mutation-{name}-"))
@@ -318,7 +319,8 @@ def main(argv: list[str] | None = None) -> int:
         except subprocess.CalledProcessError:
             print(log_path.read_text(errors="replace")[-4000:], file=sys.stderr)
             print(f"{name}: mutmut failed (workspace kept: {workspace})", file=sys.stderr)
-            return 1
+            failed.append(name)
+            continue
         seconds = time.monotonic() - start
         statuses = {n: e["status"] for n, e in results["mutants"].items()}
         if only:
@@ -361,7 +363,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name}: workspace kept: {workspace}")
         else:
             shutil.rmtree(workspace, ignore_errors=True)
-    return 0
+    if failed:
+        print(f"mutation run failed for: {', '.join(failed)}", file=sys.stderr)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
