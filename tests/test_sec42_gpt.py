@@ -10,6 +10,7 @@ import math
 import pytest
 import torch
 
+from grader.calls import call
 from grader.checks import check_close, check_dtype, check_equal, check_shape, check_tensor
 
 F64 = dict(rtol=1e-7, atol=1e-12)
@@ -54,7 +55,7 @@ def random_model(n_vocab=7, T_max=8, d=8, n_layers=2, seed=0):
 def test_causal_mask_of_three_tokens(gpt):
     # oracle: written out by hand — token i sees tokens 0..i
     expected = torch.tensor([[True, False, False], [True, True, False], [True, True, True]])
-    got = gpt.causal_mask(3)
+    got = call(gpt, "causal_mask", 3)
     check_tensor(got, "causal_mask(3)")
     check_dtype(got, torch.bool, "causal_mask(3)")
     check_equal(got, expected, "causal_mask(3)")
@@ -74,12 +75,12 @@ def test_causal_self_attention_with_zero_queries_averages_the_past(gpt):
     }
     x = torch.arange(12.0, dtype=torch.float64).reshape(1, 3, d)
     expected = x.cumsum(dim=1) / torch.tensor([1.0, 2.0, 3.0], dtype=torch.float64).reshape(1, 3, 1)
-    got = gpt.causal_self_attention(x, params, n_heads=2)
+    got = call(gpt, "causal_self_attention", x, params, n_heads=2)
     check_shape(got, (1, 3, d), "causal_self_attention(x)")
     check_close(got, expected, "running mean of x (uniform causal attention)", **F64, show_values=True)
 
 
-@pytest.mark.exercise("gpt_block", points=1)
+@pytest.mark.exercise("gpt_block", points=1, needs_core=True)
 def test_gpt_block_with_zero_sublayers_returns_its_input(gpt):
     # oracle: both sub-layers output 0 when their weights and biases are 0; the residuals keep x
     d = 4
@@ -92,23 +93,58 @@ def test_gpt_block_with_zero_sublayers_returns_its_input(gpt):
         "mlp": {"W_fc": z(d, 8), "b_fc": z(8), "W_proj": z(8, d), "b_proj": z(d)},
     }
     x = torch.linspace(-1, 1, 2 * 3 * d, dtype=torch.float64).reshape(2, 3, d)
-    check_close(gpt.gpt_block(x, params, n_heads=2), x, "gpt_block(x) with zero sub-layers", **F64, show_values=True)
+    check_close(
+        call(gpt, "gpt_block", x, params, n_heads=2), x, "gpt_block(x) with zero sub-layers", **F64, show_values=True
+    )
 
 
-@pytest.mark.exercise("gpt_forward", points=1)
+@pytest.mark.exercise("gpt_forward", points=1, needs_core=True)
 def test_gpt_forward_gives_one_logit_per_vocabulary_entry(gpt):
     # oracle: shapes — (B, T) ids in, (B, T, n_vocab) logits out, in wte's dtype
     params = random_model(n_vocab=7)
-    logits = gpt.gpt_forward(torch.tensor([[1, 2, 3], [4, 5, 6]]), params, n_heads=2)
+    logits = call(gpt, "gpt_forward", torch.tensor([[1, 2, 3], [4, 5, 6]]), params, n_heads=2)
     check_tensor(logits, "gpt_forward(ids)")
     check_shape(logits, (2, 3, 7), "gpt_forward(ids) for ids of shape (2, 3) and 7 tokens")
     check_dtype(logits, torch.float64, "gpt_forward(ids)")
 
 
+@pytest.mark.exercise("gpt_block", points=1)
+def test_gpt_block_mlp_adds_the_exact_gelu(gpt):
+    # oracle: with a zero attention sub-layer and ln2's gamma = 0, ln2(x) is the constant beta; with
+    # W_fc = W_proj = I and zero biases the block returns x + gelu(beta), gelu(z) = z * (1 + erf(z / sqrt 2)) / 2
+    d = 4
+    z = lambda *shape: torch.zeros(*shape, dtype=torch.float64)  # noqa: E731
+    eye = torch.eye(d, dtype=torch.float64)
+    beta = torch.tensor([1.0, -1.0, 2.0, 0.5], dtype=torch.float64)
+    params = {
+        "ln1": {"gamma": torch.ones(d, dtype=torch.float64), "beta": z(d)},
+        "attn": {"W_qkv": z(d, 3 * d), "b_qkv": z(3 * d), "W_o": z(d, d), "b_o": z(d)},
+        "ln2": {"gamma": z(d), "beta": beta},
+        "mlp": {"W_fc": eye, "b_fc": z(d), "W_proj": eye, "b_proj": z(d)},
+    }
+    x = torch.linspace(-1, 1, 2 * 3 * d, dtype=torch.float64).reshape(2, 3, d)
+    gelu = torch.tensor([b * (1 + math.erf(b / math.sqrt(2))) / 2 for b in beta.tolist()], dtype=torch.float64)
+    got = call(gpt, "gpt_block", x, params, n_heads=2)
+    check_close(got, x + gelu, "gpt_block(x) = x + gelu(beta)", **F64, show_values=True)
+
+
+@pytest.mark.exercise("gpt_forward", points=1)
+def test_gpt_forward_logits_use_the_tied_embedding(gpt):
+    # oracle: repeat_model has no blocks and zero positions, so logits = ln_f(wte[id]) @ wte.T; its
+    # embeddings [cos a, sin a, -cos a, -sin a] have mean 0 and variance 1/2, so the logit of token j
+    # after token i is wte[i] . wte[j] / sqrt(1/2 + 1e-5) = 2 cos(a_i - a_j) / sqrt(1/2 + 1e-5)
+    params = repeat_model(n_vocab=6)
+    ids = torch.tensor([[0, 3, 5]])
+    angles = torch.arange(6, dtype=torch.float64) * (2 * math.pi / 6)
+    expected = 2 * torch.cos(angles[ids][..., None] - angles) / math.sqrt(0.5 + 1e-5)
+    got = call(gpt, "gpt_forward", ids, params, n_heads=1)
+    check_close(got, expected, "gpt_forward logits through the tied embedding", **F64, show_values=True)
+
+
 @pytest.mark.exercise("filter_logits", points=1)
 def test_filter_logits_top_k_keeps_the_two_largest(gpt):
     # oracle: by hand — 3 and 2 are the two largest, the rest become -inf
-    got = gpt.filter_logits(torch.tensor([1.0, 3.0, 2.0, 0.0]), top_k=2)
+    got = call(gpt, "filter_logits", torch.tensor([1.0, 3.0, 2.0, 0.0]), top_k=2)
     inf = float("inf")
     check_close(got, torch.tensor([-inf, 3.0, 2.0, -inf]), "filter_logits(top_k=2)", **F64, show_values=True)
 
@@ -117,7 +153,7 @@ def test_filter_logits_top_k_keeps_the_two_largest(gpt):
 def test_filter_logits_top_p_keeps_the_nucleus(gpt):
     # oracle: probabilities 0.5, 0.3, 0.2: 0.5 < 0.7, 0.5 + 0.3 >= 0.7, so the first two are kept
     logits = torch.log(torch.tensor([0.5, 0.3, 0.2], dtype=torch.float64))
-    got = gpt.filter_logits(logits, top_p=0.7)
+    got = call(gpt, "filter_logits", logits, top_p=0.7)
     expected = torch.tensor([math.log(0.5), math.log(0.3), -math.inf], dtype=torch.float64)
     check_close(got, expected, "filter_logits(top_p=0.7)", **F64, show_values=True)
 
@@ -125,7 +161,7 @@ def test_filter_logits_top_p_keeps_the_nucleus(gpt):
 @pytest.mark.exercise("generate", points=1)
 def test_generate_greedy_repeats_with_a_repeat_model(gpt):
     # oracle: repeat_model's most likely next token is always the last token
-    ids = gpt.generate([0, 4, 2], repeat_model(), n_heads=1, n_new=4)
+    ids = call(gpt, "generate", [0, 4, 2], repeat_model(), n_heads=1, n_new=4)
     check_tensor(ids, "generate(...)")
     check_dtype(ids, torch.int64, "generate(...)")
     check_equal(ids.tolist(), [2, 2, 2, 2], "the 4 new ids")
@@ -137,7 +173,7 @@ def test_moe_gate_picks_and_renormalises_the_top_two(gpt):
     # 2 and 1, renormalised to 3/5 and 2/5
     x = torch.tensor([[1.0]], dtype=torch.float64)
     W_gate = torch.log(torch.tensor([[1.0, 2.0, 3.0]], dtype=torch.float64))
-    weights, indices = gpt.moe_gate(x, W_gate, k=2)
+    weights, indices = call(gpt, "moe_gate", x, W_gate, k=2)
     check_equal(indices.tolist(), [[2, 1]], "indices")
     check_close(weights, torch.tensor([[0.6, 0.4]], dtype=torch.float64), "weights", **F64, show_values=True)
 
@@ -149,7 +185,7 @@ def test_moe_layer_with_one_expert_is_that_expert(gpt):
     x = torch.randn(5, 3, generator=g, dtype=torch.float64)
     expert = {k: torch.randn(*s, generator=g, dtype=torch.float64) for k, s in
               {"W1": (3, 4), "b1": (4,), "W2": (4, 3), "b2": (3,)}.items()}  # fmt: skip
-    y, router_probs, indices = gpt.moe_layer(x, torch.zeros(3, 1, dtype=torch.float64), [expert], k=1)
+    y, router_probs, indices = call(gpt, "moe_layer", x, torch.zeros(3, 1, dtype=torch.float64), [expert], k=1)
     expected = torch.relu(x @ expert["W1"] + expert["b1"]) @ expert["W2"] + expert["b2"]
     check_close(y, expected, "y", **F64, show_values=True)
     check_close(router_probs, torch.ones(5, 1, dtype=torch.float64), "router_probs", **F64, show_values=True)
@@ -161,7 +197,7 @@ def test_load_balancing_loss_is_one_for_uniform_routing(gpt):
     # oracle: f_i = P_i = 1/4 for 4 experts: 4 * 4 * (1/4 * 1/4) = 1
     router_probs = torch.full((8, 4), 0.25, dtype=torch.float64)
     indices = torch.tensor([[0], [1], [2], [3], [0], [1], [2], [3]])
-    loss = gpt.load_balancing_loss(router_probs, indices, n_experts=4)
+    loss = call(gpt, "load_balancing_loss", router_probs, indices, n_experts=4)
     check_close(loss, torch.tensor(1.0, dtype=torch.float64), "load_balancing_loss", **F64, show_values=True)
 
 
@@ -172,8 +208,8 @@ def test_load_balancing_loss_is_one_for_uniform_routing(gpt):
 def test_generate_with_kv_cache_gives_the_same_ids_as_generate(gpt):
     # oracle: your generate (the cache changes how fast, not what)
     params = random_model(T_max=8)
-    expected = gpt.generate([1, 2, 3], params, n_heads=2, n_new=4)
-    check_equal(gpt.generate_with_kv_cache([1, 2, 3], params, n_heads=2, n_new=4), expected, "the new ids")
+    expected = call(gpt, "generate", [1, 2, 3], params, n_heads=2, n_new=4)
+    check_equal(call(gpt, "generate_with_kv_cache", [1, 2, 3], params, n_heads=2, n_new=4), expected, "the new ids")
 
 
 @pytest.mark.exercise("expert_capacity_mask", points=0)
@@ -181,6 +217,6 @@ def test_expert_capacity_mask_drops_late_assignments(gpt):
     # oracle: by hand, capacity 2; expert 0 is chosen by tokens 0, 1, 2 -> token 2's choice is dropped;
     # expert 1 by tokens 0, 2, 3 -> token 3's choice is dropped
     indices = torch.tensor([[0, 1], [0, 2], [0, 1], [1, 2]])
-    got = gpt.expert_capacity_mask(indices, n_experts=3, capacity=2)
+    got = call(gpt, "expert_capacity_mask", indices, n_experts=3, capacity=2)
     expected = torch.tensor([[True, True], [True, True], [False, True], [False, True]])
     check_equal(got, expected, "expert_capacity_mask(capacity=2)")

@@ -15,14 +15,15 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from grader.calls import call, call_exercise, call_with_grad
 from grader.checks import (
+    CheckFailure,
     check_close,
     check_dtype,
     check_equal,
     check_finite,
     check_shape,
     check_tensor,
-    check_unchanged,
 )
 
 F64 = dict(rtol=1e-7, atol=1e-10)
@@ -42,17 +43,24 @@ def tol(dtype):
     return F64 if dtype == torch.float64 else F32
 
 
-def expect_value_error(call, what):
-    """``call()`` must raise ValueError; ``what`` names the bad argument case in the message."""
+def expect_value_error(fn, what, names):
+    """``fn()`` must raise ValueError whose message names the bad argument ``names``."""
     try:
-        call()
-    except ValueError:
+        fn()
+    except ValueError as e:
+        if names not in str(e):
+            raise CheckFailure(f"{what}: the ValueError's message should name `{names}`") from None
         return
-    except NotImplementedError:
+    except (NotImplementedError, CheckFailure):
         raise
-    except Exception as e:
-        raise AssertionError(f"{what} should raise ValueError, got {type(e).__name__}") from None
-    raise AssertionError(f"{what} should raise ValueError, but returned normally")
+    except Exception as e:  # noqa: BLE001
+        raise CheckFailure(f"{what} should raise ValueError, got {type(e).__name__}") from None
+    raise CheckFailure(f"{what} should raise ValueError, but returned normally")
+
+
+def raising(target, name, *args, **kwargs):
+    """A call that is expected to raise: the dtype convention has no result to check."""
+    return lambda: call_exercise(target, name, args, kwargs, check_dtypes=False)
 
 
 # --- random parameters --------------------------------------------------------------------
@@ -98,25 +106,6 @@ def gpt_params(g, n_vocab, T_max, d, n_layers, dtype=torch.float64):
         "blocks": [block_params(g, d, dtype) for _ in range(n_layers)],
         "ln_f": ln_params(g, d, dtype),
     }
-
-
-def clone(tree):
-    if isinstance(tree, dict):
-        return {k: clone(v) for k, v in tree.items()}
-    if isinstance(tree, list):
-        return [clone(v) for v in tree]
-    return tree.clone()
-
-
-def check_tree_unchanged(before, after, what):
-    if isinstance(before, dict):
-        for k in before:
-            check_tree_unchanged(before[k], after[k], f"{what}[{k!r}]")
-    elif isinstance(before, list):
-        for i, (b, a) in enumerate(zip(before, after)):
-            check_tree_unchanged(b, a, f"{what}[{i}]")
-    else:
-        check_unchanged(before, after, what)
 
 
 # --- the independent oracle GPT (torch built-ins) ---------------------------------------------
@@ -170,17 +159,17 @@ def oracle_last_logits(prompt, params, n_heads):
 def test_causal_mask_is_lower_triangular(gpt):
     # oracle: torch.tril of ones (diagonal included)
     for T in (1, 2, 5, 17):
-        got = gpt.causal_mask(T)
+        got = call(gpt, "causal_mask", T)
         check_tensor(got, f"causal_mask({T})")
         check_dtype(got, torch.bool, f"causal_mask({T})")
         check_equal(got, torch.ones(T, T).tril().bool(), f"causal_mask({T})")
 
 
-@pytest.mark.exercise("causal_mask", points=1)
+@pytest.mark.exercise("causal_mask", points=1, needs_core=True)
 def test_causal_mask_rejects_bad_lengths(gpt):
-    # contract: seq_len must be a positive int
-    for bad in (0, -3):
-        expect_value_error(lambda bad=bad: gpt.causal_mask(bad), f"causal_mask({bad})")
+    # contract: seq_len must be a positive int (the message names seq_len)
+    for bad in (0, -3, 2.0):
+        expect_value_error(raising(gpt, "causal_mask", bad), f"causal_mask({bad!r})", "seq_len")
 
 
 # --- causal_self_attention ---------------------------------------------------------------------
@@ -196,27 +185,42 @@ def test_causal_self_attention_matches_torch_sdpa(gpt, seed, dtype):
         g = gen(seed, 1 + n_heads)
         x = randn(g, B, T, 8, dtype=dtype)
         params = attn_params(g, 8, dtype)
-        got = gpt.causal_self_attention(x, params, n_heads)
+        got = call(gpt, "causal_self_attention", x, params, n_heads)
         check_tensor(got, "causal_self_attention(x)")
         check_dtype(got, dtype, f"causal_self_attention(x) for {dtype} x")
         what = f"causal_self_attention with {n_heads} heads in {dtype}"
         check_close(got, oracle_attention(x, params, n_heads), what, **tol(dtype))
 
 
-@pytest.mark.exercise("causal_self_attention", points=2)
+@pytest.mark.exercise("causal_self_attention", points=2, needs_core=True)
 def test_causal_self_attention_ignores_the_future(gpt, seed):
     # property: changing the tokens after t never changes the outputs at positions <= t
     g = gen(seed, 10)
     x = randn(g, 2, 7, 8)
     params = attn_params(g, 8, torch.float64)
-    before = gpt.causal_self_attention(x, params, 2)
+    before = call(gpt, "causal_self_attention", x, params, 2)
     for t in (0, 3, 5):
         x2 = x.clone()
         x2[:, t + 1 :] = randn(g, 2, 6 - t, 8, scale=5.0)
-        after = gpt.causal_self_attention(x2, params, 2)
+        after = call(gpt, "causal_self_attention", x2, params, 2)
         check_close(
             after[:, : t + 1], before[:, : t + 1], f"outputs at positions <= {t} after changing later tokens", **F64
         )
+
+
+@pytest.mark.exercise("causal_self_attention", points=1, needs_core=True)
+def test_causal_self_attention_future_tokens_of_huge_size_change_nothing(gpt, seed):
+    # property: future tokens of size 1e10 (both signs) give scores far beyond any finite "minus a
+    # large number" mask; masked keys must get weight exactly 0 (fill with -inf or select)
+    g = gen(seed, 14)
+    x = randn(g, 2, 6, 8)
+    params = attn_params(g, 8, torch.float64)
+    before = call(gpt, "causal_self_attention", x, params, 2)
+    x2 = x.clone()
+    x2[:, 3:] = torch.sign(randn(g, 2, 3, 8)) * 1e10
+    after = call(gpt, "causal_self_attention", x2, params, 2)
+    check_finite(after[:, :3], "outputs before the huge future tokens")
+    check_close(after[:, :3], before[:, :3], "outputs at positions < 3 when later tokens are of size 1e10", **F64)
 
 
 @pytest.mark.exercise("causal_self_attention", points=1)
@@ -225,34 +229,40 @@ def test_causal_self_attention_first_token_sees_itself_only(gpt, seed):
     g = gen(seed, 11)
     x = randn(g, 3, 6, 8)
     p = attn_params(g, 8, torch.float64)
-    out = gpt.causal_self_attention(x, p, 4)
-    alone = gpt.causal_self_attention(x[:, :1], p, 4)
+    out = call(gpt, "causal_self_attention", x, p, 4)
+    alone = call(gpt, "causal_self_attention", x[:, :1], p, 4)
     v0 = x[:, 0] @ p["W_qkv"][:, 16:] + p["b_qkv"][16:]
     check_close(out[:, 0], v0 @ p["W_o"] + p["b_o"], "out[:, 0] (token 0 can only attend to itself)", **F64)
     check_close(out[:, :1], alone, "out[:, :1] compared with attention over x[:, :1] alone", **F64)
 
 
-@pytest.mark.exercise("causal_self_attention", points=1)
+@pytest.mark.exercise("causal_self_attention", points=1, needs_core=True)
 def test_causal_self_attention_leaves_its_inputs_alone(gpt, seed):
-    # convention: inputs are never modified in place
+    # convention: neither x nor any weight in params is modified in place (checked by `call`)
     g = gen(seed, 12)
     x = randn(g, 2, 4, 8)
     p = attn_params(g, 8, torch.float64)
-    x0, p0 = x.clone(), clone(p)
-    gpt.causal_self_attention(x, p, 2)
-    check_unchanged(x0, x, "x")
-    check_tree_unchanged(p0, p, "params")
+    check_shape(call(gpt, "causal_self_attention", x, p, 2), (2, 4, 8), "causal_self_attention(x)")
 
 
-@pytest.mark.exercise("causal_self_attention", points=1)
+@pytest.mark.exercise("causal_self_attention", points=1, needs_core=True)
 def test_causal_self_attention_rejects_bad_arguments(gpt, seed):
-    # contract: n_heads must divide d; W_qkv is (d, 3d); x is (B, T, d)
+    # contract: n_heads a positive divisor of d; every weight of its shape; x is (B, T, d) with T >= 1;
+    # the message names the argument
     g = gen(seed, 13)
     x, p = randn(g, 2, 4, 8), attn_params(g, 8, torch.float64)
-    bad_p = {**p, "W_qkv": randn(g, 8, 16)}
-    expect_value_error(lambda: gpt.causal_self_attention(x, p, 3), "n_heads = 3 for d = 8")
-    expect_value_error(lambda: gpt.causal_self_attention(x, bad_p, 2), "W_qkv of shape (d, 2d)")
-    expect_value_error(lambda: gpt.causal_self_attention(x[0], p, 2), "x of shape (T, d)")
+    cases = [
+        ((x, p, 3), "n_heads = 3 for d = 8", "n_heads"),
+        ((x, p, 0), "n_heads = 0", "n_heads"),
+        ((x[0], p, 2), "x of shape (T, d)", "x"),
+        ((x[:, :0], p, 2), "x without tokens", "x"),
+        ((x, {**p, "W_qkv": randn(g, 8, 16)}, 2), "W_qkv of shape (d, 2d)", "W_qkv"),
+        ((x, {**p, "b_qkv": randn(g, 8)}, 2), "b_qkv of shape (d,)", "b_qkv"),
+        ((x, {**p, "W_o": randn(g, 8, 4)}, 2), "W_o of shape (d, d/2)", "W_o"),
+        ((x, {**p, "b_o": randn(g, 4)}, 2), "b_o of shape (d/2,)", "b_o"),
+    ]
+    for args, what, names in cases:
+        expect_value_error(raising(gpt, "causal_self_attention", *args), f"causal_self_attention with {what}", names)
 
 
 # --- gpt_block ----------------------------------------------------------------------------------
@@ -267,7 +277,7 @@ def test_gpt_block_matches_torch_oracle(gpt, seed, dtype):
     g = gen(seed, 20)
     x = randn(g, B, T, 8, dtype=dtype)
     p = block_params(g, 8, dtype, d_ff=int(rng.integers(8, 33)))
-    got = gpt.gpt_block(x, p, 2)
+    got = call(gpt, "gpt_block", x, p, 2)
     check_dtype(got, dtype, f"gpt_block(x) for {dtype} x")
     check_close(got, oracle_block(x, p, 2), f"gpt_block(x) in {dtype}", **tol(dtype))
 
@@ -284,10 +294,12 @@ def test_gpt_block_uses_the_exact_gelu(gpt, seed):
     expected = (
         x + F.gelu(oracle_ln(x, p["ln2"]) @ m["W_fc"] + m["b_fc"], approximate="none") @ m["W_proj"] + m["b_proj"]
     )
-    check_close(gpt.gpt_block(x, p, 2), expected, "gpt_block with a zero attention sub-layer (exact erf GELU)", **F64)
+    check_close(
+        call(gpt, "gpt_block", x, p, 2), expected, "gpt_block with a zero attention sub-layer (exact erf GELU)", **F64
+    )
 
 
-@pytest.mark.exercise("gpt_block", points=1)
+@pytest.mark.exercise("gpt_block", points=1, needs_core=True)
 def test_gpt_block_is_causal(gpt, seed):
     # property: changing the last tokens does not change the block's outputs before them
     g = gen(seed, 22)
@@ -296,8 +308,19 @@ def test_gpt_block_is_causal(gpt, seed):
     x2 = x.clone()
     x2[:, 4:] = randn(g, 2, 2, 8, scale=3.0)
     check_close(
-        gpt.gpt_block(x2, p, 4)[:, :4], gpt.gpt_block(x, p, 4)[:, :4], "gpt_block outputs at positions < 4", **F64
+        call(gpt, "gpt_block", x2, p, 4)[:, :4],
+        call(gpt, "gpt_block", x, p, 4)[:, :4],
+        "gpt_block outputs at positions < 4",
+        **F64,
     )
+
+
+@pytest.mark.exercise("gpt_block", points=1, needs_core=True)
+def test_gpt_block_rejects_bad_n_heads(gpt, seed):
+    # contract: the errors of causal_self_attention (n_heads must divide d; the message names n_heads)
+    g = gen(seed, 23)
+    x, p = randn(g, 2, 3, 8), block_params(g, 8, torch.float64)
+    expect_value_error(raising(gpt, "gpt_block", x, p, 3), "gpt_block with n_heads = 3 for d = 8", "n_heads")
 
 
 # --- gpt_forward --------------------------------------------------------------------------------
@@ -312,7 +335,7 @@ def test_gpt_forward_matches_torch_oracle(gpt, seed, dtype):
     B, T = int(rng.integers(1, 4)), int(rng.integers(1, T_max + 1))
     params = gpt_params(gen(seed, 30), n_vocab, T_max, 8, 2, dtype)
     ids = torch.from_numpy(rng.integers(0, n_vocab, size=(B, T)))
-    got = gpt.gpt_forward(ids, params, 2)
+    got = call(gpt, "gpt_forward", ids, params, 2)
     check_tensor(got, "gpt_forward(ids)")
     check_dtype(got, dtype, f"gpt_forward logits for {dtype} weights")
     check_close(got, oracle_forward(ids, params, 2), f"gpt_forward logits in {dtype}", **tol(dtype))
@@ -326,10 +349,10 @@ def test_gpt_forward_without_blocks_is_embeddings_through_tied_head(gpt, seed):
     params = gpt_params(gen(seed, 31), 11, 6, 8, 0)
     ids = torch.from_numpy(rng.integers(0, 11, size=(2, 6)))
     expected = oracle_ln(params["wte"][ids] + params["wpe"], params["ln_f"]) @ params["wte"].T
-    check_close(gpt.gpt_forward(ids, params, 2), expected, "gpt_forward with no blocks", **F64)
+    check_close(call(gpt, "gpt_forward", ids, params, 2), expected, "gpt_forward with no blocks", **F64)
 
 
-@pytest.mark.exercise("gpt_forward", points=1)
+@pytest.mark.exercise("gpt_forward", points=1, needs_core=True)
 def test_gpt_forward_is_causal(gpt, seed):
     # property: logits at position t depend on ids[:, :t+1] only
     rng = rng_for(seed, 32)
@@ -338,22 +361,36 @@ def test_gpt_forward_is_causal(gpt, seed):
     ids2 = ids.clone()
     ids2[:, 5:] = (ids2[:, 5:] + 1) % 13
     check_close(
-        gpt.gpt_forward(ids2, params, 2)[:, :5],
-        gpt.gpt_forward(ids, params, 2)[:, :5],
+        call(gpt, "gpt_forward", ids2, params, 2)[:, :5],
+        call(gpt, "gpt_forward", ids, params, 2)[:, :5],
         "logits at positions < 5",
         **F64,
     )
 
 
-@pytest.mark.exercise("gpt_forward", points=1)
+@pytest.mark.exercise("gpt_forward", points=1, needs_core=True)
+def test_gpt_forward_accepts_exactly_T_max_tokens(gpt, seed):
+    # oracle: T = T_max is allowed (only T > T_max is an error); the torch-built-in GPT
+    rng = rng_for(seed, 34)
+    params = gpt_params(gen(seed, 34), 9, 5, 8, 1)
+    ids = torch.from_numpy(rng.integers(0, 9, size=(2, 5)))
+    check_close(call(gpt, "gpt_forward", ids, params, 2), oracle_forward(ids, params, 2),
+                "gpt_forward with T = T_max tokens", **F64)  # fmt: skip
+
+
+@pytest.mark.exercise("gpt_forward", points=1, needs_core=True)
 def test_gpt_forward_rejects_bad_ids(gpt, seed):
-    # contract: ids is a (B, T) integer tensor with T <= T_max and ids in [0, n_vocab)
+    # contract: ids is a non-empty (B, T) integer tensor with T <= T_max and ids in [0, n_vocab);
+    # the message names ids
     params = gpt_params(gen(seed, 33), 9, 4, 8, 1)
     cases = {"ids longer than T_max": torch.zeros(1, 5, dtype=torch.long),
              "an id >= n_vocab": torch.tensor([[1, 9]]),
+             "a negative id": torch.tensor([[1, -1]]),
+             "float ids": torch.tensor([[1.0, 2.0]]),
+             "ids without tokens": torch.zeros(1, 0, dtype=torch.long),
              "1-D ids": torch.tensor([1, 2])}  # fmt: skip
     for what, ids in cases.items():
-        expect_value_error(lambda ids=ids: gpt.gpt_forward(ids, params, 2), f"gpt_forward with {what}")
+        expect_value_error(raising(gpt, "gpt_forward", ids, params, 2), f"gpt_forward with {what}", "ids")
 
 
 # --- filter_logits -------------------------------------------------------------------------------
@@ -384,21 +421,20 @@ def test_filter_logits_top_k_matches_loop(gpt, seed):
     # oracle: a Python loop per row; top_k >= n_vocab keeps everything; leading batch dims
     for top_k in (1, 3, 7, 50):
         x = torch.from_numpy(rng_for(seed, 40 + top_k).normal(scale=2.0, size=(2, 3, 10)))
-        x0 = x.clone()
-        got = gpt.filter_logits(x, top_k=top_k)
+        got = call(gpt, "filter_logits", x, top_k=top_k)
         expected = torch.tensor([[loop_top_k(r, top_k) for r in rows] for rows in x.tolist()], dtype=torch.float64)
         check_dtype(got, torch.float64, "filter_logits(x) for float64 x")
         check_close(got, expected, f"filter_logits(top_k={top_k}) for 10 logits", **F64)
-        check_unchanged(x0, x, "logits")
 
 
-@pytest.mark.exercise("filter_logits", points=1)
+@pytest.mark.exercise("filter_logits", points=1, needs_core=True)
 def test_filter_logits_top_k_keeps_ties_at_the_boundary(gpt):
     # documented tie rule: every logit equal to the k-th largest is kept
     x = torch.tensor([[0.5, 2.0, 1.0, 1.0, -1.0], [3.0, 3.0, 3.0, 0.0, 0.0]], dtype=torch.float64)
     inf = math.inf
     expected = torch.tensor([[-inf, 2.0, 1.0, 1.0, -inf], [3.0, 3.0, 3.0, -inf, -inf]], dtype=torch.float64)
-    check_close(gpt.filter_logits(x, top_k=2), expected, "filter_logits(top_k=2) with ties at the 2nd largest", **F64)
+    got = call(gpt, "filter_logits", x, top_k=2)
+    check_close(got, expected, "filter_logits(top_k=2) with ties at the 2nd largest", **F64)
 
 
 @pytest.mark.exercise("filter_logits", points=1)
@@ -408,9 +444,47 @@ def test_filter_logits_top_p_matches_loop(gpt, seed):
     # rounding error of top_p with probability ~1e-15, so the floating-point boundary does not matter.
     for top_p in (0.05, 0.5, 0.9, 1.0):
         rng = rng_for(seed, 50 + int(100 * top_p))
-        x = torch.from_numpy(rng.normal(scale=2.0, size=(4, 12)))
-        expected = torch.tensor([loop_top_p(r, top_p) for r in x.tolist()], dtype=torch.float64)
-        check_close(gpt.filter_logits(x, top_p=top_p), expected, f"filter_logits(top_p={top_p})", **F64)
+        x = torch.from_numpy(rng.normal(scale=2.0, size=(2, 3, 12)))
+        expected = torch.tensor([[loop_top_p(r, top_p) for r in rows] for rows in x.tolist()], dtype=torch.float64)
+        check_close(call(gpt, "filter_logits", x, top_p=top_p), expected, f"filter_logits(top_p={top_p})", **F64)
+
+
+@pytest.mark.exercise("filter_logits", points=1, needs_core=True)
+def test_filter_logits_top_p_exactly_at_a_cumulative_boundary(gpt, seed):
+    # contract: the kept set is the smallest whose probability is >= top_p, so when the running total
+    # reaches top_p exactly the token that reaches it is kept and the next one is not. Probabilities
+    # 1/2, 1/4, 1/8, 1/8 (logits 0, -ln 2, -2 ln 2, -2 ln 2) and their sums are exact in binary
+    order = torch.from_numpy(rng_for(seed, 58).permutation(4))
+    for dtype in DTYPES:
+        logits = torch.tensor([0.0, -math.log(2), -2 * math.log(2), -2 * math.log(2)], dtype=dtype)[order]
+        for top_p, n_kept in ((0.5, 1), (0.75, 2)):
+            keep = order < n_kept
+            expected = torch.where(keep, logits, torch.tensor(-math.inf, dtype=dtype))
+            got = call(gpt, "filter_logits", logits, top_p=top_p)
+            check_close(got, expected, f"filter_logits(top_p={top_p}) when the total reaches top_p exactly",
+                        **tol(dtype))  # fmt: skip
+
+
+@pytest.mark.exercise("filter_logits", points=1, needs_core=True)
+@pytest.mark.parametrize("dtype, scale", [(torch.float64, 1e3), (torch.float32, 1e2)], ids=["float64", "float32"])
+def test_filter_logits_top_p_of_large_logits(gpt, seed, dtype, scale):
+    # oracle: the Python loop (which subtracts the maximum) on logits of size 1e3 (float64) / 1e2
+    # (float32): an unstabilised exp overflows
+    rng = rng_for(seed, 59)
+    x = torch.from_numpy(rng.normal(size=(4, 12)) * scale / 3 + scale).to(dtype)
+    for top_p in (0.5, 0.99):
+        expected = torch.tensor([loop_top_p(r, top_p) for r in x.double().tolist()], dtype=torch.float64).to(dtype)
+        got = call(gpt, "filter_logits", x, top_p=top_p)
+        check_close(got, expected, f"filter_logits(top_p={top_p}) of logits around {scale:g}", **tol(dtype))
+
+
+@pytest.mark.exercise("filter_logits", points=1, needs_core=True)
+def test_filter_logits_without_limits_returns_a_new_unchanged_tensor(gpt, seed):
+    # contract: neither top_k nor top_p -> the logits unchanged, as a new tensor (float32 stays float32)
+    x = torch.from_numpy(rng_for(seed, 60).normal(size=(3, 7))).float()
+    got = call(gpt, "filter_logits", x)
+    check_close(got, x, "filter_logits(logits) without top_k and top_p", rtol=0, atol=0)
+    assert got is not x, "filter_logits returned the input tensor itself; return a new tensor (e.g. logits.clone())"
 
 
 @pytest.mark.exercise("filter_logits", points=1)
@@ -420,16 +494,17 @@ def test_filter_logits_top_k_then_top_p(gpt):
     # top_p=0.75: 4/9 < 0.75 <= 7/9 -> the first two remain (without renormalising, three would)
     logits = torch.log(torch.tensor([0.2, 0.4, 0.1, 0.3], dtype=torch.float64))
     expected = torch.tensor([-math.inf, math.log(0.4), -math.inf, math.log(0.3)], dtype=torch.float64)
-    check_close(gpt.filter_logits(logits, top_k=3, top_p=0.75), expected, "filter_logits(top_k=3, top_p=0.75)", **F64)
+    check_close(
+        call(gpt, "filter_logits", logits, top_k=3, top_p=0.75), expected, "filter_logits(top_k=3, top_p=0.75)", **F64
+    )
 
 
-@pytest.mark.exercise("filter_logits", points=1)
+@pytest.mark.exercise("filter_logits", points=1, needs_core=True)
 def test_filter_logits_rejects_bad_limits(gpt):
-    # contract: top_k >= 1, 0 < top_p <= 1
-    for kwargs in ({"top_k": 0}, {"top_p": 0.0}, {"top_p": 1.5}):
-        expect_value_error(
-            lambda kwargs=kwargs: gpt.filter_logits(torch.zeros(5), **kwargs), f"filter_logits({kwargs})"
-        )
+    # contract: top_k >= 1, 0 < top_p <= 1; the message names the argument
+    for kwargs in ({"top_k": 0}, {"top_k": -2}, {"top_p": 0.0}, {"top_p": -0.5}, {"top_p": 1.5}):
+        (name,) = kwargs
+        expect_value_error(raising(gpt, "filter_logits", torch.zeros(5), **kwargs), f"filter_logits({kwargs})", name)
 
 
 # --- generate --------------------------------------------------------------------------------------
@@ -445,7 +520,7 @@ def test_generate_greedy_matches_loop(gpt, seed):
     rng = rng_for(seed, 70)
     params = varied_model(seed, 70, T_max=16)
     prompt = [int(i) for i in rng.integers(0, 13, size=3)]
-    got = gpt.generate(prompt, params, 2, n_new=8)
+    got = call(gpt, "generate", prompt, params, 2, n_new=8)
     check_tensor(got, "generate(...)")
     check_dtype(got, torch.int64, "generate(...)")
     check_shape(got, (8,), "generate(..., n_new=8)")
@@ -459,13 +534,13 @@ def test_generate_crops_the_context_to_T_max(gpt, seed):
     params = varied_model(seed, 71, T_max=5)
     for n_prompt in (3, 9):
         prompt = [int(i) for i in rng.integers(0, 13, size=n_prompt)]
-        got = gpt.generate(torch.tensor(prompt), params, 2, n_new=7)
+        got = call(gpt, "generate", torch.tensor(prompt), params, 2, n_new=7)
         check_equal(
             got.tolist(), oracle_greedy(prompt, params, 2, 7), f"greedy ids for a prompt of {n_prompt} ids, T_max=5"
         )
 
 
-@pytest.mark.exercise("generate", points=1)
+@pytest.mark.exercise("generate", points=1, needs_core=True)
 def test_generate_greedy_breaks_ties_by_lowest_id(gpt, seed):
     # contract: argmax takes the lowest id on ties. No blocks, zero-mean equal-norm embeddings:
     # token j's logit is proportional to wte[last] . wte[j], largest for last and its duplicate
@@ -476,27 +551,28 @@ def test_generate_greedy_breaks_ties_by_lowest_id(gpt, seed):
     wte[7] = wte[3]
     params = {"wte": wte, "wpe": torch.zeros(4, 8, dtype=torch.float64), "blocks": [],
               "ln_f": {"gamma": torch.ones(8, dtype=torch.float64), "beta": torch.zeros(8, dtype=torch.float64)}}  # fmt: skip
-    check_equal(gpt.generate([7], params, 2, n_new=3).tolist(), [3, 3, 3], "greedy ids when tokens 3 and 7 tie")
+    got = call(gpt, "generate", [7], params, 2, n_new=3)
+    check_equal(got.tolist(), [3, 3, 3], "greedy ids when tokens 3 and 7 tie")
 
 
-@pytest.mark.exercise("generate", points=1)
+@pytest.mark.exercise("generate", points=1, needs_core=True)
 def test_generate_sampling_is_seeded(gpt, seed):
     # property: same seed, same ids; another seed, other ids (temperature 2 on a 13-token vocabulary)
     params = varied_model(seed, 73)
-    a = gpt.generate([1, 2], params, 2, n_new=12, temperature=2.0, seed=seed + 5)
-    b = gpt.generate([1, 2], params, 2, n_new=12, temperature=2.0, seed=seed + 5)
-    c = gpt.generate([1, 2], params, 2, n_new=12, temperature=2.0, seed=seed + 6)
+    a = call(gpt, "generate", [1, 2], params, 2, n_new=12, temperature=2.0, seed=seed + 5)
+    b = call(gpt, "generate", [1, 2], params, 2, n_new=12, temperature=2.0, seed=seed + 5)
+    c = call(gpt, "generate", [1, 2], params, 2, n_new=12, temperature=2.0, seed=seed + 6)
     check_equal(a.tolist(), b.tolist(), "ids of two calls with the same seed")
     assert a.tolist() != c.tolist(), "two different seeds gave the same 12 sampled ids: use the seed argument"
 
 
-@pytest.mark.exercise("generate", points=1)
+@pytest.mark.exercise("generate", points=1, needs_core=True)
 def test_generate_samples_only_from_the_top_k(gpt, seed):
     # property: with top_k=3 the first new id is always one of the 3 most likely (and varies)
     params = varied_model(seed, 75)
     allowed = set(torch.topk(oracle_last_logits([4, 1], params, 2), 3).indices.tolist())
     seen = {
-        int(gpt.generate([4, 1], params, 2, n_new=1, temperature=5.0, top_k=3, seed=seed * 30 + s)[0])
+        int(call(gpt, "generate", [4, 1], params, 2, n_new=1, temperature=5.0, top_k=3, seed=seed * 30 + s)[0])
         for s in range(30)
     }
     assert seen <= allowed, "sampled an id outside the top_k most likely"
@@ -514,7 +590,10 @@ def test_generate_sampling_frequencies_follow_the_temperature(gpt, seed):
     temperature, n = 0.5, 600
     counts = torch.zeros(5, dtype=torch.float64)
     for s in range(n):
-        counts[int(gpt.generate([2, 0, 3], params, 1, n_new=1, temperature=temperature, seed=seed * n + s)[0])] += 1
+        # every call is checked for modified inputs and dtypes, the first one for global randomness too
+        ids = call_exercise(gpt, "generate", ([2, 0, 3], params, 1), dict(n_new=1, temperature=temperature,
+                            seed=seed * n + s), check_rng=s == 0)  # fmt: skip
+        counts[int(ids[0])] += 1
     check_close(
         counts / n,
         torch.softmax(z / temperature, dim=-1),
@@ -524,13 +603,77 @@ def test_generate_sampling_frequencies_follow_the_temperature(gpt, seed):
     )
 
 
+def known_logits_model(z):
+    """No blocks, ln_f with gamma = 0 outputs beta = z, wte = I: the logits are z at every position,
+    whatever the context."""
+    V = len(z)
+    return {"wte": torch.eye(V, dtype=torch.float64), "wpe": torch.zeros(4, V, dtype=torch.float64), "blocks": [],
+            "ln_f": {"gamma": torch.zeros(V, dtype=torch.float64), "beta": z}}  # fmt: skip
+
+
 @pytest.mark.exercise("generate", points=1)
+def test_generate_sampling_equals_the_reference(gpt, gpt_ref, seed):
+    # oracle: the reference generate — the docstring fixes the procedure (filter_logits(logits / T,
+    # top_k), softmax, one torch.multinomial draw per step from one generator seeded once per call)
+    params = varied_model(seed, 78, T_max=5)
+    for kwargs in (dict(temperature=1.3), dict(temperature=0.7, top_k=4)):
+        expected = gpt_ref.generate([3, 1, 4], params, 2, n_new=9, seed=seed + 9, **kwargs)
+        got = call(gpt, "generate", [3, 1, 4], params, 2, n_new=9, seed=seed + 9, **kwargs)
+        check_equal(
+            got.tolist(), expected.tolist(), f"sampled ids ({', '.join(f'{k}={v}' for k, v in kwargs.items())})"
+        )
+
+
+@pytest.mark.exercise("generate", points=1, needs_core=True)
+def test_generate_sampling_steps_are_independent_draws(gpt, seed):
+    # property: each step draws afresh from softmax(logits / T): on a model whose logits never change,
+    # two consecutive ids are equal with probability sum(p^2) ~ 0.30 (a generator re-made at every
+    # step from the same seed repeats its draw: 1.0), and the ids of later steps follow softmax(z)
+    # (560 draws, within 0.09 = 4 standard deviations)
+    z = torch.tensor([0.0, 0.6, 1.2, 1.8, 2.4], dtype=torch.float64)[torch.from_numpy(rng_for(seed, 79).permutation(5))]
+    params = known_logits_model(z)
+    runs = [call(gpt, "generate", [1], params, 1, n_new=15, temperature=1.0, seed=seed * 40 + s).tolist()
+            for s in range(40)]  # fmt: skip
+    p = torch.softmax(z, dim=-1)
+    repeats = sum(a == b for run in runs for a, b in zip(run, run[1:])) / (40 * 14)
+    assert abs(repeats - float((p**2).sum())) < 0.1, (
+        f"{repeats:.0%} of consecutive sampled ids are equal, expected about {float((p**2).sum()):.0%}: create the "
+        "generator once per call and draw from it at every step"
+    )
+    counts = torch.bincount(torch.tensor([i for run in runs for i in run[1:]]), minlength=5).double()
+    check_close(counts / counts.sum(), p, "frequencies of the ids sampled after the first step", rtol=0, atol=0.09)
+
+
+@pytest.mark.exercise("generate", points=1, needs_core=True)
+def test_generate_with_a_tiny_temperature_is_greedy(gpt, seed):
+    # oracle: the greedy loop; at temperature 1e-6 logits / T are ~1e6 (a softmax without the maximum
+    # subtracted overflows), and the most likely token has probability 1 to machine precision
+    rng = rng_for(seed, 80)
+    params = varied_model(seed, 80, T_max=8)
+    prompt = [int(i) for i in rng.integers(0, 13, size=3)]
+    got = call(gpt, "generate", prompt, params, 2, n_new=6, temperature=1e-6, seed=seed)
+    check_equal(got.tolist(), oracle_greedy(prompt, params, 2, 6), "ids sampled at temperature 1e-6")
+
+
+@pytest.mark.exercise("generate", points=1, needs_core=True)
+def test_generate_nothing(gpt, seed):
+    # contract: n_new = 0 gives an empty int64 tensor (greedy and sampling alike)
+    params = varied_model(seed, 81)
+    for temperature in (0.0, 1.0):
+        got = call(gpt, "generate", [1, 2], params, 2, n_new=0, temperature=temperature)
+        check_tensor(got, "generate(..., n_new=0)")
+        check_dtype(got, torch.int64, "generate(..., n_new=0)")
+        check_shape(got, (0,), "generate(..., n_new=0)")
+
+
+@pytest.mark.exercise("generate", points=1, needs_core=True)
 def test_generate_rejects_bad_arguments(gpt, seed):
-    # contract: non-empty prompt, n_new >= 0, temperature >= 0
+    # contract: non-empty prompt, n_new >= 0, temperature >= 0; the message names the argument
     params = varied_model(seed, 77)
-    expect_value_error(lambda: gpt.generate([], params, 2, 2), "generate with an empty prompt")
-    expect_value_error(lambda: gpt.generate([1], params, 2, -1), "generate with n_new = -1")
-    expect_value_error(lambda: gpt.generate([1], params, 2, 2, temperature=-0.5), "generate with temperature = -0.5")
+    expect_value_error(raising(gpt, "generate", [], params, 2, 2), "generate with an empty prompt", "prompt")
+    expect_value_error(raising(gpt, "generate", [1], params, 2, -1), "generate with n_new = -1", "n_new")
+    expect_value_error(raising(gpt, "generate", [1], params, 2, 2, temperature=-0.5),
+                       "generate with temperature = -0.5", "temperature")  # fmt: skip
 
 
 # --- moe_gate ---------------------------------------------------------------------------------------
@@ -557,7 +700,7 @@ def test_moe_gate_equals_softmax_over_top_k_logits(gpt, seed, dtype):
         N, d, E = int(rng.integers(1, 12)), 6, int(rng.integers(k + 1, 9))
         g = gen(seed, 80 + k)
         x, W = randn(g, N, d, dtype=dtype), randn(g, d, E, dtype=dtype)
-        weights, indices = gpt.moe_gate(x, W, k)
+        weights, indices = call(gpt, "moe_gate", x, W, k)
         exp_w, exp_i = oracle_gate(x.double(), W.double(), k)
         check_shape(weights, (N, k), f"weights for k = {k}")
         check_dtype(weights, dtype, f"weights for {dtype} x")
@@ -566,35 +709,83 @@ def test_moe_gate_equals_softmax_over_top_k_logits(gpt, seed, dtype):
         check_close(weights, exp_w.to(dtype), f"weights (softmax over the top-{k} logits) in {dtype}", **tol(dtype))
 
 
-@pytest.mark.exercise("moe_gate", points=1)
+@pytest.mark.exercise("moe_gate", points=1, needs_core=True)
 def test_moe_gate_weights_sum_to_one(gpt, seed):
     # property: each token's k weights are a distribution, in descending order
     g = gen(seed, 85)
-    weights, _ = gpt.moe_gate(randn(g, 20, 6, scale=3.0), randn(g, 6, 8), 3)
+    weights, _ = call(gpt, "moe_gate", randn(g, 20, 6, scale=3.0), randn(g, 6, 8), 3)
     check_close(weights.sum(dim=-1), torch.ones(20, dtype=torch.float64), "sum of each token's weights", **F64)
     assert bool((weights[:, :-1] >= weights[:, 1:]).all()), "weights should be sorted in descending order"
 
 
 @pytest.mark.exercise("moe_gate", points=1)
 def test_moe_gate_gradients_reach_the_router(gpt, seed):
-    # property: d(sum weights * c)/dW_gate is non-zero (k >= 2: renormalised weights still depend on W_gate)
+    # oracle: torch.autograd through softmax(top-k logits) (k = 2: the renormalised weights still
+    # depend on W_gate), for a random upstream gradient c
     g = gen(seed, 86)
-    x, W = randn(g, 10, 6), randn(g, 6, 5).requires_grad_(True)
+    x, W = randn(g, 10, 6), randn(g, 6, 5)
     c = randn(g, 10, 2)
-    weights, _ = gpt.moe_gate(x, W, 2)
-    assert weights.requires_grad, "weights are detached from W_gate: the router could not learn"
-    (weights * c).sum().backward()
-    assert W.grad is not None and float(W.grad.abs().sum()) > 1e-8, "no gradient reaches W_gate"
-    check_finite(W.grad, "the gradient of W_gate")
+    (weights, indices), (grad,) = call_with_grad(gpt, "moe_gate", (x, W, 2), wrt=[W], output=0, cotangent=c)
+    assert grad is not None, "weights are detached from W_gate: the router could not learn"
+    W_ref = W.detach().clone().requires_grad_(True)
+    top = (x @ W_ref).gather(1, torch.as_tensor(indices).long())
+    (torch.softmax(top, dim=-1) * c).sum().backward()
+    check_close(grad, W_ref.grad, "the gradient of the gate weights w.r.t. W_gate", **F64)
 
 
-@pytest.mark.exercise("moe_gate", points=1)
-def test_moe_gate_rejects_bad_k(gpt):
-    # contract: 1 <= k <= E (here E = 4)
-    for k in (0, 5):
-        expect_value_error(
-            lambda k=k: gpt.moe_gate(torch.ones(3, 2), torch.ones(2, 4), k), f"moe_gate with k = {k}, E = 4"
-        )
+@pytest.mark.exercise("moe_gate", points=1, needs_core=True)
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+def test_moe_gate_with_k_equal_to_E(gpt, seed, dtype):
+    # oracle: k = E is allowed: every expert, most likely first, weights = the full softmax sorted
+    g = gen(seed, 87)
+    x, W = randn(g, 9, 4, dtype=dtype), randn(g, 4, 5, dtype=dtype)
+    weights, indices = call(gpt, "moe_gate", x, W, 5)
+    exp_w, exp_i = oracle_gate(x.double(), W.double(), 5)
+    check_equal(indices.tolist(), exp_i, "indices for k = E (every expert, most likely first)")
+    check_close(weights, exp_w.to(dtype), "weights for k = E (the sorted softmax)", **tol(dtype))
+
+
+@pytest.mark.exercise("moe_gate", points=1, needs_core=True)
+@pytest.mark.parametrize("dtype, scale", [(torch.float64, 1e3), (torch.float32, 1e2)], ids=["float64", "float32"])
+def test_moe_gate_is_stable_for_large_logits(gpt, seed, dtype, scale):
+    # oracle: the loop's softmax over the top-k logits, for router logits of size 1e3 (float64) /
+    # 1e2 (float32): an unstabilised exp overflows to inf / inf = NaN. Feature 0 of every token is 1
+    # and its router row is `scale`, so every logit is scale + a moderate, distinct part
+    g = gen(seed, 88)
+    x = randn(g, 12, 4, dtype=dtype)
+    x[:, 0] = 1.0
+    W = randn(g, 4, 6, dtype=dtype)
+    W[0] = scale
+    weights, indices = call(gpt, "moe_gate", x, W, 3)
+    exp_w, exp_i = oracle_gate(x.double(), W.double(), 3)
+    check_finite(weights, "weights of large router logits")
+    check_equal(indices.tolist(), exp_i, "indices of large router logits")
+    check_close(weights, exp_w.to(dtype), f"weights for router logits of size {scale:g}", **tol(dtype))
+
+
+@pytest.mark.exercise("moe_gate", points=1, needs_core=True)
+def test_moe_gate_tied_experts_are_both_chosen(gpt, seed):
+    # contract: ties may be broken either way, but the k chosen experts are distinct: experts 1 and 3
+    # have identical router columns that beat the others by far, so with k = 2 both are chosen with
+    # weight 1/2 each
+    g = gen(seed, 89)
+    x = randn(g, 8, 4).abs() + 0.5
+    W = randn(g, 4, 5, scale=0.1)
+    W[:, 3] = W[:, 1] = 2.0
+    weights, indices = call(gpt, "moe_gate", x, W, 2)
+    check_equal(sorted(map(sorted, indices.tolist())), [[1, 3]] * 8, "the two chosen experts when experts 1 and 3 tie")
+    check_close(weights, torch.full((8, 2), 0.5, dtype=torch.float64), "weights of two tied experts", **F64)
+
+
+@pytest.mark.exercise("moe_gate", points=1, needs_core=True)
+def test_moe_gate_rejects_bad_arguments(gpt):
+    # contract: x (N, d) with N >= 1, W_gate (d, E), 1 <= k <= E (here E = 4); the message names the argument
+    x, W = torch.ones(3, 2), torch.ones(2, 4)
+    cases = [((x, W, 0), "k = 0", "k"), ((x, W, 5), "k = 5 > E = 4", "k"), ((x, W, -1), "k = -1", "k"),
+             ((torch.ones(2), W, 1), "1-D x", "x"), ((torch.ones(0, 2), W, 1), "an empty x", "x"),
+             ((x, torch.ones(3, 4), 1), "W_gate of 3 rows for d = 2", "W_gate")]  # fmt: skip
+    for args, what, names in cases:
+        expect_value_error(raising(gpt, "moe_gate", *args), f"moe_gate with {what}", names)
 
 
 # --- moe_layer ----------------------------------------------------------------------------------
@@ -626,20 +817,20 @@ def test_moe_layer_matches_dense_loop(gpt, seed, dtype):
         g = gen(seed, 90 + k)
         x, W = randn(g, N, d, dtype=dtype), randn(g, d, E, dtype=dtype)
         experts = [expert_params(g, d, 10, dtype) for _ in range(E)]
-        y, router_probs, indices = gpt.moe_layer(x, W, experts, k)
+        y, router_probs, indices = call(gpt, "moe_layer", x, W, experts, k)
         check_dtype(y, dtype, f"y for {dtype} x")
         check_close(y, dense_moe(x, W, experts, k), f"y (top-{k} of {E} experts) in {dtype}", **tol(dtype))
         check_close(router_probs, torch.softmax(x @ W, dim=-1), "router_probs", **tol(dtype))
         check_equal(indices.tolist(), oracle_gate(x.double(), W.double(), k)[1], f"indices for k = {k}")
 
 
-@pytest.mark.exercise("moe_layer", points=1)
+@pytest.mark.exercise("moe_layer", points=1, needs_core=True)
 def test_moe_layer_with_all_experts_is_the_softmax_mixture(gpt, seed):
     # property: k = E uses every expert with its full router probability
     g = gen(seed, 93)
     x, W = randn(g, 7, 5), randn(g, 5, 3)
     experts = [expert_params(g, 5, 8) for _ in range(3)]
-    y, _, _ = gpt.moe_layer(x, W, experts, 3)
+    y, _, _ = call(gpt, "moe_layer", x, W, experts, 3)
     p = torch.softmax(x @ W, dim=-1)
     expected = sum(
         p[:, e : e + 1] * (torch.relu(x @ q["W1"] + q["b1"]) @ q["W2"] + q["b2"]) for e, q in enumerate(experts)
@@ -649,24 +840,45 @@ def test_moe_layer_with_all_experts_is_the_softmax_mixture(gpt, seed):
 
 @pytest.mark.exercise("moe_layer", points=1)
 def test_moe_layer_gradients_reach_router_and_experts(gpt, seed):
-    # property: the loss of y has a non-zero gradient for W_gate and for the experts that were used
+    # oracle: torch.autograd through a dense, differentiable mixture (softmax over the chosen logits
+    # times every chosen expert's output), for the router and each expert's W1
     g = gen(seed, 94)
-    x, W = randn(g, 12, 5), randn(g, 5, 4).requires_grad_(True)
-    experts = [{k: v.requires_grad_(True) for k, v in expert_params(g, 5, 8).items()} for _ in range(4)]
-    y, _, indices = gpt.moe_layer(x, W, experts, 2)
-    (y * randn(g, 12, 5)).sum().backward()
-    assert W.grad is not None and float(W.grad.abs().sum()) > 1e-8, "no gradient reaches W_gate through y"
-    for e in set(indices.flatten().tolist()):
-        grad = experts[e]["W1"].grad
-        assert grad is not None and float(grad.abs().sum()) > 0, "no gradient reaches a used expert's W1"
+    x, W = randn(g, 12, 5), randn(g, 5, 4)
+    experts = [expert_params(g, 5, 8) for _ in range(4)]
+    c = randn(g, 12, 5)
+    wrt = [W] + [p["W1"] for p in experts]
+    (_, _, indices), grads = call_with_grad(gpt, "moe_layer", (x, W, experts, 2), wrt=wrt, output=0, cotangent=c)
+    refs = [t.detach().clone().requires_grad_(True) for t in wrt]
+    idx = torch.as_tensor(indices).long()
+    w = torch.softmax((x @ refs[0]).gather(1, idx), dim=-1)  # (N, k)
+    outs = torch.stack([torch.relu(x @ W1 + p["b1"]) @ p["W2"] + p["b2"] for W1, p in zip(refs[1:], experts)])
+    y = sum(w[:, j : j + 1] * outs[idx[:, j], torch.arange(12)] for j in range(2))
+    (y * c).sum().backward()
+    for i, (got, ref) in enumerate(zip(grads, refs)):
+        what = "the gradient w.r.t. W_gate" if i == 0 else f"the gradient w.r.t. expert {i - 1}'s W1"
+        if got is None:
+            raise CheckFailure(f"{what} is missing: y is not differentiable there")
+        check_close(got, ref.grad, what, **F64)
 
 
-@pytest.mark.exercise("moe_layer", points=1)
+@pytest.mark.exercise("moe_layer", points=1, needs_core=True)
 def test_moe_layer_rejects_wrong_number_of_experts(gpt, seed):
-    # contract: len(experts) must equal E (columns of W_gate)
+    # contract: len(experts) must equal E (columns of W_gate), fewer and more alike; names experts
     g = gen(seed, 95)
-    x, W, experts = randn(g, 4, 5), randn(g, 5, 3), [expert_params(g, 5, 8) for _ in range(2)]
-    expect_value_error(lambda: gpt.moe_layer(x, W, experts, 1), "moe_layer with 2 experts for E = 3")
+    x, W = randn(g, 4, 5), randn(g, 5, 3)
+    for n in (2, 4):
+        experts = [expert_params(g, 5, 8) for _ in range(n)]
+        expect_value_error(raising(gpt, "moe_layer", x, W, experts, 1), f"moe_layer with {n} experts for E = 3",
+                           "experts")  # fmt: skip
+
+
+@pytest.mark.exercise("moe_layer", points=1, needs_core=True)
+def test_moe_layer_rejects_k_above_E(gpt, seed):
+    # contract: the errors of moe_gate: k > E names k
+    g = gen(seed, 96)
+    x, W = randn(g, 4, 5), randn(g, 5, 3)
+    experts = [expert_params(g, 5, 8) for _ in range(3)]
+    expect_value_error(raising(gpt, "moe_layer", x, W, experts, 4), "moe_layer with k = 4 > E = 3", "k")
 
 
 # --- load_balancing_loss ---------------------------------------------------------------------------
@@ -684,37 +896,40 @@ def loop_balance(router_probs, indices, E):
 
 
 @pytest.mark.exercise("load_balancing_loss", points=1)
-def test_load_balancing_loss_matches_loop(gpt, seed):
-    # oracle: E * sum_i f_i P_i written as a loop over experts; k = 1 and k = 2
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+def test_load_balancing_loss_matches_loop(gpt, seed, dtype):
+    # oracle: E * sum_i f_i P_i written as a loop over experts; k = 1 and k = 2; the input's dtype
     for k in (1, 2):
         rng = rng_for(seed, 100 + k)
         N, E = int(rng.integers(4, 30)), int(rng.integers(3, 9))
-        router_probs = torch.softmax(randn(gen(seed, 100 + k), N, E, scale=2.0), dim=-1)
+        router_probs = torch.softmax(randn(gen(seed, 100 + k), N, E, scale=2.0), dim=-1).to(dtype)
         indices = torch.topk(router_probs, k, dim=-1).indices
-        got = gpt.load_balancing_loss(router_probs, indices, E)
+        got = call(gpt, "load_balancing_loss", router_probs, indices, E)
         check_tensor(got, "load_balancing_loss(...)")
         check_shape(got, (), "load_balancing_loss(...) (a 0-dim tensor)")
-        expected = torch.tensor(loop_balance(router_probs, indices, E), dtype=torch.float64)
-        check_close(got, expected, f"load_balancing_loss with k = {k}", **F64)
+        check_dtype(got, dtype, f"load_balancing_loss for {dtype} router_probs")
+        expected = torch.tensor(loop_balance(router_probs, indices, E), dtype=dtype)
+        check_close(got, expected, f"load_balancing_loss with k = {k}", **tol(dtype))
 
 
-@pytest.mark.exercise("load_balancing_loss", points=1)
+@pytest.mark.exercise("load_balancing_loss", points=1, needs_core=True)
 def test_load_balancing_loss_is_one_when_uniform(gpt):
     # property: f_i = P_i = 1/E gives E * E * (1/E)^2 = 1
     for E in (2, 5, 8):
         router_probs = torch.full((3 * E, E), 1.0 / E, dtype=torch.float64)
         indices = torch.arange(3 * E).remainder(E).unsqueeze(1)
-        loss = gpt.load_balancing_loss(router_probs, indices, E)
+        loss = call(gpt, "load_balancing_loss", router_probs, indices, E)
         check_close(loss, torch.tensor(1.0, dtype=torch.float64), f"loss for uniform routing over {E} experts", **F64)
 
 
-@pytest.mark.exercise("load_balancing_loss", points=1)
+@pytest.mark.exercise("load_balancing_loss", points=1, needs_core=True)
 def test_load_balancing_loss_approaches_E_when_collapsed(gpt):
     # property: every token to expert 0 with probability ~1: f_0 = 1, P_0 ~ 1, loss ~ E
     for E in (2, 5, 8):
         logits = torch.zeros(16, E, dtype=torch.float64)
         logits[:, 0] = 30.0
-        loss = gpt.load_balancing_loss(torch.softmax(logits, dim=-1), torch.zeros(16, 1, dtype=torch.long), E)
+        collapsed = torch.zeros(16, 1, dtype=torch.long)
+        loss = call(gpt, "load_balancing_loss", torch.softmax(logits, dim=-1), collapsed, E)
         what = f"loss when every token goes to one of {E} experts"
         check_close(loss, torch.tensor(float(E), dtype=torch.float64), what, rtol=1e-6, atol=0)
 
@@ -723,21 +938,27 @@ def test_load_balancing_loss_approaches_E_when_collapsed(gpt):
 def test_load_balancing_loss_gradient_flows_into_router_probs(gpt, seed):
     # oracle: d loss / d router_probs[n, i] = E * f_i / N (f is a count, P the differentiable mean)
     g = gen(seed, 104)
-    router_probs = torch.softmax(randn(g, 10, 4), dim=-1).requires_grad_(True)
-    indices = torch.topk(router_probs.detach(), 2, dim=-1).indices
-    gpt.load_balancing_loss(router_probs, indices, 4).backward()
+    router_probs = torch.softmax(randn(g, 10, 4), dim=-1)
+    indices = torch.topk(router_probs, 2, dim=-1).indices
+    _, (grad,) = call_with_grad(gpt, "load_balancing_loss", (router_probs, indices, 4), wrt=[router_probs])
+    assert grad is not None, "the loss does not depend on router_probs"
     f = torch.bincount(indices.flatten(), minlength=4).double() / indices.numel()
-    assert router_probs.grad is not None, "the loss does not depend on router_probs"
-    check_close(router_probs.grad, (4 * f / 10).expand(10, 4), "gradient of the loss w.r.t. router_probs", **F64)
+    check_close(grad, (4 * f / 10).expand(10, 4), "gradient of the loss w.r.t. router_probs", **F64)
 
 
-@pytest.mark.exercise("load_balancing_loss", points=1)
+@pytest.mark.exercise("load_balancing_loss", points=1, needs_core=True)
 def test_load_balancing_loss_rejects_bad_arguments(gpt):
-    # contract: router_probs is (N, n_experts); indices lie in [0, n_experts)
+    # contract: router_probs is (N, n_experts); indices (N, k) in [0, n_experts); n_experts >= 1;
+    # the message names the argument
     probs = torch.full((4, 3), 1 / 3, dtype=torch.float64)
     indices = torch.zeros(4, 1, dtype=torch.long)
-    expect_value_error(lambda: gpt.load_balancing_loss(probs, indices, 4), "router_probs (4, 3) with n_experts = 4")
-    expect_value_error(lambda: gpt.load_balancing_loss(probs, indices + 3, 3), "indices equal to n_experts")
+    cases = [((probs, indices, 4), "router_probs (4, 3) with n_experts = 4", "router_probs"),
+             ((probs, indices + 3, 3), "indices equal to n_experts", "indices"),
+             ((probs, indices - 1, 3), "a negative index", "indices"),
+             ((probs, indices[:3], 3), "indices for 3 of the 4 tokens", "indices"),
+             ((probs[:, :0], indices, 0), "n_experts = 0", "n_experts")]  # fmt: skip
+    for args, what, names in cases:
+        expect_value_error(raising(gpt, "load_balancing_loss", *args), f"load_balancing_loss with {what}", names)
 
 
 # --- beyond the book (0 points) ------------------------------------------------------------------------
@@ -750,7 +971,7 @@ def test_kv_cache_greedy_equals_generate(gpt, seed, n_prompt, T_max):
     rng = rng_for(seed, 110 + n_prompt + T_max)
     params = varied_model(seed, 110, T_max=T_max)
     prompt = [int(i) for i in rng.integers(0, 13, size=n_prompt)]
-    got = gpt.generate_with_kv_cache(prompt, params, 2, n_new=10)
+    got = call(gpt, "generate_with_kv_cache", prompt, params, 2, n_new=10)
     check_dtype(got, torch.int64, "generate_with_kv_cache(...)")
     check_equal(got.tolist(), oracle_greedy(prompt, params, 2, 10), "greedy ids with a key/value cache")
 
@@ -761,7 +982,9 @@ def test_kv_cache_sampling_equals_generate(gpt, gpt_ref, seed):
     params = varied_model(seed, 111, T_max=8)
     kwargs = dict(n_new=12, temperature=1.5, top_k=6, seed=seed + 3)
     expected = gpt_ref.generate([5, 6], params, 2, **kwargs)
-    check_equal(gpt.generate_with_kv_cache([5, 6], params, 2, **kwargs).tolist(), expected.tolist(), "sampled ids")
+    check_equal(
+        call(gpt, "generate_with_kv_cache", [5, 6], params, 2, **kwargs).tolist(), expected.tolist(), "sampled ids"
+    )
 
 
 def loop_capacity(indices, capacity):
@@ -781,6 +1004,40 @@ def test_expert_capacity_mask_matches_loop(gpt, seed, capacity):
     rng = rng_for(seed, 120 + capacity)
     E, N, k = 5, 20, 2
     indices = torch.from_numpy(np.argsort(rng.random((N, E)), axis=1)[:, :k].copy())
-    got = gpt.expert_capacity_mask(indices, E, capacity)
+    got = call(gpt, "expert_capacity_mask", indices, E, capacity)
     check_dtype(got, torch.bool, "expert_capacity_mask(...)")
     check_equal(got.tolist(), loop_capacity(indices, capacity), f"kept assignments with capacity {capacity}")
+
+
+@pytest.mark.exercise("generate_with_kv_cache", points=0)
+def test_kv_cache_sampling_steps_are_independent_draws(gpt, seed):
+    # property: as for generate, one generator per call: on a model whose logits never change, two
+    # consecutive ids are equal with probability sum(p^2) ~ 0.30, not always
+    z = torch.tensor([0.0, 0.6, 1.2, 1.8, 2.4], dtype=torch.float64)
+    runs = [call(gpt, "generate_with_kv_cache", [1], known_logits_model(z), 1, n_new=15, temperature=1.0,
+                 seed=seed * 40 + s).tolist() for s in range(40)]  # fmt: skip
+    repeats = sum(a == b for run in runs for a, b in zip(run, run[1:])) / (40 * 14)
+    p2 = float((torch.softmax(z, dim=-1) ** 2).sum())
+    assert abs(repeats - p2) < 0.1, f"{repeats:.0%} of consecutive sampled ids are equal, expected about {p2:.0%}"
+
+
+@pytest.mark.exercise("generate_with_kv_cache", points=0)
+def test_kv_cache_rejects_bad_arguments(gpt, seed):
+    # contract: the errors of generate, naming the argument
+    params = varied_model(seed, 112)
+    expect_value_error(raising(gpt, "generate_with_kv_cache", [], params, 2, 2), "an empty prompt", "prompt")
+    expect_value_error(raising(gpt, "generate_with_kv_cache", [1], params, 2, -1), "n_new = -1", "n_new")
+    expect_value_error(raising(gpt, "generate_with_kv_cache", [1], params, 2, 2, temperature=-1.0),
+                       "temperature = -1", "temperature")  # fmt: skip
+
+
+@pytest.mark.exercise("expert_capacity_mask", points=0)
+def test_expert_capacity_mask_rejects_bad_arguments(gpt):
+    # contract: indices (N, k) in [0, E); n_experts >= 1; capacity >= 0; the message names the argument
+    indices = torch.tensor([[0, 1], [1, 2]])
+    cases = [((indices, 3, -1), "capacity = -1", "capacity"), ((indices, 0, 1), "n_experts = 0", "n_experts"),
+             ((indices, 2, 1), "an index equal to n_experts", "indices"),
+             ((indices - 1, 3, 1), "a negative index", "indices"),
+             ((indices.flatten(), 3, 1), "1-D indices", "indices")]  # fmt: skip
+    for args, what, names in cases:
+        expect_value_error(raising(gpt, "expert_capacity_mask", *args), f"expert_capacity_mask with {what}", names)
