@@ -90,8 +90,8 @@ def attention_scores(Q, K, scale=True):
         scores ``(..., Tq, Tk)`` in ``Q``'s dtype; entry ``[i, j]`` compares query ``i`` with key ``j``.
 
     Raises:
-        ValueError: ``Q`` or ``K`` has fewer than 2 dimensions, or their last dimensions differ
-        (message names ``K``).
+        ValueError: ``Q`` or ``K`` has fewer than 2 dimensions (the message names that argument),
+        or their last dimensions differ (the message names ``K``).
 
     Figure: chatgpt-book-ch6-39-2-attention-similarity.png
     Hint: transpose only the last two axes of ``K`` (``np.swapaxes(K, -1, -2)``), not the batch axes;
@@ -175,9 +175,9 @@ def reversal_attention_step(dec_states, enc_states, enc_mask=None):
         query whose source is all padding gets weights 0 and context 0 (no NaN).
 
     Raises:
-        ValueError: ``dec_states`` or ``enc_states`` is not a tensor with at least 2 dimensions, or
-        their last dimensions differ (names ``enc_states``); ``enc_mask`` is not ``(..., S)`` (names
-        ``enc_mask``).
+        ValueError: ``dec_states`` or ``enc_states`` is not a tensor with at least 2 dimensions (the
+        message names that argument), or their last dimensions differ (names ``enc_states``);
+        ``enc_mask`` is not ``(..., S)`` (names ``enc_mask``).
 
     Figure: chatgpt-book-ch6-39-4-attention-learning.png
     Hint: ``torch.softmax`` of the scores with padded positions filled with a very negative number,

@@ -158,7 +158,8 @@ def feed_forward(x, W1, b1, W2, b2):
         ``(..., d_out)`` in ``x``'s dtype.
 
     Raises:
-        ValueError: a weight or bias whose shape does not fit (names ``W1``, ``b1``, ``W2`` or ``b2``).
+        ValueError: a weight or bias whose shape is not the one above, even one that would broadcast
+            (names ``W1``, ``b1``, ``W2`` or ``b2``).
 
     Do not use ``torch.nn.Linear`` / ``torch.nn.functional.linear``: write the two matrix products.
 
@@ -315,8 +316,10 @@ def multi_head_attention(x_q, x_kv, params, n_heads, mask=None):
         ``(out (B, Tq, d), weights (B, h, Tq, Tk))`` — the weights of every head, not averaged.
 
     Raises:
-        ValueError: missing or misshapen params (names the key), ``x_kv`` of another batch size or width than ``x_q``
-            (names ``x_kv``), ``n_heads`` not dividing ``d`` (names ``n_heads``), bad ``mask``.
+        ValueError: ``x_q`` not ``(B, Tq, d)`` (names ``x_q``), missing or misshapen params (names the
+            key; a bias must be exactly ``(d,)``), ``x_kv`` of another batch size or width than ``x_q``
+            (names ``x_kv``), ``n_heads`` not dividing ``d`` (names ``n_heads``), a ``mask`` that is not
+            bool or does not broadcast (names ``mask``).
 
     Do not use ``torch.nn.MultiheadAttention`` or ``torch.nn.functional.scaled_dot_product_attention``;
     use your own ``split_heads``, ``scaled_dot_product_attention`` and ``merge_heads``.
