@@ -90,20 +90,23 @@ def value_problems(table: dict[str, dict[str, float]]) -> list[str]:
     return problems
 
 
-def suite_weights() -> dict[str, dict[str, dict[str, float]]]:
-    """Section → exercise → {"public": weight, "hidden": weight}, from the suites' markers (one
-    entry per parametrisation, as pytest runs them)."""
-    from grader.notebooks import collect_cases
+def suite_weights(records: list[dict]) -> dict[str, dict[str, dict[str, float]]]:
+    """Section → exercise → {"public": weight, "hidden": weight} from the records of a pytest
+    collection of the suites (``grader.pytest_plugin.ResultsRecorder``: one record per test, as
+    pytest runs them, with its file, exercise and weight)."""
     from grader.sections import all_sections
 
-    found: dict[str, dict[str, dict[str, float]]] = {}
+    files = {}
     for section in all_sections():
-        exercises = found.setdefault(section.name, {})
-        for suite in ("public", "hidden"):
-            for case in collect_cases(section, None, suite):
-                mark = next(m for m in case.function.pytestmark if m.name == "exercise")
-                weights = exercises.setdefault(mark.args[0], {"public": 0.0, "hidden": 0.0})
-                weights[suite] += case.points
+        files[section.public_tests.name] = section.name
+        files.update({path.name: section.name for path in section.hidden_test_files()})
+    found: dict[str, dict[str, dict[str, float]]] = {name: {} for name in set(files.values())}
+    for record in records:
+        section = files.get(record.get("section_file", ""))
+        if section is None or not record.get("exercise"):
+            continue
+        weights = found[section].setdefault(record["exercise"], {"public": 0.0, "hidden": 0.0})
+        weights["hidden" if record.get("hidden") else "public"] += float(record.get("points", 0))
     return found
 
 

@@ -170,8 +170,28 @@ def test_static_scan_of_the_source_zeroes_the_exercise(tmp_path, monkeypatch):
 
 
 @pytest.fixture(scope="module")
-def tagged():
-    return points.suite_weights()
+def collected(tmp_path_factory) -> list[dict]:
+    """The records of a real pytest collection of every public and hidden suite (what the graded
+    runs see: markers, parametrisations, needs_core)."""
+    import json
+    import subprocess
+    import sys
+
+    from grader.run import child_env, suite_files
+    from grader.sections import REPO
+
+    out = tmp_path_factory.mktemp("collect") / "records.json"
+    files = [str(f) for section in all_sections() for f in suite_files(section, hidden=True)]
+    cmd = [sys.executable, "-m", "pytest", "-c", str(REPO / "grader" / "pytest.ini"), "--rootdir", str(REPO),
+           "--collect-only", "-q", "--impl=solutions", f"--results-json={out}", *files]  # fmt: skip
+    proc = subprocess.run(cmd, cwd=out.parent, env=child_env(), capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    return json.loads(out.read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def tagged(collected):
+    return points.suite_weights(collected)
 
 
 def test_point_table_is_valid_for_the_suites(tagged):
@@ -202,19 +222,19 @@ def test_point_table_reader_rejects_malformed_files(tmp_path):
     assert points.read_table(path) == {"sec99_toy": {"f": 3.0, "g": 0.0}}
 
 
-def test_every_exercise_has_a_core_test_in_every_suite():
-    """A suite whose tests of an exercise are all needs_core could never give that exercise points."""
-    from grader.notebooks import collect_cases
-
-    missing = []
+def test_every_exercise_has_a_core_test_in_every_suite(collected):
+    """A suite whose tests of an exercise are all needs_core could never give that exercise points
+    (the public suite alone is what a student's repository grades with)."""
+    section_of = {}
     for section in all_sections():
-        for suite in ("public", "hidden"):
-            cases = collect_cases(section, None, suite)
-            by_exercise: dict[str, list[bool]] = {}
-            for case in cases:
-                mark = next(m for m in case.function.pytestmark if m.name == "exercise")
-                by_exercise.setdefault(mark.args[0], []).append(case.needs_core)
-            missing += [f"{section.name} {suite}: {ex}" for ex, flags in by_exercise.items() if all(flags)]
+        section_of.update({path.name: section.name for path in (section.public_tests, *section.hidden_test_files())})
+    flags: dict[tuple[str, str, str], list[bool]] = {}
+    for record in collected:
+        suite = "hidden" if record["hidden"] else "public"
+        key = (section_of[record["section_file"]], suite, record["exercise"])
+        flags.setdefault(key, []).append(bool(record["needs_core"]))
+    assert flags, "the collection found no tests"
+    missing = sorted(f"{section} {suite}: {ex}" for (section, suite, ex), f in flags.items() if all(f))
     assert not missing, "exercises whose tests are all needs_core in a suite: " + ", ".join(missing)
 
 
