@@ -319,8 +319,8 @@ def test_split_heads_matches_loop(transformer, seed):
 
 @pytest.mark.exercise("split_heads", points=1, needs_core=True)
 def test_split_heads_with_more_leading_dims(transformer, seed):
-    # contract (docstring): (..., T, d) -> (..., h, T, d_h); oracle: the loop over heads
-    x = randn(gen(seed, 32), 2, 3, 4, 6)
+    # contract (docstring): (..., T, d) -> (..., h, T, d_h), float32 kept; oracle: the loop over heads
+    x = randn(gen(seed, 32), 2, 3, 4, 6, dtype=torch.float32)
     heads = call(transformer, "split_heads", x, 2)
     check_close(heads, torch.stack([x[..., :3], x[..., 3:]], dim=-3), "split_heads of a (2, 3, 4, 6) x", rtol=0, atol=0)
 
@@ -360,8 +360,8 @@ def test_merge_heads_matches_loop(transformer, seed):
 
 @pytest.mark.exercise("merge_heads", points=1, needs_core=True)
 def test_merge_heads_with_more_leading_dims(transformer, seed):
-    # contract (docstring): (..., h, T, d_h) -> (..., T, h*d_h); oracle: concatenating the heads
-    heads = randn(gen(seed, 33), 2, 3, 2, 4, 5)
+    # contract (docstring): (..., h, T, d_h) -> (..., T, h*d_h), float32 kept; oracle: concatenating the heads
+    heads = randn(gen(seed, 33), 2, 3, 2, 4, 5, dtype=torch.float32)
     x = call(transformer, "merge_heads", heads)
     check_close(x, torch.cat([heads[..., 0, :, :], heads[..., 1, :, :]], dim=-1),
                 "merge_heads of (2, 3, 2, 4, 5) heads", rtol=0, atol=0)  # fmt: skip
@@ -670,6 +670,24 @@ def test_block_fully_masked_sequence(transformer, seed, norm_first):
         expected_0 = torch_block(p, d, h, d_ff, torch.float64, norm_first)(x[:1], src_key_padding_mask=~keep[:1])
     check_close(out[1:], expected_1, "block output for a sequence whose keys are all masked", **TOL[torch.float64])
     check_close(out[:1], expected_0, "block output for the other sequence", **TOL[torch.float64])
+
+
+@pytest.mark.exercise("transformer_block", points=1, needs_core=True)
+@pytest.mark.parametrize("norm_first", [False, True], ids=["post_ln", "pre_ln"])
+def test_block_padded_tokens_change_no_real_output(transformer, seed, norm_first):
+    # property: with a padding mask, ±1e6 in padded tokens changes no real token's output;
+    # oracle: nn.TransformerEncoderLayer with src_key_padding_mask on the clean input
+    g = gen(seed, 26 + norm_first)
+    B, T, d, h, d_ff = 2, 5, 8, 2, 12
+    p = block_params(g, d, d_ff, torch.float64)
+    x = randn(g, B, T, d)
+    keep = torch.arange(T)[None, :] < torch.tensor([3, 4])[:, None]
+    poisoned = x.clone()
+    poisoned[~keep] = huge_both_signs(g, int((~keep).sum()), d, big=1e6)
+    out = call(transformer, "transformer_block", poisoned, p, h, mask=keep[:, None, None, :], norm_first=norm_first)
+    with torch.no_grad():
+        expected = torch_block(p, d, h, d_ff, torch.float64, norm_first)(x, src_key_padding_mask=~keep)
+    check_close(out[keep], expected[keep], "outputs at real tokens when padded tokens hold ±1e6", **TOL[torch.float64])
 
 
 @pytest.mark.exercise("transformer_block", points=1, needs_core=True)
