@@ -371,3 +371,58 @@ def test_planning_and_merging_need_no_course_dependencies(tmp_path):
                           env={**os.environ, "PYTHONPATH": str(REPO)})  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "not graded" in read_csv(tmp_path / "out" / "grades.csv")["s000"]["status"]
+
+
+class FakeGh:
+    """Stands in for gh_api: answers list calls from ``listings``, records every call."""
+
+    def __init__(self, listings: dict[str, list]):
+        self.listings, self.calls = listings, []
+
+    def __call__(self, path, *, method="GET", payload=None, paginate=False, workdir=None):
+        self.calls.append((method, path, payload))
+        return json.dumps(self.listings.get(path, [])) if method == "GET" else "{}"
+
+
+POLICY = {"penalty_per_day": 0.1, "cap_days": 3}
+
+
+def test_publish_updates_the_apps_own_pr_comment_in_place(monkeypatch):
+    # oracle: the comment list written by hand; a student's comment carrying the marker is left alone
+    comments = [{"id": 11, "user": {"type": "Bot"}, "body": publish.MARKER + "\nold"},
+                {"id": 12, "user": {"type": "User"}, "body": publish.MARKER + "\nforged"}]  # fmt: skip
+    gh = FakeGh({"repos/org/ch6-a/issues/3/comments?per_page=100": comments})
+    monkeypatch.setattr(publish, "gh_api", gh)
+    publish.publish_one(item(feedback_pr=3), "report", POLICY, Path("."))
+    assert [(m, p) for m, p, _ in gh.calls] == [("POST", f"repos/org/ch6-a/statuses/{sha(5)}"),
+                                                ("GET", "repos/org/ch6-a/issues/3/comments?per_page=100"),
+                                                ("PATCH", "repos/org/ch6-a/issues/comments/11")]  # fmt: skip
+    assert gh.calls[-1][2]["body"].endswith("report")
+
+
+def test_publish_opens_one_issue_and_then_edits_it(monkeypatch):
+    listing = "repos/org/ch6-a/issues?state=all&per_page=100"
+    forged = {"number": 1, "title": publish.ISSUE_TITLE, "user": {"type": "User"}, "body": publish.MARKER}
+    gh = FakeGh({listing: [forged]})
+    monkeypatch.setattr(publish, "gh_api", gh)
+    publish.publish_one(item(), "report", POLICY, Path("."))
+    assert gh.calls[-1][:2] == ("POST", "repos/org/ch6-a/issues") and gh.calls[-1][2]["title"] == publish.ISSUE_TITLE
+    ours = {"number": 4, "title": publish.ISSUE_TITLE, "user": {"type": "Bot"}, "body": publish.MARKER + "\nold"}
+    gh = FakeGh({listing: [forged, ours]})
+    monkeypatch.setattr(publish, "gh_api", gh)
+    publish.publish_one(item(), "report", POLICY, Path("."))
+    assert gh.calls[-1][:2] == ("PATCH", "repos/org/ch6-a/issues/4")
+
+
+def test_one_failed_publication_does_not_stop_the_others(monkeypatch, tmp_path):
+    def gh(path, **kwargs):
+        if "ch6-a/" in path:
+            raise publish.RemoteError("HTTP 404")
+        return "[]"
+
+    monkeypatch.setattr(publish, "gh_api", gh)
+    items = [item(), item(student="b", repository="org/ch6-b")]
+    (tmp_path / "publish.json").write_text(json.dumps({"policy": POLICY, "run": "r", "items": items}))
+    lines = []
+    assert publish.publish(tmp_path / "publish.json", tmp_path, log=lines.append) == 1
+    assert lines == ["a: not published: HTTP 404", "b: status, issue"]
