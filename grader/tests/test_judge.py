@@ -361,3 +361,53 @@ def test_a_pytest_raises_match_failure_shows_pytests_line_only():
     for hidden in (True, False):
         message = describe_failure(info, hidden=hidden)
         assert message.startswith("Regex pattern did not match") and "submission's own" not in message
+
+
+# --- the tests above can fail: wrong judges, each caught ------------------------------------------
+
+
+def _no_gate(monkeypatch):
+    import grader.judge as judge_module
+
+    monkeypatch.setattr(judge_module, "apply_core_gate", lambda exercise: None)
+
+
+def _raw_points(monkeypatch):
+    import grader.judge as judge_module
+
+    real = judge_module.apply_budget
+    monkeypatch.setattr(judge_module, "apply_budget", lambda exercise, budget: real(exercise, None))
+
+
+def _static_scan_only(monkeypatch):
+    import grader.judge as judge_module
+    from grader import forbidden
+
+    monkeypatch.setattr(
+        judge_module, "forbidden_exercises", lambda job, outcome: forbidden.scan_file(job.module_file, job.section.name)
+    )
+
+
+def _leaky_messages(monkeypatch):
+    import grader.pytest_plugin as plugin
+
+    monkeypatch.setattr(plugin, "submission_error", lambda kind, message, hidden: f"raised {kind}: {message}")
+
+
+WRONG_JUDGES = {
+    "no core gate": (_no_gate, [test_a_failed_core_test_gates_the_passed_edge_case_tests]),
+    "raw points": (_raw_points, [test_budget_is_shared_by_weight_and_is_the_maximum]),
+    "static scan only": (_static_scan_only, [test_runtime_forbidden_calls_zero_the_exercise]),
+    "leaky messages": (_leaky_messages, [test_a_submission_exception_in_a_hidden_test_shows_only_its_type]),
+}
+
+
+@pytest.mark.parametrize("wrong", sorted(WRONG_JUDGES))
+def test_a_wrong_judge_fails_the_rules(wrong, monkeypatch):
+    """Oracle: each rule's test, run against a judge that breaks exactly that rule."""
+    breaker, tests = WRONG_JUDGES[wrong]
+    breaker(monkeypatch)
+    for test in tests:
+        kwargs = {"monkeypatch": monkeypatch} if "monkeypatch" in test.__code__.co_varnames else {}
+        with pytest.raises(AssertionError):
+            test(**kwargs)
