@@ -87,6 +87,36 @@ def test_bag_of_words_bad_input(attention):
         call(attention, "bag_of_words", np.array([1, 2]), np.ones(5))
 
 
+@pytest.mark.exercise("bag_of_words", points=1)
+def test_bag_of_words_any_rank(attention, seed):
+    # oracle: a plain loop over the sentences of ids of rank 1 and rank 4 (leading axes are free)
+    rng = rng_for(seed, 16)
+    E = rand(rng, (7, 3))
+    for shape in [(6,), (2, 1, 3, 4)]:
+        ids = rng.integers(0, 7, size=shape)
+        flat = ids.reshape(-1, shape[-1])
+        expected = np.array([sum((E[w] for w in row if w != 0), np.zeros(3)) for row in flat])
+        out = call(attention, "bag_of_words", ids, E)
+        check_close(out, expected.reshape(shape[:-1] + (3,)), f"bag of words of ids of shape {shape}", **F64)
+
+
+@pytest.mark.exercise("bag_of_words", points=0.5, needs_core=True)
+def test_bag_of_words_empty_and_padding_only(attention, seed):
+    # contract: a sentence of padding only, or of no words at all, gives the zero vector
+    E = rand(rng_for(seed, 17), (5, 2))
+    check_close(call(attention, "bag_of_words", np.zeros((2, 3), dtype=np.int64), E), np.zeros((2, 2)),
+                "bag of words of sentences of padding only", **F64)  # fmt: skip
+    out = call(attention, "bag_of_words", np.zeros((2, 0), dtype=np.int64), E)
+    check_close(out, np.zeros((2, 2)), "bag of words of sentences without words (W = 0)", **F64)
+
+
+@pytest.mark.exercise("bag_of_words", points=0.5, needs_core=True)
+def test_bag_of_words_negative_ids(attention):
+    # contract: an id outside [0, V), also a negative one (NumPy would index from the end) -> ValueError naming `ids`
+    with pytest.raises(ValueError, match="ids"):
+        call(attention, "bag_of_words", np.array([[1, -1]]), np.ones((5, 2)))
+
+
 # --- memory_attention -----------------------------------------------------------------------
 
 
@@ -149,6 +179,77 @@ def test_memory_attention_bad_input(attention):
         call(attention, "memory_attention", q, np.zeros((2, 0, 3)), np.zeros((2, 0, 1)))
     with pytest.raises(ValueError, match="query"):
         call(attention, "memory_attention", np.zeros((0, 3)), np.zeros((0, 4, 3)), np.zeros((0, 4, 1)))
+
+
+def huge_where_masked(rng, arr, mask):
+    """A copy of ``arr (B, N, ...)`` holding ±1e10 (random signs) at the masked memories."""
+    out = arr.copy()
+    out[~mask] = rng.choice([-1e10, 1e10], size=out[~mask].shape).astype(arr.dtype)
+    return out
+
+
+def check_masked_rows(attention, name, rng, dtype):
+    """Rows 0, 1 have some masked keys, row 2 has all of them masked; the masked keys and values hold
+    ±1e10. Oracle: SDPA(scale=1) on the pristine inputs for rows 0, 1; weights 0 and output 0 for row 2."""
+    B, N, D, Dv = 3, 5, 4, 2
+    query, keys, values = rand(rng, (B, D), dtype), rand(rng, (B, N, D), dtype), rand(rng, (B, N, Dv), dtype)
+    mask = random_mask(rng, B, N)
+    mask[2] = False
+    out_exp, w_exp = sdpa_oracle(query[:2], keys[:2], values[:2], mask[:2])
+    out, w = call(attention, name, query, huge_where_masked(rng, keys, mask), huge_where_masked(rng, values, mask),
+                  mask=mask)  # fmt: skip
+    tol = TOL[np.dtype(dtype)]
+    check_finite(out, f"{name}: output with ±1e10 in the masked keys and values")
+    check_close(w[2], np.zeros(N), f"{name}: weights of a row whose keys are all masked", **tol)
+    check_close(out[2], np.zeros(Dv), f"{name}: output of a row whose keys are all masked", **tol)
+    check_close(w[:2], w_exp, f"{name}: weights with ±1e10 in the masked keys (compared with SDPA)", **tol)
+    check_close(out[:2], out_exp, f"{name}: output with ±1e10 in the masked values (compared with SDPA)", **tol)
+
+
+LARGE = [(np.float64, 1e3), (np.float32, 1e2)]  # dtype, offset of every score (exp overflows past 709 / 88)
+
+
+def check_large_scores(attention, name, rng, dtype, offset):
+    """Every score is ``offset`` (1e3 in float64, 1e2 in float32) plus a spread of a few units, so the
+    weights are far from one-hot and a naive exp overflows; oracle SDPA(scale=1) in float64."""
+    query, keys, values = rand(rng, (3, 4)), rand(rng, (3, 6, 4)), rand(rng, (3, 6, 2))
+    keys = keys + (offset / (query**2).sum(axis=1))[:, None, None] * query[:, None, :]  # k . q = k0 . q + offset
+    query, keys, values = (a.astype(dtype) for a in (query, keys, values))
+    out_exp, w_exp = sdpa_oracle(*(a.astype(np.float64) for a in (query, keys, values)))
+    out, w = call(attention, name, query, keys, values)
+    tol = TOL[np.dtype(dtype)]
+    check_finite(w, f"{name}: weights for large scores")
+    check_close(w, w_exp, f"{name}: weights for large scores (subtract the row maximum before exp)", **tol)
+    check_close(out, out_exp, f"{name}: output for large scores", **tol)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.exercise("memory_attention", points=0.5, needs_core=True)
+def test_memory_attention_fully_masked_row_and_huge_masked_values(attention, seed, dtype):
+    # oracle: SDPA(scale=1) on the rows with real memories; a fully masked row gives weights 0 and output 0
+    check_masked_rows(attention, "memory_attention", rng_for(seed, 17), dtype)
+
+
+@pytest.mark.parametrize("dtype,offset", LARGE)
+@pytest.mark.exercise("memory_attention", points=0.5, needs_core=True)
+def test_memory_attention_large_scores(attention, seed, dtype, offset):
+    # oracle: SDPA(scale=1) in float64; scores of about 1e3 (float64) / 1e2 (float32) must not overflow
+    check_large_scores(attention, "memory_attention", rng_for(seed, 18), dtype, offset)
+
+
+@pytest.mark.exercise("memory_attention", points=0.5, needs_core=True)
+def test_memory_attention_sizes_that_do_not_fit(attention):
+    # contract: keys of another batch or width -> ValueError naming `keys`; values with another N -> `values`;
+    # a query that is not 2-D -> `query`
+    q, k, v = np.zeros((2, 3)), np.zeros((2, 4, 3)), np.zeros((2, 4, 1))
+    with pytest.raises(ValueError, match="keys"):
+        call(attention, "memory_attention", q, np.zeros((3, 4, 3)), np.zeros((3, 4, 1)))
+    with pytest.raises(ValueError, match="keys"):
+        call(attention, "memory_attention", q, np.zeros((2, 4, 2)), v)
+    with pytest.raises(ValueError, match="values"):
+        call(attention, "memory_attention", q, k, np.zeros((2, 5, 1)))
+    with pytest.raises(ValueError, match="query"):
+        call(attention, "memory_attention", np.zeros(3), k, v)
 
 
 # --- memnet_answer --------------------------------------------------------------------------
@@ -238,6 +339,42 @@ def test_memnet_answer_bad_input(attention, seed):
         call(attention, "memnet_answer", story, question, dict(params, T_A=params["T_A"][:-1]))
 
 
+@pytest.mark.exercise("memnet_answer", points=1)
+def test_memnet_answer_float32(attention, seed):
+    # oracle: the plain loop in float64 on float32 embeddings; float32 in, float32 out (logits and p)
+    rng = rng_for(seed, 18)
+    story, question, params = memnet_case(rng)
+    params = {k: v.astype(np.float32) for k, v in params.items()}
+    exp_logits, exp_p = memnet_loop(story, question, {k: v.astype(np.float64) for k, v in params.items()})
+    logits, p = call(attention, "memnet_answer", story, question, params)
+    check_close(p, exp_p, "p (float32)", **F32)
+    check_close(logits, exp_logits, "logits (float32)", **F32)
+
+
+@pytest.mark.exercise("memnet_answer", points=0.5)
+def test_memnet_answer_only_T_A(attention, seed):
+    # oracle: the plain loop with T_A and without T_C (each missing key means no temporal encoding)
+    rng = rng_for(seed, 19)
+    story, question, params = memnet_case(rng)
+    del params["T_C"]
+    exp_logits, exp_p = memnet_loop(story, question, params)
+    logits, p = call(attention, "memnet_answer", story, question, params)
+    check_close(p, exp_p, "p with T_A only", **F64)
+    check_close(logits, exp_logits, "logits with T_A only", **F64)
+
+
+@pytest.mark.exercise("memnet_answer", points=0.5, needs_core=True)
+def test_memnet_answer_bad_question_and_T_C(attention, seed):
+    # contract: question not 2-D or of another batch -> ValueError naming `question`; T_C not (N, D) -> `T_C`
+    story, question, params = memnet_case(rng_for(seed, 20))
+    with pytest.raises(ValueError, match="question"):
+        call(attention, "memnet_answer", story, question[0], params)
+    with pytest.raises(ValueError, match="question"):
+        call(attention, "memnet_answer", story, question[:2], params)
+    with pytest.raises(ValueError, match="T_C"):
+        call(attention, "memnet_answer", story, question, dict(params, T_C=params["T_C"][:, :-1]))
+
+
 # --- dot_product_attention ------------------------------------------------------------------
 
 
@@ -266,6 +403,47 @@ def test_dot_product_attention_bad_mask(attention):
             np.zeros((2, 4, 3)),
             mask=np.ones(4, bool),
         )
+
+
+@pytest.mark.exercise("dot_product_attention", points=1)
+def test_dot_product_attention_float32(attention, seed):
+    # oracle: SDPA(scale=1) in float32 without a mask; float32 in, float32 out
+    rng = rng_for(seed, 21)
+    query, keys, values = (
+        rand(rng, (2, 3), np.float32),
+        rand(rng, (2, 6, 3), np.float32),
+        rand(rng, (2, 6, 4), np.float32),
+    )
+    out_exp, w_exp = sdpa_oracle(query, keys, values)
+    ctx, w = call(attention, "dot_product_attention", query, keys, values)
+    check_close(w, w_exp, "weights (float32) compared with SDPA(scale=1)", **F32)
+    check_close(ctx, out_exp, "context (float32) compared with SDPA(scale=1)", **F32)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.exercise("dot_product_attention", points=0.5, needs_core=True)
+def test_dot_product_attention_fully_masked_row_and_huge_masked_values(attention, seed, dtype):
+    # oracle: SDPA(scale=1) on the rows with real source tokens; a fully masked row gives weights 0, context 0
+    check_masked_rows(attention, "dot_product_attention", rng_for(seed, 22), dtype)
+
+
+@pytest.mark.parametrize("dtype,offset", LARGE)
+@pytest.mark.exercise("dot_product_attention", points=0.5, needs_core=True)
+def test_dot_product_attention_large_scores(attention, seed, dtype, offset):
+    # oracle: SDPA(scale=1) in float64; scores of about 1e3 (float64) / 1e2 (float32) must not overflow
+    check_large_scores(attention, "dot_product_attention", rng_for(seed, 23), dtype, offset)
+
+
+@pytest.mark.exercise("dot_product_attention", points=0.5, needs_core=True)
+def test_dot_product_attention_sizes_that_do_not_fit(attention):
+    # contract: as memory_attention: keys of another batch or width -> `keys`; values with another S -> `values`
+    q, k = np.zeros((2, 3)), np.zeros((2, 4, 3))
+    with pytest.raises(ValueError, match="keys"):
+        call(attention, "dot_product_attention", q, np.zeros((1, 4, 3)), np.zeros((1, 4, 3)))
+    with pytest.raises(ValueError, match="keys"):
+        call(attention, "dot_product_attention", q, np.zeros((2, 4, 5)), np.zeros((2, 4, 3)))
+    with pytest.raises(ValueError, match="values"):
+        call(attention, "dot_product_attention", q, k, np.zeros((2, 3, 3)))
 
 
 # --- additive_attention ---------------------------------------------------------------------
@@ -303,6 +481,85 @@ def test_additive_attention_bad_input(attention):
         call(attention, "additive_attention", q, k, val, W_q, W_k, np.zeros(3))
     with pytest.raises(ValueError, match="mask"):
         call(attention, "additive_attention", q, k, val, W_q, W_k, np.zeros(2), mask=np.ones((4, 2), bool))
+
+
+def additive_loop(q, keys, values, W_q, W_k, v, mask=None):
+    """Plain-loop Bahdanau attention in float64 (weights 0 and context 0 where every key is masked)."""
+    q, keys, values, W_q, W_k, v = (a.astype(np.float64) for a in (q, keys, values, W_q, W_k, v))
+    B, S = keys.shape[:2]
+    w = np.zeros((B, S))
+    for b in range(B):
+        real = [s for s in range(S) if mask is None or mask[b, s]]
+        scores = [float(np.tanh(q[b] @ W_q + keys[b, s] @ W_k) @ v) for s in real]
+        for s, pw in zip(real, loop_softmax(scores)):
+            w[b, s] = pw
+    return np.einsum("bs,bsv->bv", w, values), w
+
+
+def additive_case(rng, dtype, v_scale=1.0):
+    B, S, Hq, Hk, A, Dv = 3, 5, 4, 6, 3, 2
+    return (rand(rng, (B, Hq), dtype), rand(rng, (B, S, Hk), dtype), rand(rng, (B, S, Dv), dtype),
+            rand(rng, (Hq, A), dtype), rand(rng, (Hk, A), dtype), rand(rng, (A,), dtype, v_scale))  # fmt: skip
+
+
+@pytest.mark.exercise("additive_attention", points=1)
+def test_additive_attention_without_mask(attention, seed):
+    # oracle: the plain loop over every key (mask=None)
+    args = additive_case(rng_for(seed, 24), np.float64)
+    exp_ctx, exp_w = additive_loop(*args)
+    ctx, w = call(attention, "additive_attention", *args)
+    check_close(w, exp_w, "weights without a mask compared with a loop", **F64)
+    check_close(ctx, exp_ctx, "context without a mask compared with a loop", **F64)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.exercise("additive_attention", points=0.5, needs_core=True)
+def test_additive_attention_fully_masked_row_and_huge_masked_values(attention, seed, dtype):
+    # oracle: the loop on the pristine inputs; ±1e10 in masked keys/values changes nothing; a row whose
+    # keys are all masked gets weights 0 and context 0
+    rng = rng_for(seed, 25)
+    q, keys, values, W_q, W_k, v = additive_case(rng, dtype)
+    mask = random_mask(rng, 3, 5)
+    mask[1] = False
+    exp_ctx, exp_w = additive_loop(q, keys, values, W_q, W_k, v, mask)
+    ctx, w = call(attention, "additive_attention", q, huge_where_masked(rng, keys, mask),
+                  huge_where_masked(rng, values, mask), W_q, W_k, v, mask=mask)  # fmt: skip
+    tol = TOL[np.dtype(dtype)]
+    check_finite(ctx, "context with ±1e10 in the masked keys and values")
+    check_close(w, exp_w, "weights (masked keys hold ±1e10; row 1 fully masked)", **tol)
+    check_close(ctx, exp_ctx, "context (masked values hold ±1e10; row 1 fully masked)", **tol)
+
+
+@pytest.mark.parametrize("dtype,offset", LARGE)
+@pytest.mark.exercise("additive_attention", points=0.5, needs_core=True)
+def test_additive_attention_large_scores(attention, seed, dtype, offset):
+    # oracle: the plain loop (a stable softmax) in float64; attention unit 0 is tanh(50 q_0) = 1 for
+    # every key, and v_0 = offset puts every score near 1e3 (float64) / 1e2 (float32): a naive exp overflows
+    q, keys, values, W_q, W_k, v = additive_case(rng_for(seed, 26), np.float64)
+    q[:, 0] = np.abs(q[:, 0]) + 1.0
+    W_q[:, 0], W_k[:, 0], v[0] = 0.0, 0.0, offset
+    W_q[0, 0] = 50.0
+    args = tuple(a.astype(dtype) for a in (q, keys, values, W_q, W_k, v))
+    exp_ctx, exp_w = additive_loop(*args)
+    ctx, w = call(attention, "additive_attention", *args)
+    tol = TOL[np.dtype(dtype)]
+    check_close(w, exp_w, "weights for large scores (subtract the row maximum before exp)", **tol)
+    check_close(ctx, exp_ctx, "context for large scores", **tol)
+
+
+@pytest.mark.exercise("additive_attention", points=0.5, needs_core=True)
+def test_additive_attention_sizes_that_do_not_fit(attention):
+    # contract: W_q, W_k, keys or values of sizes that do not fit -> ValueError naming the argument
+    q, k, val = np.zeros((2, 3)), np.zeros((2, 4, 5)), np.zeros((2, 4, 1))
+    W_q, W_k, v = np.zeros((3, 2)), np.zeros((5, 2)), np.zeros(2)
+    with pytest.raises(ValueError, match="W_q"):
+        call(attention, "additive_attention", q, k, val, np.zeros((4, 2)), W_k, v)
+    with pytest.raises(ValueError, match="W_k"):
+        call(attention, "additive_attention", q, k, val, W_q, np.zeros((5, 3)), v)
+    with pytest.raises(ValueError, match="keys"):
+        call(attention, "additive_attention", q, np.zeros((3, 4, 5)), np.zeros((3, 4, 1)), W_q, W_k, v)
+    with pytest.raises(ValueError, match="values"):
+        call(attention, "additive_attention", q, k, np.zeros((2, 2, 1)), W_q, W_k, v)
 
 
 # --- attention_decoder_step -----------------------------------------------------------------
@@ -354,6 +611,48 @@ def test_attention_decoder_step_bad_y_prev(attention, seed):
         call(
             attention, "attention_decoder_step", np.array([[1, 2]]), np.zeros((2, 2)), np.zeros((2, 3, 2)), None, params
         )
+
+
+@pytest.mark.exercise("attention_decoder_step", points=1)
+def test_attention_decoder_step_float32_without_mask(attention, seed):
+    # oracle: the plain per-row step in float64 on float32 weights (enc_mask=None); float32 in, float32 out
+    rng = rng_for(seed, 27)
+    B, S, H, D, V, Hc = 2, 4, 3, 5, 6, 4
+    params = {k: a.astype(np.float32) for k, a in decoder_params(rng, V, D, H, Hc).items()}
+    y = rng.integers(0, V, size=B)
+    h_prev, enc = rand(rng, (B, H), np.float32, 0.5), rand(rng, (B, S, H), np.float32)
+    p64 = {k: a.astype(np.float64) for k, a in params.items()}
+    rows = [
+        decoder_step_loop(y[b], h_prev[b].astype(np.float64), enc[b].astype(np.float64), None, p64) for b in range(B)
+    ]
+    h_t, logits, w = call(attention, "attention_decoder_step", y, h_prev, enc, None, params)
+    check_close(h_t, np.array([r[0] for r in rows]), "h_t (float32)", **F32)
+    check_close(w, np.array([r[2] for r in rows]), "attention weights (float32, enc_mask=None)", **F32)
+    check_close(logits, np.array([r[1] for r in rows]), "logits (float32)", **F32)
+
+
+@pytest.mark.exercise("attention_decoder_step", points=0.5, needs_core=True)
+def test_attention_decoder_step_fully_masked_source(attention, seed):
+    # oracle: the plain step: a row whose source is all masked has weights 0 and context 0, so its
+    # logits are tanh([0 ; h_t] W_c + b_c) W_out + b_out
+    rng = rng_for(seed, 28)
+    B, S, H, D, V, Hc = 2, 4, 3, 5, 6, 4
+    params = decoder_params(rng, V, D, H, Hc)
+    y, h_prev, enc = rng.integers(0, V, size=B), rand(rng, (B, H), scale=0.5), rand(rng, (B, S, H))
+    mask = np.array([[True, False, True, True], [False, False, False, False]])
+    rows = [decoder_step_loop(y[b], h_prev[b], enc[b], mask[b], params) for b in range(B)]
+    h_t, logits, w = call(attention, "attention_decoder_step", y, h_prev, enc, mask, params)
+    check_close(w, np.array([r[2] for r in rows]), "attention weights (row 1 fully masked)", **F64)
+    check_close(logits, np.array([r[1] for r in rows]), "logits (row 1 fully masked: context 0)", **F64)
+
+
+@pytest.mark.exercise("attention_decoder_step", points=0.5, needs_core=True)
+def test_attention_decoder_step_bad_mask(attention, seed):
+    # contract: any error of dot_product_attention: an enc_mask that is not (B, S) -> ValueError naming the mask
+    params = decoder_params(rng_for(seed, 29), 5, 3, 2, 4)
+    with pytest.raises(ValueError, match="mask"):
+        call(attention, "attention_decoder_step", np.array([1, 2]), np.zeros((2, 2)), np.zeros((2, 3, 2)),
+             np.ones((2, 4), dtype=bool), params)  # fmt: skip
 
 
 # --- attention_greedy_decode ----------------------------------------------------------------
@@ -418,3 +717,45 @@ def test_attention_greedy_decode_bad_input(attention, seed):
         call(attention, "attention_greedy_decode", [], params, 0, 1, 5)
     with pytest.raises(ValueError, match="max_len"):
         call(attention, "attention_greedy_decode", [1, 2], params, 0, 1, 0)
+
+
+@pytest.mark.exercise("attention_greedy_decode", points=0.5, needs_core=True)
+def test_attention_greedy_decode_eos_first(attention, seed):
+    # contract: when the first token is eos_id the result is ([], attention of shape (0, len(src)))
+    rng = rng_for(seed, 16)
+    params = seq2seq_attention_params(rng, 6, 8, 3, 4, 5)
+    src = [2, 5, 1]
+    path, _ = greedy_loop(src, params, bos=0, n=1)
+    ids, att = call(attention, "attention_greedy_decode", src, params, 0, path[0], 5)
+    check_equal(ids, [], "ids when the first token is EOS")
+    check_shape(att, (0, 3), "attention when the first token is EOS (0, len(src))")
+
+
+@pytest.mark.exercise("attention_greedy_decode", points=0.5, needs_core=True)
+def test_attention_greedy_decode_ties_go_to_the_lowest_id(attention, seed):
+    # oracle: np.argmax (the first maximum): ids 3 and 6 tie as the best logit at every step, so the
+    # decoder writes 3 until max_len; the ids are Python ints
+    rng = rng_for(seed, 17)
+    params = seq2seq_attention_params(rng, 6, 8, 3, 4, 5)
+    dec = params["dec"]
+    dec["W_out"], dec["b_out"] = dec["W_out"].copy(), dec["b_out"].copy()
+    dec["W_out"][:, [3, 6]] = 0.0  # logits of 3 and 6 are their bias alone (|tanh| < 1 bounds the others)
+    dec["b_out"][[3, 6]] = 1.0 + np.abs(dec["W_out"]).sum(axis=0).max() + np.abs(dec["b_out"]).max()
+    ids, _ = call(attention, "attention_greedy_decode", [1, 4], params, 0, 7, 4)
+    check_equal(ids, [3, 3, 3, 3], "greedy ids when two ids tie (the lower id wins)")
+    assert all(type(t) is int for t in ids), "attention_greedy_decode should return Python ints"
+
+
+@pytest.mark.exercise("attention_greedy_decode", points=1)
+def test_attention_greedy_decode_float32(attention, seed):
+    # oracle: the plain loop in float64 on float32 weights; the attention comes back float32
+    rng = rng_for(seed, 18)
+    params = seq2seq_attention_params(rng, 6, 8, 3, 4, 5)
+    p32 = {part: {k: a.astype(np.float32) for k, a in params[part].items()} for part in ("enc", "dec")}
+    p64 = {part: {k: a.astype(np.float64) for k, a in p32[part].items()} for part in ("enc", "dec")}
+    src = [3, 0, 4, 2]
+    path, rows = greedy_loop(src, p64, bos=1, n=4)
+    eos = next(t for t in range(8) if t not in path)
+    ids, att = call(attention, "attention_greedy_decode", src, p32, 1, eos, 4)
+    check_equal(ids, path, "generated ids (float32 weights)")
+    check_close(att, rows, "attention rows (float32)", **F32)
