@@ -57,12 +57,14 @@ def call_times(root: Path, runs: int) -> list[float]:
     return out
 
 
-def bwrap_torch(runs: int) -> list[float] | None:
+def bwrap_torch(runs: int, plain: bool = False) -> list[float] | None:
     bwrap = shutil.which("bwrap")
-    if not bwrap:
+    if not bwrap and not plain:
         return None
-    cmd = [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp", "--unshare-all",
-           "--die-with-parent", sys.executable, "-I", "-c", "import numpy, torch"]  # fmt: skip
+    cmd = [sys.executable, "-I", "-c", "import numpy, torch"]
+    if not plain:
+        cmd = [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp", "--unshare-all",
+               "--die-with-parent", *cmd]  # fmt: skip
     out = []
     for _ in range(max(1, runs // 3)):
         t0 = time.perf_counter()
@@ -89,6 +91,7 @@ def main() -> None:
     print(f"one call (view active)        : {ms(calls)} (median of {len(calls)})")
     bw = bwrap_torch(args.runs)
     print("bwrap + fresh python + import torch: " + (ms(bw) if bw else "bwrap not usable here"))
+    print(f"fresh python + import torch (no bwrap): {ms(bwrap_torch(args.runs, plain=True))}")
     pool.close_zygote()
     shutil.rmtree(root, ignore_errors=True)
 
