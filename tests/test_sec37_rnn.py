@@ -65,6 +65,19 @@ def test_rnn_forward_shapes_and_padding(rnn):
     check_close(h_last[0], hs[0, 2], "h_last of the full-length sequence", **F64, show_values=True)
 
 
+@pytest.mark.exercise("rnn_forward", points=1)
+def test_rnn_forward_by_hand(rnn):
+    # oracle: two steps of tanh(x W_x + h W_h + b) written out; the second row's step 2 is padding
+    x = np.array([[[1.0], [2.0]], [[1.0], [5.0]]])
+    h0 = np.array([[0.0], [0.5]])
+    mask = np.array([[True, True], [True, False]])
+    hs, h_last = call(rnn, "rnn_forward", x, h0, np.array([[0.5]]), np.array([[1.0]]), np.array([0.1]), mask=mask)
+    a1, b1 = np.tanh(0.5 + 0.1), np.tanh(0.5 + 0.5 + 0.1)
+    a2 = np.tanh(1.0 + a1 + 0.1)
+    check_close(hs, np.array([[[a1], [a2]], [[b1], [0.0]]]), "hs", **F64, show_values=True)
+    check_close(h_last, np.array([[a2], [b1]]), "h_last", **F64, show_values=True)
+
+
 @pytest.mark.exercise("stacked_rnn_forward", points=1)
 def test_stacked_rnn_with_one_layer_is_rnn_forward(rnn):
     # oracle: one layer written out by hand (two steps of tanh(x W_x + h W_h + b))
@@ -110,6 +123,23 @@ def test_lstm_forward_shapes(rnn):
     check_shape(hs, (2, 4, 5), "hs")
     check_shape(h, (2, 5), "h_last")
     check_shape(c, (2, 5), "c_last")
+
+
+@pytest.mark.exercise("lstm_forward", points=1)
+def test_lstm_forward_by_hand(rnn):
+    # oracle: zero weights and b_g = 1 make every step i = f = o = 1/2, g = tanh(1):
+    # c_t = c_{t-1} / 2 + tanh(1) / 2, h_t = tanh(c_t) / 2; the second row's step 2 is padding
+    b = np.array([0.0, 0.0, 1.0, 0.0])
+    c0 = np.array([[4.0], [-2.0]])
+    mask = np.array([[True, True], [True, False]])
+    hs, (h, c) = call(rnn, "lstm_forward", np.ones((2, 2, 1)), np.zeros((2, 1)), c0, np.zeros((1, 4)),
+                      np.zeros((1, 4)), b, mask=mask)  # fmt: skip
+    g = np.tanh(1.0)
+    c1 = c0[:, 0] / 2 + g / 2
+    c2 = c1 / 2 + g / 2
+    check_close(c, np.array([[c2[0]], [c1[1]]]), "c_last", **F64, show_values=True)
+    check_close(h, np.tanh(np.array([[c2[0]], [c1[1]]])) / 2, "h_last", **F64, show_values=True)
+    check_close(hs[:, 0, 0], np.tanh(c1) / 2, "hs at step 1", **F64, show_values=True)
 
 
 @pytest.mark.exercise("sample_next_token", points=1)

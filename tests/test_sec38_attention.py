@@ -47,6 +47,26 @@ def test_memory_attention_is_not_scaled(attention):
 
 
 @pytest.mark.exercise("memnet_answer", points=1)
+def test_memnet_answer_by_hand(attention):
+    # oracle: the formulas written out with NumPy for a story of two one-word sentences
+    A = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [0.0, 0.0]])
+    C = np.array([[0.0, 0.0], [2.0, 1.0], [-1.0, 3.0], [0.0, 0.0]])
+    B = np.array([[0.0, 0.0], [0.0, 0.0], [0.0, 0.0], [0.5, 2.0]])
+    W_out = np.array([[1.0, 0.0, -1.0, 2.0], [0.0, 1.0, 1.0, -1.0]])
+    T_A = np.array([[0.0, 0.5], [0.2, 0.0]])
+    T_C = np.array([[1.0, 0.0], [0.0, -1.0]])
+    params = dict(A=A, B=B, C=C, W_out=W_out, T_A=T_A, T_C=T_C)
+    logits, p = call(attention, "memnet_answer", np.array([[[1], [2]]]), np.array([[3, 0]]), params)
+    u = B[3]
+    m = np.stack([A[1] + T_A[0], A[2] + T_A[1]])
+    c = np.stack([C[1] + T_C[0], C[2] + T_C[1]])
+    e = np.exp(m @ u - (m @ u).max())
+    p_exp = e / e.sum()
+    check_close(p, p_exp[None], "p", **F64, show_values=True)
+    check_close(logits, ((p_exp @ c + u) @ W_out)[None], "logits", **F64, show_values=True)
+
+
+@pytest.mark.exercise("memnet_answer", points=1, needs_core=True)
 def test_memnet_answer_shapes(attention):
     # property: logits (B, V) and one weight per sentence (B, N) summing to 1
     V, D, B, N, W = 6, 3, 2, 4, 3
@@ -98,6 +118,24 @@ def test_attention_decoder_step_shapes(attention):
     check_shape(logits, (B, V), "logits")
     check_shape(w, (B, S), "weights")
     check_close(w.sum(axis=-1), np.ones(B), "sum of the weights", **F64, show_values=True)
+
+
+@pytest.mark.exercise("attention_decoder_step", points=1)
+def test_attention_decoder_step_by_hand(attention):
+    # oracle: the formulas written out with NumPy; one source state (its weight is 1, ctx = enc[0])
+    # and weights that tell the context from h_t in the concatenation
+    E = np.array([[0.0, 0.0], [1.0, -1.0]])
+    params = dict(E=E, W_x=np.array([[0.5, 0.0], [0.0, 1.0]]), W_h=np.array([[1.0, 0.0], [0.5, 1.0]]),
+                  b=np.array([0.1, 0.0]), W_c=np.array([[1.0], [0.0], [0.0], [-2.0]]), b_c=np.array([0.3]),
+                  W_out=np.array([[1.0, -1.0, 2.0]]), b_out=np.array([0.0, 0.5, 0.0]))  # fmt: skip
+    h_prev, enc = np.array([[0.2, -0.4]]), np.array([[[0.7, 0.1]]])
+    h_t, logits, w = call(attention, "attention_decoder_step", np.array([1]), h_prev, enc, None, params)
+    h = np.tanh(E[1] @ params["W_x"] + h_prev[0] @ params["W_h"] + params["b"])
+    att = np.tanh(np.concatenate([enc[0, 0], h]) @ params["W_c"] + params["b_c"])
+    check_close(h_t, h[None], "h_t", **F64, show_values=True)
+    check_close(w, np.ones((1, 1)), "weights over one source state", **F64, show_values=True)
+    check_close(logits, (att @ params["W_out"] + params["b_out"])[None], "logits = tanh([ctx ; h_t] W_c + b_c) W_out + b_out",
+                **F64, show_values=True)  # fmt: skip
 
 
 @pytest.mark.exercise("attention_greedy_decode", points=1)
