@@ -254,7 +254,7 @@ def test_the_interpreter_and_its_packages_are_read_only(viewed):
     dirs = viewed.site_dirs()
     assert dirs
     for d in dirs:
-        assert viewed.touch(d, MARKER + ".pth") in (errno.EROFS, errno.EACCES), d
+        assert viewed.touch(d, MARKER + ".pth") == errno.EROFS, d  # read-only mounts, whatever the uid
         assert not os.path.exists(os.path.join(d, MARKER + ".pth"))
 
 
@@ -302,4 +302,4 @@ def test_the_probe_agrees_with_what_a_worker_builds(viewed):
 
 def test_the_skeleton_and_dev_take_no_new_files(viewed):
     for folder in ("/", "/dev", "/etc", "/usr/lib"):
-        assert viewed.touch(folder, MARKER) in (errno.EROFS, errno.EACCES), folder
+        assert viewed.touch(folder, MARKER) == errno.EROFS, folder
