@@ -7,7 +7,9 @@ its memory holds no hidden test, no solution and no seed. Requests come over a U
 pipe, reply pipe and output pipe, passed with SCM_RIGHTS). The reply is a pidfd of the forked
 worker (so that the grader can kill exactly that process, never a reused PID). The forked child
 closes everything else and runs :func:`worker.run`, which confines it before importing the
-submission.
+submission. The worker's own modules (``codec``, ``worker``, ``fsview``, ``landlock``) are all
+imported here, before any fork: once a worker has entered its filesystem view, their files are no
+longer visible to it.
 """
 
 from __future__ import annotations
