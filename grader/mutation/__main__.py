@@ -61,6 +61,8 @@ def pyproject(section: Section, workspace: Path) -> str:
         'pytest_add_cli_args_test_selection = ["tests"]\n'
         "use_git_change_detection = false\n"
         "use_setproctitle = false\n"
+        # a mutant's CPU-time limit is (its tests' time + 1 s) x 2 x this: 8 x is ample on CPU time
+        "timeout_multiplier = 4.0\n"
         "\n"
         "[tool.pytest.ini_options]\n"
         'addopts = "--import-mode=importlib"\n'
@@ -199,6 +201,19 @@ def percent(rate: float | None) -> str:
     return "n/a" if rate is None else f"{100 * rate:.1f} %"
 
 
+def snapshot(section: Section) -> str:
+    """The commit the suites were copied at (and whether their files had uncommitted changes), and when."""
+
+    def git(*args):
+        done = subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True)
+        return done.stdout.strip() if done.returncode == 0 else "?"
+
+    paths = [str(p.relative_to(REPO)) for p in suites(section)] + [f"solutions/{section.name}"]
+    dirty = git("status", "--porcelain", "--", *paths)
+    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    return f"{git('rev-parse', '--short', 'HEAD')}{' + uncommitted changes' if dirty else ''}, {when}"
+
+
 def summary(section: Section, results: dict, seconds: float, tally: Tally) -> str:
     mutants = results["mutants"]
     tested = tally.total - results.get("carried_over", {}).get("count", 0)
@@ -210,6 +225,7 @@ def summary(section: Section, results: dict, seconds: float, tally: Tally) -> st
         f"tool: {results['tool']}",
         f"mutated: the ### BEGIN/END SOLUTION regions of solutions/{section.name}/{section.module}.py",
         "suites: " + " ".join(str(p.relative_to(REPO)) for p in suites(section)),
+        f"suites as of: {results.get('snapshot', '?')}",
         f"mutants: {tally.total}",
         *(f"  {status}: {count}" for status, count in sorted(by_status.items())),
         f"killed: {len(tally.killed)}",
@@ -312,10 +328,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name}: mutating in {workspace} (log: {log_path})", flush=True)
         start = time.monotonic()
         only = listed_survivors(args.recheck / f"{name}.txt") if args.recheck else None
+        taken = snapshot(section)
         try:
             lay_out(section, workspace)
             with log_path.open("w") as log:
                 results = run_tool(workspace, args.max_children, log, only)
+            results["snapshot"] = taken
         except subprocess.CalledProcessError:
             print(log_path.read_text(errors="replace")[-4000:], file=sys.stderr)
             print(f"{name}: mutmut failed (workspace kept: {workspace})", file=sys.stderr)
