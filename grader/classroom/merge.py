@@ -7,7 +7,8 @@ again: a rerun fills it in. Rows graded by an earlier run are reused as they wer
 
 Writes into ``OUT``: ``grades.csv`` (the instructor's view: commits, times, score, late penalty,
 final points, per-section points, status), ``lms.csv`` (student, points, out of — for an LMS
-gradebook import), ``graded.jsonl`` (this run's new grading-log records), ``publish.json`` (what
+gradebook import), ``gradescope/<job>.json`` (Gradescope's ``results.json`` of each commit graded in
+this run), ``graded.jsonl`` (this run's new grading-log records), ``publish.json`` (what
 each student may be shown) and ``reports/<job>.md``.
 """
 
@@ -53,6 +54,7 @@ def load_shards(plan: dict, shards: Path) -> tuple[dict[str, dict], dict[int, st
 def merge(plan: dict, shards: Path, out: Path, *, now=None) -> list[dict]:
     out = Path(out)
     (out / "reports").mkdir(parents=True, exist_ok=True)
+    (out / "gradescope").mkdir(exist_ok=True)
     done, missing = load_shards(plan, shards)
     sections = [s.name for s in all_sections()]
     graded_at = format_time(now or parse_time(plan["created_at"]))
@@ -78,6 +80,9 @@ def merge(plan: dict, shards: Path, out: Path, *, now=None) -> list[dict]:
         report = Path(shards) / f"shard-{job['shard']}" / "reports" / f"{job['id']}.md"
         if report.is_file():
             shutil.copy(report, out / "reports" / report.name)
+        gradescope = report.with_name(f"{job['id']}.gradescope.json")
+        if gradescope.is_file():
+            shutil.copy(gradescope, out / "gradescope" / f"{job['id']}.json")
         publish.append({**job, "score": row["score"], "max_score": row["max_score"], "status": row.get("status", "ok"),
                         "report": f"reports/{job['id']}.md" if report.is_file() else None})  # fmt: skip
     penalty, cap = plan["policy"]["penalty_per_day"], plan["policy"]["cap_days"]

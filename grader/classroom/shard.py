@@ -3,7 +3,8 @@ no token: as root, so that the sandbox runs student code under an unprivileged u
 
 ``grade`` calls :func:`grader.batch.batch` on the folder of clones and leaves in ``OUT``:
 ``rows.json`` (one row per job, with the job's commit), ``reports/<id>.json`` (the full result,
-kept by the instructor) and ``reports/<id>.md`` (the Markdown report a student may see).
+kept by the instructor) and ``reports/<id>.md`` (the Markdown report a student may see) and ``reports/<id>.gradescope.json``
+(Gradescope's ``results.json``).
 """
 
 from __future__ import annotations
@@ -72,6 +73,7 @@ def grade_shard(plan: dict, shard: int, submissions: Path, out: Path, *, sandbox
                 data["seed"] = "secret"
                 report.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
             (reports / f"{job_id}.md").write_text(_markdown(data), encoding="utf-8")
+            _gradescope(data, reports / f"{job_id}.gradescope.json")
         result.append({**job, "row": row, "seed": plan["seed"], "hidden": plan["hidden"]})
     (out / "rows.json").write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     return result
@@ -95,6 +97,12 @@ def result_from_dict(data: dict):
                          seed=None if seed == "secret" else seed, sandboxed=data.get("sandboxed", True),
                          tampered=list(data.get("tampered", [])))  # fmt: skip
     return result
+
+
+def _gradescope(data: dict, path: Path) -> None:
+    from grader.report.gradescope import write_gradescope
+
+    write_gradescope(result_from_dict(data), path)
 
 
 def _markdown(data: dict) -> str:

@@ -303,6 +303,8 @@ def test_grading_a_shard_keeps_the_secret_seed_out_of_reports(tmp_path, monkeypa
         if f.is_file():
             assert "4242" not in f.read_text(encoding="utf-8"), f.name
     assert "Grade: 7 / 10" in (shards / "shard-0" / "reports" / "s000.md").read_text(encoding="utf-8")
+    gradescope = json.loads((shards / "shard-0" / "reports" / "s000.gradescope.json").read_text(encoding="utf-8"))
+    assert gradescope["score"] == 7.0
 
 
 def test_grading_a_shard_in_secret_mode_needs_the_seed(tmp_path, monkeypatch):
