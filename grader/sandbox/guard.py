@@ -136,6 +136,10 @@ class _Guard:
                 return func(*args, **(kwargs or {}))
 
         class DispatchCheck(TorchDispatchMode):
+            @classmethod
+            def _should_skip_dynamo(cls) -> bool:
+                return False  # else its first call imports torch._dynamo: seconds, in every worker
+
             def __torch_dispatch__(self, func, types, args=(), kwargs=None):
                 record(_base_name(func))
                 return func(*args, **(kwargs or {}))

@@ -156,3 +156,23 @@ def test_spinning_at_exit_does_not_hang_grading(tmp_path):
     assert outcome.records and all(r["status"] in ("passed", "skipped") for r in outcome.records), [
         (r["name"], r["message"][:80]) for r in outcome.records if r["status"] not in ("passed", "skipped")
     ]
+
+
+def test_disguised_shortcut_scores_zero_when_graded(tmp_path):
+    """End to end through ``python -m grader grade``: the judge zeroes what the guard recorded, with
+    the static scan's message (oracle: grader.forbidden.message)."""
+    from helpers import grade_json
+
+    root = rt.build_shortcut("computed_getattr", tmp_path / "sub")
+    report = grade_json(root, tmp_path / "grade.json", "--section", rt.SHORTCUT_SECTION.name, "--public-only")
+    (section,) = [s for s in report["sections"] if s["name"] == rt.SHORTCUT_SECTION.name]
+    exercises = {e["name"]: e for e in section["exercises"]}
+    attacked = exercises[rt.SHORTCUT_EXERCISE]
+    assert attacked["score"] == 0 < attacked["max_score"]
+    assert all(t["message"] == forbidden.message([rt.SDPA]) for t in attacked["tests"])
+    others = [
+        e
+        for name, e in exercises.items()
+        if name not in ("multi_head_attention", "transformer_block", rt.SHORTCUT_EXERCISE)
+    ]
+    assert others and all(e["score"] == e["max_score"] for e in others), [(e["name"], e["score"]) for e in others]
