@@ -429,3 +429,26 @@ def test_workflows_keep_no_credentials_and_never_use_pull_request_target(name):
         for step in job["steps"]:
             if step.get("uses", "").startswith("actions/checkout@"):
                 assert step["with"]["persist-credentials"] is False
+
+
+def test_class_plan_at_a_deadline_asks_github_for_push_times(classroom, tmp_path):
+    # the plan job alone, dispatched with a deadline: GitHub's push times are read for every student
+    root, heads = classroom
+    env = base_env(tmp_path, tmp_path / "unused", pythonpath=REPO)
+    env.update(GITHUB_SERVER_URL=f"file://{root}/remotes", COURSE_CLASS_CONFIG=str(root / "course.toml"))
+    context = {
+        "github.server_url": f"file://{root}/remotes", "github.repository": "teacher/ch6", "github.token": WORKFLOW_TOKEN,
+        "github.run_id": "202", "vars.COURSE_ROSTER": str(root / "roster.csv"), "vars.COURSE_ORG": "course",
+        "secrets.COURSE_APP_PRIVATE_KEY": PRIVATE_KEY, "inputs.deadline": "2030-01-01T00:00:00Z",
+        "inputs.seed": "public", "inputs.students": "bob",
+    }  # fmt: skip
+    runner = Runner(tmp_path, env, context)
+    out = runner.run_job(load("grade-class.yml")["jobs"]["plan"])
+    plan = json.loads((runner.artifacts["plan"] / "plan.json").read_text())
+    assert plan["deadline"] == "2030-01-01T00:00:00Z" and plan["seed"] == "public"
+    assert [(j["student"], j["sha"], j["kind"]) for j in plan["jobs"]] == [("bob", heads["bob"], "on_time")]
+    assert out["count"] == "1"
+    calls = gh_calls(tmp_path)
+    assert [c["args"][-1] for c in calls] == [
+        "repos/course/ch6-bob/activity?ref=refs/heads/main&activity_type=push&per_page=100"]  # fmt: skip
+    assert all(c["token"] == APP_TOKEN for c in calls)
