@@ -898,11 +898,12 @@ def sampled_lm_loop(prompt, n_new, p, temperature, seed, sampler):
     return out
 
 
-@pytest.mark.exercise("rnn_generate", points=1)
+@pytest.mark.exercise("rnn_generate", points=1, needs_core=True)
 def test_rnn_generate_samples_step_by_step(rnn, rnn_ref, seed):
     # oracle: a plain loop where step i draws with sample_next_token(logits, temperature, seed=seed + i),
     # the submission's own sampler or the reference's (either is right); a seed reused at every step,
     # or one generator for the whole sequence, differs
+    # (needs the core: a sampler and a generator that both always answer 0 agree with each other)
     rng = rng_for(seed, 39)
     params = lm_params(rng, 9, 3, 5)
     prompt, base = [3, 1, 4], seed + 11
