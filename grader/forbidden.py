@@ -5,6 +5,12 @@ Each section may have ``grader/forbidden_rules/<section>.py`` with
 The check reads the submission's source (it never runs it): every name, attribute and string
 used by the exercise's function — and, transitively, by the module-level functions and variables
 it refers to — is compared with the rule's names. A match gives that exercise 0 points.
+
+This scan is the early hint (it also runs where nothing is sandboxed, e.g. in notebooks). A name
+built at run time (``getattr(F, "scaled_dot_" + "product_attention")``, ``importlib``, ``exec``, a
+helper module) is caught where it runs: in a sandboxed grading run the worker's guard
+(``grader/sandbox/guard.py``) records every banned function an exercise calls, the sandbox facts
+carry them as ``"forbidden": {exercise: [names]}``, and the judge merges them with this scan.
 """
 
 from __future__ import annotations
