@@ -15,13 +15,15 @@ through ``grader.calls.call`` (arguments unmodified, float32 in → float32 out,
 generators untouched: the training seeds only its own generators).
 """
 
+import re
+
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
 from grader.calls import call, call_with_grad
-from grader.checks import check_close, check_dtype, check_finite, check_shape, check_tensor
+from grader.checks import CheckFailure, check_close, check_dtype, check_finite, check_shape, check_tensor
 from grader.hidden.training import Trained
 
 EXERCISE = "reversal_attention_step"
@@ -33,6 +35,20 @@ N_HELD_OUT = 600
 
 def rng_for(seed, k):
     return np.random.default_rng([seed, 39, 4, k])
+
+
+def expect_value_error(target, fn_name, name, *args, pattern=None, **kwargs):
+    """``call(target, fn_name, *args, **kwargs)`` must raise ValueError whose message names ``name``
+    as a word (``pattern``: a regular expression for it). The grader writes the failure message:
+    the submission's own text is never shown."""
+    __tracebackhide__ = True
+    try:
+        call(target, fn_name, *args, **kwargs)
+    except ValueError as e:
+        if not re.search(rf"\b(?:{pattern or re.escape(name)})\b", str(e)):
+            raise CheckFailure(f"{fn_name} raised ValueError, but its message should name {name}") from None
+        return
+    raise CheckFailure(f"{fn_name} should raise ValueError (naming {name}) for these arguments")
 
 
 def random_case(seed, k, lead, Tq, S, H, dtype=torch.float64):
@@ -69,6 +85,16 @@ def test_attention_step_matches_torch_float64(attention_math, seed, lead, Tq, S,
     expected_context, expected_weights = oracle(dec, enc, mask)
     check_close(weights, expected_weights, f"weights for batch {lead}, Tq={Tq}, S={S}", **F64)
     check_close(context, expected_context, f"context for batch {lead}, Tq={Tq}, S={S}", **F64)
+
+
+@pytest.mark.exercise(EXERCISE, points=1)
+def test_attention_step_without_batch_dims(attention_math, seed):
+    # contract (docstring): (..., Tq, H) allows no leading dims: dec (Tq, H), enc (S, H), mask (S,)
+    dec, enc, mask = random_case(seed, 10, (), 3, 5, 4)
+    context, weights = call(attention_math, "reversal_attention_step", dec, enc, mask)
+    expected_context, expected_weights = oracle(dec, enc, mask)
+    check_close(weights, expected_weights, "weights for 2-D states and a 1-D mask", **F64)
+    check_close(context, expected_context, "context for 2-D states and a 1-D mask", **F64)
 
 
 @pytest.mark.exercise(EXERCISE, points=1)
@@ -160,6 +186,7 @@ def test_attention_step_is_differentiable(attention_math, seed):
         ("enc_rank", "enc_states"),
         ("dec_rank", "dec_states"),
         ("mask_length", "enc_mask"),
+        ("mask_0d", "enc_mask"),
     ],
 )
 def test_attention_step_rejects_bad_shapes(attention_math, case, name):
@@ -171,11 +198,11 @@ def test_attention_step_rejects_bad_shapes(attention_math, case, name):
         enc = torch.zeros(4)
     elif case == "dec_rank":
         dec = torch.zeros(4)
-    else:
+    elif case == "mask_length":
         mask = torch.ones(2, 4, dtype=torch.bool)
-    with pytest.raises(ValueError) as info:
-        call(attention_math, "reversal_attention_step", dec, enc, mask)
-    assert name in str(info.value), f"the ValueError for a bad {name} should name {name!r}"
+    else:
+        mask = torch.tensor(True)
+    expect_value_error(attention_math, "reversal_attention_step", name, dec, enc, mask)
 
 
 # --- the training task ----------------------------------------------------------------------
