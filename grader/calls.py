@@ -66,9 +66,7 @@ def snapshot(value):
 def _same(a, b) -> bool:
     """Exactly equal: type, shape, dtype and every value (NaN equals NaN)."""
     if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
-        return (
-            type(a) is type(b) and a.shape == b.shape and a.dtype == b.dtype and np.array_equal(a, b, equal_nan=True)
-        )
+        return type(a) is type(b) and a.shape == b.shape and a.dtype == b.dtype and np.array_equal(a, b, equal_nan=True)
     if _is_tensor(a) or _is_tensor(b):
         if not (_is_tensor(a) and _is_tensor(b)) or a.shape != b.shape or a.dtype != b.dtype:
             return False

@@ -126,9 +126,7 @@ def check_finite(value, what: str):
         )
 
 
-def check_close(
-    actual, expected, what: str, *, rtol: float, atol: float, dtype=None, show_values: bool = False
-):
+def check_close(actual, expected, what: str, *, rtol: float, atol: float, dtype=None, show_values: bool = False):
     """``actual`` has the same shape as ``expected`` and matches it within ``atol + rtol*|expected|``.
 
     Non-finite values must match exactly: ``+inf`` only ``+inf``, ``-inf`` only ``-inf``, NaN only
