@@ -189,6 +189,11 @@ class _BlankText(ast.NodeTransformer):
     def visit_Constant(self, node):
         return ast.Constant("") if isinstance(node.value, str) else node
 
+    def visit_JoinedStr(self, node):
+        self.generic_visit(node)
+        node.values = [v for v in node.values if not (isinstance(v, ast.Constant) and v.value == "")]
+        return node
+
 
 def message_text_only(diff: str) -> bool:
     """True when a mutant's diff changes one ``raise`` statement (or the message passed to it) and

@@ -229,3 +229,49 @@ def test_without_the_wrapper_the_tool_would_mutate_given_code(file_mutation):
     inside = {n for a, b in solution_regions(SAMPLE) for n in range(a, b + 1)}
     outside = set().union(*mutated_lines(module, mutations))
     assert numbered(SAMPLE, "return x + 1") in outside - inside
+
+
+def one_line_diff(before: str, after: str) -> str:
+    return f"--- a.py\n+++ a.py\n@@ -1,1 +1,1 @@\n-{before}\n+{after}\n"
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "expected"),
+    [
+        ('    raise ValueError(f"x has shape {x.shape}")', '    raise ValueError(f"XXx has shape {x.shape}XX")', True),
+        ('    raise ValueError("bad mask")', '    raise ValueError("BAD MASK")', True),
+        # a formatted value changes: building the message can fail differently (1-D h, h.shape[1])
+        ('    raise ValueError(f"D = {h.shape[-1]}")', '    raise ValueError(f"D = {h.shape[+1]}")', False),
+        ('    raise ValueError("bad mask")', "    raise ValueError(None)", False),
+        ('    raise ValueError("bad mask")', '    raise TypeError("bad mask")', False),
+        ("    return x * 2", "    return x * 3", False),
+    ],
+    ids=["fstring-text", "plain-text", "formatted-value", "message-dropped", "other-exception", "not-a-raise"],
+)
+def test_message_text_only_is_literal_text_of_a_raise(before, after, expected):
+    """Oracle: the rule stated in message_text_only's docstring, applied by hand to each pair."""
+    from grader.mutation.regions import message_text_only
+
+    assert message_text_only(one_line_diff(before, after)) is expected
+
+
+def test_listed_survivors_and_total_read_back_a_written_summary(tmp_path):
+    """Oracle: the summary written by the driver itself — reading it back gives the same
+    survivors and count (the --recheck and --triage runs rely on it)."""
+    from grader.mutation.__main__ import listed_survivors, listed_total, summary
+    from grader.sections import Section
+
+    statuses = {"s.m.x_f__mutmut_1": "killed", "s.m.x_f__mutmut_2": "survived", "s.m.x_g__mutmut_1": "no tests"}
+    results = {"tool": "mutmut", "mutants": {n: {"status": s} for n, s in statuses.items()}}
+    path = tmp_path / "sec39_attention_math.txt"
+    path.write_text(summary(Section("sec39_attention_math"), results, 10.0, Tally(statuses)), encoding="utf-8")
+    assert listed_survivors(path) == ["s.m.x_f__mutmut_2", "s.m.x_g__mutmut_1"]
+    assert listed_total(path) == 3
+
+
+def test_killing_test_ids_are_repository_paths():
+    """Oracle: the workspace layout (tests/public = tests/, tests/hidden = grader/hidden/)."""
+    from grader.mutation.regions import killing_test_id
+
+    assert killing_test_id("tests/hidden/test_s.py::test_a[x]", "s") == "grader/hidden/test_s.py::test_a[x]"
+    assert killing_test_id("tests/public/test_s.py::test_b", "s") == "tests/test_s.py::test_b"
