@@ -156,7 +156,10 @@ def listed_survivors(summary_file: Path) -> list[str]:
     return [line.split()[0] for line in lines[start + 1 :] if "__mutmut_" in line]
 
 
-MESSAGE_ONLY = "only the literal text of an error message changes; the exception and every value formatted into it stay"
+MESSAGE_ONLY = (
+    "only 'XX' is added to the text of an error message; the exception, the argument it names and "
+    "the values formatted into it stay"
+)
 
 
 def triage_markdown(section: Section, results: dict, tally: Tally, before: list[str], fixed_by: dict) -> str:

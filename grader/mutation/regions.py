@@ -195,12 +195,16 @@ class _BlankText(ast.NodeTransformer):
         return node
 
 
+def _literal_text(tree) -> str:
+    return "".join(n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str))
+
+
 def message_text_only(diff: str) -> bool:
-    """True when a mutant's diff changes one ``raise`` statement (or the message passed to it) and
-    only in the literal text of its strings: the exception raised and every value formatted into
-    the message stay the same, so only the wording of the message differs. Expressions formatted
-    into a message are not literal text: a change there can raise another exception, so such a
-    mutant is not counted here."""
+    """True when a mutant's diff changes one ``raise`` statement only by adding ``XX`` to the
+    literal text of its message (mutmut's string mutation): the exception raised, the words of the
+    message (which must name the bad argument) and every value formatted into it stay, so the
+    message still says the same. Upper/lower-casing the text is not counted (the argument's name
+    may change), nor is a change to a formatted value (building the message could then fail)."""
     removed, added = _diff_sides(diff)
     if len(removed) != 1 or len(added) != 1:
         return False
@@ -211,8 +215,9 @@ def message_text_only(diff: str) -> bool:
         trees = [ast.parse(before), ast.parse(after)]
     except SyntaxError:
         return False
+    text_before, text_after = (_literal_text(t) for t in trees)
     before_dump, after_dump = (ast.dump(_BlankText().visit(t)) for t in trees)
-    return before_dump == after_dump and before != after
+    return before_dump == after_dump and text_before != text_after and text_after.replace("XX", "") == text_before
 
 
 def killing_test_id(nodeid: str, section: str) -> str:

@@ -239,14 +239,24 @@ def one_line_diff(before: str, after: str) -> str:
     ("before", "after", "expected"),
     [
         ('    raise ValueError(f"x has shape {x.shape}")', '    raise ValueError(f"XXx has shape {x.shape}XX")', True),
-        ('    raise ValueError("bad mask")', '    raise ValueError("BAD MASK")', True),
+        ('    raise ValueError("bad mask")', '    raise ValueError("XXbad maskXX")', True),
+        # the message must name the argument: casing can lose the name
+        ('    raise ValueError("bad mask")', '    raise ValueError("BAD MASK")', False),
         # a formatted value changes: building the message can fail differently (1-D h, h.shape[1])
         ('    raise ValueError(f"D = {h.shape[-1]}")', '    raise ValueError(f"D = {h.shape[+1]}")', False),
         ('    raise ValueError("bad mask")', "    raise ValueError(None)", False),
         ('    raise ValueError("bad mask")', '    raise TypeError("bad mask")', False),
         ("    return x * 2", "    return x * 3", False),
     ],
-    ids=["fstring-text", "plain-text", "formatted-value", "message-dropped", "other-exception", "not-a-raise"],
+    ids=[
+        "fstring-text",
+        "plain-text",
+        "upper-case",
+        "formatted-value",
+        "message-dropped",
+        "other-exception",
+        "not-a-raise",
+    ],
 )
 def test_message_text_only_is_literal_text_of_a_raise(before, after, expected):
     """Oracle: the rule stated in message_text_only's docstring, applied by hand to each pair."""
