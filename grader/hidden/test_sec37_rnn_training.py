@@ -19,6 +19,7 @@ tests are tagged ``rnn_generate``: the training is given, the generation is the 
 
 import numpy as np
 import pytest
+import torch  # noqa: F401  (imported before the first call, so that call's global-RNG check sees torch's state before and after)
 
 from grader.calls import call
 from grader.checks import check_finite, check_ndarray, check_shape
