@@ -24,9 +24,9 @@ def submissions(folder: Path) -> list[Path]:
     return sorted(p for p in Path(folder).iterdir() if p.is_dir() and not p.name.startswith("."))
 
 
-def batch(folder: Path, csv_path: Path, *, jobs: int = 2, seed: int | None = 0, reports: Path | None = None,
-          only=None, sandbox: bool = True, call_timeout: float | None = None, timeout: float = 900,
-          hidden: bool = True, progress=None) -> list[dict]:  # fmt: skip
+def batch(folder: Path, csv_path: Path, *, jobs: int = 2, seed: int = 0, secret_seed: bool = False,
+          reports: Path | None = None, only=None, sandbox: bool = True, call_timeout: float | None = None,
+          timeout: float = 900, hidden: bool = True, progress=None) -> list[dict]:  # fmt: skip
     from grader.grade import grade
     from grader.report.json_report import write_json
 
@@ -46,10 +46,10 @@ def batch(folder: Path, csv_path: Path, *, jobs: int = 2, seed: int | None = 0, 
         row = {"student": sub.name, "status": "ok"}
         try:
             result = grade(
-                sub, jobs=1, seed=seed or 0, only=only, sandbox=sandbox, call_timeout=call_timeout, zygote=zygote,
+                sub, jobs=1, seed=seed, only=only, sandbox=sandbox, call_timeout=call_timeout, zygote=zygote,
                 hidden=hidden, section_timeout=timeout,
             )  # fmt: skip
-            if seed is None:
+            if secret_seed:  # the official seed: graded with it, never written into a report
                 result.seed = None
             write_json(result, reports / f"{sub.name}.json")
             row.update(score=result.score, max_score=result.max_score)

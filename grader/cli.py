@@ -95,7 +95,7 @@ def _batch(args) -> int:
     ) as bar:  # fmt: skip
         task = bar.add_task("", total=len(subs))
         rows = batch(
-            args.folder, args.csv, jobs=args.jobs, seed=None if secret else seed, reports=args.reports,
+            args.folder, args.csv, jobs=args.jobs, seed=seed, secret_seed=secret, reports=args.reports,
             only=args.section, sandbox=not args.no_sandbox, call_timeout=args.call_timeout, timeout=args.timeout,
             hidden=not args.public_only,
             progress=lambda row: bar.update(task, advance=1, description=f"{row['student']}: {row.get('score', 0):g}"),
