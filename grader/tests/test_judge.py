@@ -411,3 +411,22 @@ def test_a_wrong_judge_fails_the_rules(wrong, monkeypatch):
         kwargs = {"monkeypatch": monkeypatch} if "monkeypatch" in test.__code__.co_varnames else {}
         with pytest.raises(AssertionError):
             test(**kwargs)
+
+
+def test_notebook_cells_share_the_same_budget():
+    """Oracle: the point table — a notebook's public + hidden cell calls give the reference the
+    exercise's budget exactly (the shares add up in floating point), the cell's points are that budget."""
+    import contextlib
+    import io
+
+    import grader.notebooks as nbs
+    from grader.sections import SOLUTIONS
+    from grader.targets import load_module_file
+
+    section = Section("sec38_attention")
+    module = load_module_file(section.module_file(SOLUTIONS), section.module)
+    module.__name__ = section.module  # as the notebook imports it
+    with contextlib.redirect_stdout(io.StringIO()):
+        earned = nbs.grade_exercise(module, "memory_attention", "public")
+        earned += nbs.grade_exercise(module, "memory_attention", "hidden")
+    assert earned == points.budget(section.name, "memory_attention") == nbs.exercise_points(section)["memory_attention"]
