@@ -36,6 +36,8 @@ from pathlib import Path
 from grader.mutation.regions import (
     KILLED,
     Tally,
+    astype_copy_only,
+    einsum_case_only,
     equivalent_mutants,
     function_of,
     killing_test_id,
@@ -156,6 +158,11 @@ def listed_survivors(summary_file: Path) -> list[str]:
     return [line.split()[0] for line in lines[start + 1 :] if "__mutmut_" in line]
 
 
+ASTYPE_COPY = (
+    "only the copy= flag of astype changes: the same values, dtype and shape; only whether a new array "
+    "is allocated (copy=None means False, no flag means True), which the contract does not fix"
+)
+EINSUM_CASE = "einsum's subscripts upper-cased: the same letters in the same places, the same contraction"
 MESSAGE_ONLY = (
     "only 'XX' is added to the text of an error message; the exception, the argument it names and "
     "the values formatted into it stay"
@@ -175,8 +182,13 @@ def triage_markdown(section: Section, results: dict, tally: Tally, before: list[
     for name in tally.survivors:
         verdict, reason = existing.get(name, ("", ""))
         if not verdict or verdict.startswith("fixed by"):
-            if message_text_only(mutants[name].get("diff", "")):
+            diff = mutants[name].get("diff", "")
+            if message_text_only(diff):
                 verdict, reason = "equivalent", MESSAGE_ONLY
+            elif astype_copy_only(diff):
+                verdict, reason = "equivalent", ASTYPE_COPY
+            elif einsum_case_only(diff):
+                verdict, reason = "equivalent", EINSUM_CASE
             else:
                 verdict, reason = "not killed yet", reason if verdict == "not killed yet" else ""
         rows.append((name, verdict, reason))

@@ -220,6 +220,73 @@ def message_text_only(diff: str) -> bool:
     return before_dump == after_dump and text_before != text_after and text_after.replace("XX", "") == text_before
 
 
+def _one_line_change(diff: str) -> tuple[ast.AST, ast.AST] | None:
+    """The statement a one-line diff replaces and its replacement, parsed (None otherwise)."""
+    removed, added = _diff_sides(diff)
+    if len(removed) != 1 or len(added) != 1:
+        return None
+    trees = []
+    for line in (removed[0].strip(), added[0].strip()):
+        for candidate in (line, line.rstrip(":") + ": pass", "if 1:\n " + line):
+            try:
+                trees.append(ast.parse(candidate))
+                break
+            except SyntaxError:
+                continue
+        else:
+            return None
+    return trees[0], trees[1]
+
+
+class _NoAstypeCopy(ast.NodeTransformer):
+    def visit_Call(self, node):
+        self.generic_visit(node)
+        if isinstance(node.func, ast.Attribute) and node.func.attr == "astype":
+            node.keywords = [k for k in node.keywords if k.arg != "copy"]
+        return node
+
+
+def astype_copy_only(diff: str) -> bool:
+    """True when a mutant only changes (or drops) the ``copy=`` flag of ``.astype`` calls: the
+    values, dtype and shape returned stay the same; only whether a new array is allocated
+    changes (``copy=None`` means False, no flag means True), which no contract asks about."""
+    trees = _one_line_change(diff)
+    if trees is None:
+        return False
+    differs = ast.dump(trees[0]) != ast.dump(trees[1])
+    before, after = (ast.dump(_NoAstypeCopy().visit(t)) for t in trees)
+    return differs and before == after
+
+
+def einsum_case_only(diff: str) -> bool:
+    """True when a mutant only upper-cases the lower-case subscripts of an ``einsum`` call: the
+    same letters in the same places, the same contraction."""
+    trees = _one_line_change(diff)
+    if trees is None:
+        return False
+    changed = []
+    for b, a in zip(ast.walk(trees[0]), ast.walk(trees[1])):
+        if type(b) is not type(a):
+            return False
+        if isinstance(b, ast.Constant) and b.value != a.value:
+            changed.append((b.value, a.value))
+        elif isinstance(b, ast.AST) and not isinstance(b, ast.Constant):
+            fields_b = {k: v for k, v in ast.iter_fields(b) if not isinstance(v, (ast.AST, list))}
+            fields_a = {k: v for k, v in ast.iter_fields(a) if not isinstance(v, (ast.AST, list))}
+            if fields_b != fields_a:
+                return False
+    if len(changed) != 1 or not all(isinstance(v, str) for v in changed[0]):
+        return False
+    einsum_args = [
+        c.args[0]
+        for c in ast.walk(trees[0])
+        if isinstance(c, ast.Call) and getattr(c.func, "attr", getattr(c.func, "id", None)) == "einsum" and c.args
+    ]
+    old, new = changed[0]
+    is_subscripts = any(isinstance(x, ast.Constant) and x.value == old for x in einsum_args)
+    return is_subscripts and old == old.lower() and new == old.upper()
+
+
 def killing_test_id(nodeid: str, section: str) -> str:
     """A workspace test id (``tests/public/…``, ``tests/hidden/…``) as the repository's path."""
     path, sep, rest = nodeid.partition("::")

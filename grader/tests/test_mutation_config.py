@@ -285,3 +285,37 @@ def test_killing_test_ids_are_repository_paths():
 
     assert killing_test_id("tests/hidden/test_s.py::test_a[x]", "s") == "grader/hidden/test_s.py::test_a[x]"
     assert killing_test_id("tests/public/test_s.py::test_b", "s") == "tests/test_s.py::test_b"
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "expected"),
+    [
+        ("    return out.astype(dt, copy=False), w", "    return out.astype(dt, copy=True), w", True),
+        ("    return out.astype(dt, copy=False), w", "    return out.astype(dt, ), w", True),
+        ("    return out.astype(dt, copy=False), w", "    return out.astype(None, copy=False), w", False),
+        ("    return out.astype(dt, copy=False), w", "    return out.astype(dt, copy=False), None", False),
+    ],
+    ids=["copy-true", "copy-dropped", "dtype-changed", "other-change"],
+)
+def test_astype_copy_only(before, after, expected):
+    """Oracle: the rule of astype_copy_only's docstring, applied by hand to each pair."""
+    from grader.mutation.regions import astype_copy_only
+
+    assert astype_copy_only(one_line_diff(before, after)) is expected
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "expected"),
+    [
+        ('    s = np.einsum("bnd,bd->bn", k, q)', '    s = np.einsum("BND,BD->BN", k, q)', True),
+        ('    s = np.einsum("bnd,bd->bn", k, q)', '    s = np.einsum("XXbnd,bd->bnXX", k, q)', False),
+        ('    s = np.einsum("bnd,bd->bn", k, q)', '    s = np.einsum("bnd,bd->bn", q, k)', False),
+        ('    s = f("ab", k)', '    s = f("AB", k)', False),
+    ],
+    ids=["upper", "xx", "operands-swapped", "not-einsum"],
+)
+def test_einsum_case_only(before, after, expected):
+    """Oracle: einsum's documented rule that subscripts are letters (any case), applied by hand."""
+    from grader.mutation.regions import einsum_case_only
+
+    assert einsum_case_only(one_line_diff(before, after)) is expected
