@@ -242,6 +242,17 @@ def test_pad_sequences_rejects_non_int_sequences(rnn):
         call(rnn, "pad_sequences", [[1, 2]], max_len=-3)
 
 
+@pytest.mark.exercise("pad_sequences", points=0.5, needs_core=True)
+def test_pad_sequences_boundaries(rnn):
+    # contract: max_len = 1 is allowed (the first token of each row); a ragged nested sequence is not
+    # a flat list of ints -> ValueError naming `seqs`
+    ids, mask = call(rnn, "pad_sequences", [[4, 5, 6], [], [7]], max_len=1)
+    check_equal(ids, np.array([[4], [0], [7]]), "ids with max_len=1")
+    check_equal(mask, np.array([[True], [False], [True]]), "mask with max_len=1")
+    with pytest.raises(ValueError, match="seqs"):
+        call(rnn, "pad_sequences", [[1, [2, 3]]])
+
+
 # --- rnn_step -------------------------------------------------------------------------------
 
 
@@ -370,6 +381,31 @@ def test_rnn_forward_sequence_without_real_tokens(rnn, seed):
         out, h_n = module(torch.from_numpy(x[[0, 2]]), torch.from_numpy(h0[None, [0, 2]]))
     check_close(hs[[0, 2]], out, "hs of the other rows compared with nn.RNN", **F64)
     check_close(h_last[[0, 2]], h_n[0], "h_last of the other rows compared with nn.RNN", **F64)
+
+
+@pytest.mark.exercise("rnn_forward", points=0.5, needs_core=True)
+def test_rnn_forward_single_step_and_single_sequence(rnn, seed):
+    # oracle: nn.RNN on a batch of one sequence of one step (B = T = 1 are allowed)
+    rng = rng_for(seed, 43)
+    W_x, W_h, b = rnn_weights(rng, 3, 2)
+    x, h0 = rand(rng, (1, 1, 3)), rand(rng, (1, 2))
+    module = nn.RNN(3, 2, batch_first=True).double()
+    set_layer(module, "_l0", W_x, W_h, b)
+    with torch.no_grad():
+        out, h_n = module(torch.from_numpy(x), torch.from_numpy(h0[None]))
+    hs, h_last = call(rnn, "rnn_forward", x, h0, W_x, W_h, b)
+    check_close(hs, out, "hs of one sequence of one step compared with nn.RNN", **F64)
+    check_close(h_last, h_n[0], "h_last of one sequence of one step compared with nn.RNN", **F64)
+
+
+@pytest.mark.exercise("rnn_forward", points=0.5, needs_core=True)
+def test_rnn_forward_no_steps_and_bad_h0(rnn):
+    # contract: x without steps (T = 0) -> ValueError naming `x`; h0 not (B, H) -> naming `h0`
+    W_x, W_h, b = np.zeros((2, 3)), np.zeros((3, 3)), np.zeros(3)
+    with pytest.raises(ValueError, match=r"\bx\b"):
+        call(rnn, "rnn_forward", np.zeros((2, 0, 2)), np.zeros((2, 3)), W_x, W_h, b)
+    with pytest.raises(ValueError, match="h0"):
+        call(rnn, "rnn_forward", np.zeros((2, 4, 2)), np.zeros((2, 2)), W_x, W_h, b)
 
 
 # --- stacked_rnn_forward --------------------------------------------------------------------
@@ -519,6 +555,17 @@ def test_bidirectional_bad_mask(rnn, seed):
         call(rnn, "bidirectional_rnn_forward", x, h0, fwd, bwd, mask=np.ones((3, 2), dtype=bool))
 
 
+@pytest.mark.exercise("bidirectional_rnn_forward", points=0.5, needs_core=True)
+def test_bidirectional_bad_h0_directions_and_x(rnn, seed):
+    # contract: a 3-D h0 whose first axis is not 2 -> ValueError naming `h0`; x not 3-D -> naming `x`
+    rng = rng_for(seed, 44)
+    fwd, bwd = rnn_weights(rng, 3, 2), rnn_weights(rng, 3, 2)
+    with pytest.raises(ValueError, match="h0"):
+        call(rnn, "bidirectional_rnn_forward", np.zeros((1, 4, 3)), np.zeros((3, 1, 2)), fwd, bwd)
+    with pytest.raises(ValueError, match=r"\bx\b"):
+        call(rnn, "bidirectional_rnn_forward", np.zeros((4, 3)), np.zeros((2, 1, 2)), fwd, bwd)
+
+
 # --- lstm_step ------------------------------------------------------------------------------
 
 
@@ -576,6 +623,14 @@ def test_lstm_step_bad_weights_and_state(rnn):
         call(rnn, "lstm_step", x, h, c, np.zeros((3, 8)), W_h, np.zeros(4))
     with pytest.raises(ValueError, match="h_prev"):
         call(rnn, "lstm_step", x, np.zeros((2, 3)), c, np.zeros((3, 8)), W_h, np.zeros(8))
+
+
+@pytest.mark.exercise("lstm_step", points=0.5, needs_core=True)
+def test_lstm_step_bad_x_t(rnn):
+    # contract: x_t that is not (B, D) -> ValueError naming `x_t`
+    with pytest.raises(ValueError, match="x_t"):
+        call(rnn, "lstm_step", np.zeros(3), np.zeros((1, 2)), np.zeros((1, 2)), np.zeros((3, 8)), np.zeros((2, 8)),
+             np.zeros(8))  # fmt: skip
 
 
 # --- lstm_forward ---------------------------------------------------------------------------
@@ -647,6 +702,32 @@ def test_lstm_forward_bad_x_and_c0(rnn):
         call(rnn, "lstm_forward", np.zeros((2, 0, 1)), np.zeros((2, 2)), np.zeros((2, 2)), W_x, W_h, b)
     with pytest.raises(ValueError, match="c0"):
         call(rnn, "lstm_forward", np.zeros((2, 3, 1)), np.zeros((2, 2)), np.zeros((2, 3)), W_x, W_h, b)
+
+
+@pytest.mark.exercise("lstm_forward", points=0.5, needs_core=True)
+def test_lstm_forward_empty_batch_and_bad_h0(rnn):
+    # contract: an empty batch -> ValueError naming `x`; h0 not (B, H) -> naming `h0`
+    W_x, W_h, b = np.zeros((1, 8)), np.zeros((2, 8)), np.zeros(8)
+    with pytest.raises(ValueError, match=r"\bx\b"):
+        call(rnn, "lstm_forward", np.zeros((0, 3, 1)), np.zeros((0, 2)), np.zeros((0, 2)), W_x, W_h, b)
+    with pytest.raises(ValueError, match="h0"):
+        call(rnn, "lstm_forward", np.zeros((2, 3, 1)), np.zeros((2, 3)), np.zeros((2, 2)), W_x, W_h, b)
+
+
+@pytest.mark.exercise("lstm_forward", points=0.5, needs_core=True)
+def test_lstm_forward_single_sequence(rnn, seed):
+    # oracle: nn.LSTM on a batch of one sequence (B = 1 is allowed)
+    rng = rng_for(seed, 45)
+    W_x, W_h, b = rnn_weights(rng, 2, 3, gates=4)
+    x, h0, c0 = rand(rng, (1, 4, 2)), rand(rng, (1, 3)), rand(rng, (1, 3))
+    module = nn.LSTM(2, 3, batch_first=True).double()
+    set_layer(module, "_l0", W_x, W_h, b)
+    with torch.no_grad():
+        out, (h_n, c_n) = module(torch.from_numpy(x), (torch.from_numpy(h0[None]), torch.from_numpy(c0[None])))
+    hs, (h_last, c_last) = call(rnn, "lstm_forward", x, h0, c0, W_x, W_h, b)
+    check_close(hs, out, "hs of one sequence compared with nn.LSTM", **F64)
+    check_close(h_last, h_n[0], "h_last of one sequence compared with nn.LSTM", **F64)
+    check_close(c_last, c_n[0], "c_last of one sequence compared with nn.LSTM", **F64)
 
 
 # --- sample_next_token ----------------------------------------------------------------------
@@ -828,6 +909,13 @@ def test_minus_infinity_logits_are_never_drawn(rnn, seed):
     got = {call(rnn, "sample_next_token", logits, 1.0, seed=seed * 7919 + k) for k in range(100)}
     assert not got & {1, 3}, "a token with logit -inf was sampled"
     assert got == {0, 2, 4}, "every token with a finite logit should be drawn sometimes"
+
+
+@pytest.mark.exercise("sample_next_token", points=0.5, needs_core=True)
+def test_a_vocabulary_of_one(rnn, seed):
+    # contract: V = 1 is allowed: the only id is 0, greedy or sampled
+    for temperature in (0.0, 1.0):
+        check_equal(call(rnn, "sample_next_token", np.array([0.3]), temperature, seed=seed), 0, "the token of V = 1")
 
 
 # --- rnn_generate ---------------------------------------------------------------------------
@@ -1021,3 +1109,13 @@ def test_encoder_decoder_ties_go_to_the_lowest_id(rnn, seed):
     out = call(rnn, "encoder_decoder_greedy", [1, 3], enc, dec, 0, 6, 4)
     check_equal(out, [2, 2, 2, 2], "greedy ids when two ids tie (the lower id wins)")
     assert all(type(t) is int for t in out), "encoder_decoder_greedy should return Python ints"
+
+
+@pytest.mark.exercise("encoder_decoder_greedy", points=0.5, needs_core=True)
+def test_encoder_decoder_max_len_one(rnn, seed):
+    # oracle: plain loop; max_len = 1 is allowed and gives the first greedy id (EOS never produced)
+    rng = rng_for(seed, 46)
+    enc, dec = seq2seq_params(rng, 6, 7, 3, 5)
+    path = seq2seq_loop([2, 0, 4], enc, dec, bos=1, n=1)
+    eos = (path[0] + 1) % 7
+    check_equal(call(rnn, "encoder_decoder_greedy", [2, 0, 4], enc, dec, 1, eos, 1), path, "output with max_len=1")
