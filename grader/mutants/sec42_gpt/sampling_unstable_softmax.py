@@ -1,0 +1,30 @@
+"""generate turns the logits into probabilities with ``exp(logits / T) / sum`` without subtracting the
+maximum: at a tiny temperature exp overflows and multinomial fails on inf / NaN."""
+
+import torch
+
+BREAKS = "generate"
+
+
+def generate(prompt, params, n_heads, n_new, temperature=0.0, top_k=None, seed=0):
+    ids = [int(i) for i in torch.as_tensor(prompt).reshape(-1).tolist()]
+    if not ids:
+        raise ValueError("prompt must not be empty")
+    if n_new < 0:
+        raise ValueError("n_new must be >= 0")
+    if temperature < 0:
+        raise ValueError("temperature must be >= 0")
+    T_max = params["wpe"].shape[0]
+    g = torch.Generator().manual_seed(seed)
+    new = []
+    with torch.no_grad():
+        for _ in range(n_new):
+            logits = gpt_forward(torch.tensor([ids[-T_max:]]), params, n_heads)[0, -1]  # noqa: F821
+            if temperature == 0:
+                next_id = int(torch.argmax(logits))
+            else:
+                e = torch.exp(filter_logits(logits / temperature, top_k=top_k))  # noqa: F821
+                next_id = int(torch.multinomial(e / e.sum(), 1, generator=g))
+            ids.append(next_id)
+            new.append(next_id)
+    return torch.tensor(new, dtype=torch.long)
