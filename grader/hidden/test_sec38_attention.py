@@ -562,6 +562,30 @@ def test_additive_attention_sizes_that_do_not_fit(attention):
         call(attention, "additive_attention", q, k, np.zeros((2, 2, 1)), W_q, W_k, v)
 
 
+@pytest.mark.exercise("additive_attention", points=0.5, needs_core=True)
+def test_additive_attention_empty_batch_or_source(attention):
+    # contract: a query that is not 2-D or an empty batch -> ValueError naming `query`; no keys (S = 0) -> `keys`
+    W_q, W_k, v = np.zeros((3, 2)), np.zeros((5, 2)), np.zeros(2)
+    with pytest.raises(ValueError, match="query"):
+        call(attention, "additive_attention", np.zeros(3), np.zeros((1, 4, 5)), np.zeros((1, 4, 1)), W_q, W_k, v)
+    with pytest.raises(ValueError, match="query"):
+        call(attention, "additive_attention", np.zeros((0, 3)), np.zeros((0, 4, 5)), np.zeros((0, 4, 1)), W_q, W_k, v)
+    with pytest.raises(ValueError, match="keys"):
+        call(attention, "additive_attention", np.zeros((2, 3)), np.zeros((2, 0, 5)), np.zeros((2, 0, 1)), W_q, W_k, v)
+
+
+@pytest.mark.exercise("additive_attention", points=0.5, needs_core=True)
+def test_additive_attention_one_key(attention, seed):
+    # oracle: the loop; with one source state (S = 1) its weight is 1 and the context is its value
+    rng = rng_for(seed, 30)
+    q, keys, values, W_q, W_k, v = additive_case(rng, np.float64)
+    keys, values = keys[:, :1], values[:, :1]
+    exp_ctx, exp_w = additive_loop(q, keys, values, W_q, W_k, v)
+    ctx, w = call(attention, "additive_attention", q, keys, values, W_q, W_k, v)
+    check_close(w, exp_w, "weights over one source state", **F64)
+    check_close(ctx, exp_ctx, "context over one source state", **F64)
+
+
 # --- attention_decoder_step -----------------------------------------------------------------
 
 
@@ -655,6 +679,18 @@ def test_attention_decoder_step_bad_mask(attention, seed):
              np.ones((2, 4), dtype=bool), params)  # fmt: skip
 
 
+@pytest.mark.exercise("attention_decoder_step", points=0.5, needs_core=True)
+def test_attention_decoder_step_y_prev_batch(attention, seed):
+    # contract: y_prev that is not (B,) with B = h_prev.shape[0] -> ValueError naming `y_prev`
+    params = decoder_params(rng_for(seed, 31), 5, 3, 2, 4)
+    with pytest.raises(ValueError, match="y_prev"):
+        call(attention, "attention_decoder_step", np.array([1, 2, 3]), np.zeros((2, 2)), np.zeros((2, 3, 2)), None,
+             params)  # fmt: skip
+    with pytest.raises(ValueError, match="y_prev"):
+        call(attention, "attention_decoder_step", np.array([[1], [2]]), np.zeros((2, 2)), np.zeros((2, 3, 2)), None,
+             params)  # fmt: skip
+
+
 # --- attention_greedy_decode ----------------------------------------------------------------
 
 
@@ -721,9 +757,11 @@ def test_attention_greedy_decode_bad_input(attention, seed):
 
 @pytest.mark.exercise("attention_greedy_decode", points=0.5, needs_core=True)
 def test_attention_greedy_decode_eos_first(attention, seed):
-    # contract: when the first token is eos_id the result is ([], attention of shape (0, len(src)))
+    # contract: when the first token is eos_id the result is ([], attention of shape (0, len(src))),
+    # still in the weights' dtype (float32 here)
     rng = rng_for(seed, 16)
     params = seq2seq_attention_params(rng, 6, 8, 3, 4, 5)
+    params = {part: {k: a.astype(np.float32) for k, a in params[part].items()} for part in ("enc", "dec")}
     src = [2, 5, 1]
     path, _ = greedy_loop(src, params, bos=0, n=1)
     ids, att = call(attention, "attention_greedy_decode", src, params, 0, path[0], 5)
@@ -759,3 +797,15 @@ def test_attention_greedy_decode_float32(attention, seed):
     ids, att = call(attention, "attention_greedy_decode", src, p32, 1, eos, 4)
     check_equal(ids, path, "generated ids (float32 weights)")
     check_close(att, rows, "attention rows (float32)", **F32)
+
+
+@pytest.mark.exercise("attention_greedy_decode", points=0.5, needs_core=True)
+def test_attention_greedy_decode_max_len_one(attention, seed):
+    # oracle: plain loop; max_len = 1 is allowed and gives the first greedy id and its attention row
+    rng = rng_for(seed, 19)
+    params = seq2seq_attention_params(rng, 6, 8, 3, 4, 5)
+    src = [4, 1, 3]
+    path, rows = greedy_loop(src, params, bos=2, n=1)
+    ids, att = call(attention, "attention_greedy_decode", src, params, 2, (path[0] + 1) % 8, 1)
+    check_equal(ids, path, "ids with max_len=1")
+    check_close(att, rows, "attention with max_len=1", **F64)
