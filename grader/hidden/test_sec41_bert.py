@@ -321,13 +321,15 @@ def test_mask_tokens_returns_int64_for_int32_ids(bert, seed):
 
 @pytest.mark.exercise("mask_tokens", points=1, needs_core=True)
 def test_mask_tokens_special_ids_any_iterable(bert, seed):
-    # contract: special_ids is any iterable of ids: a set and a tuple give what the list gives
+    # contract: special_ids is any iterable of ids: a tuple, a 1-D tensor and an unsorted list with a
+    # repeated id give what the sorted list gives (a set cannot cross the grading sandbox)
     ids = corpus(seed, 35, B=16, T=32)
     expected = call(bert, "mask_tokens", ids, MASK, 1000, SPECIALS, seed=seed)
-    for kind in (set, tuple):
-        got = call(bert, "mask_tokens", ids, MASK, 1000, kind(SPECIALS), seed=seed)
-        check_equal(got[0], expected[0], f"inputs with special_ids as a {kind.__name__}")
-        check_equal(got[1], expected[1], f"labels with special_ids as a {kind.__name__}")
+    kinds = {"tuple": tuple(SPECIALS), "tensor": torch.tensor(SPECIALS), "unsorted list": [3, 0, 4, 1, 2, 0]}
+    for kind, special_ids in kinds.items():
+        got = call(bert, "mask_tokens", ids, MASK, 1000, special_ids, seed=seed)
+        check_equal(got[0], expected[0], f"inputs with special_ids as a {kind}")
+        check_equal(got[1], expected[1], f"labels with special_ids as a {kind}")
 
 
 @pytest.mark.exercise("mask_tokens", points=1, needs_core=True)
