@@ -105,6 +105,8 @@ def test_build_pair_input_rejects_nested_lists(bert):
     # contract: tokens_a / tokens_b must be flat sequences of ids (the message names the argument)
     expect_value_error(bert, "build_pair_input", ([[1, 2], [3]], None), dict(cls_id=CLS, sep_id=SEP),
                        what="build_pair_input with a nested tokens_a", names="tokens_a")  # fmt: skip
+    expect_value_error(bert, "build_pair_input", ([1.5, 2], None), dict(cls_id=CLS, sep_id=SEP),
+                       what="build_pair_input with a float id in tokens_a", names="tokens_a")  # fmt: skip
     expect_value_error(bert, "build_pair_input", ([5], [[6], [7]]), dict(cls_id=CLS, sep_id=SEP),
                        what="build_pair_input with a nested tokens_b", names="tokens_b")  # fmt: skip
 

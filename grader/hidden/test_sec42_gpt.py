@@ -466,6 +466,16 @@ def test_filter_logits_top_p_exactly_at_a_cumulative_boundary(gpt, seed):
 
 
 @pytest.mark.exercise("filter_logits", points=1, needs_core=True)
+def test_filter_logits_top_p_keeps_ties_with_the_last_kept_token(gpt, seed):
+    # contract: every token as likely as the least likely kept one is kept too: probabilities 1/2, 1/4,
+    # 1/8, 1/8 with top_p = 0.8 need a token of 1/8, so both tokens of 1/8 stay (all four)
+    order = torch.from_numpy(rng_for(seed, 57).permutation(4))
+    logits = torch.tensor([0.0, -math.log(2), -2 * math.log(2), -2 * math.log(2)], dtype=torch.float64)[order]
+    got = call(gpt, "filter_logits", logits, top_p=0.8)
+    check_close(got, logits, "filter_logits(top_p=0.8) when two tokens tie at the boundary", **F64)
+
+
+@pytest.mark.exercise("filter_logits", points=1, needs_core=True)
 @pytest.mark.parametrize("dtype, scale", [(torch.float64, 1e3), (torch.float32, 1e2)], ids=["float64", "float32"])
 def test_filter_logits_top_p_of_large_logits(gpt, seed, dtype, scale):
     # oracle: the Python loop (which subtracts the maximum) on logits of size 1e3 (float64) / 1e2
