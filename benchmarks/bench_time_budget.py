@@ -124,7 +124,6 @@ def hostile(sections: list[Section], call_timeout: float, busy: bool) -> None:
         root = slow_submission(Path(tmp) / "sub", seconds, busy)
         total = 0.0
         for section in sections:
-            budget, _ = time_budget(section, "all")
             outcome = run_section(
                 section, f"sandbox:{root}", hidden=True, env={"COURSE_CALL_TIMEOUT": str(call_timeout)}
             )
@@ -132,11 +131,11 @@ def hostile(sections: list[Section], call_timeout: float, busy: bool) -> None:
             facts = outcome.sandbox.get("time_budget", {})
             points = sum(float(r["points"]) for r in outcome.records if r["status"] == "passed")
             tests = len(outcome.records)
-            unbounded = tests * call_timeout
             print(
-                f"{section.name:24} graded in {outcome.seconds:6.1f} s; budget {budget:6.1f} s "
-                f"(calls used {facts.get('used', math.nan):.1f} s, used up: {facts.get('used_up')}); "
-                f"{tests} tests, points of passed tests {points:g}; without a budget at least ~{unbounded:.0f} s",
+                f"{section.name:24} graded in {outcome.seconds:6.1f} s; budget {facts.get('seconds') or math.inf:6.1f} s "
+                f"(idle machine: {time_budget(section, 'all')[0]:.1f} s; load factor {facts.get('load_factor', 1):.1f}; "
+                f"calls used {facts.get('used', math.nan):.1f} s, used up: {facts.get('used_up')}); {tests} tests, "
+                f"points of passed tests {points:g}; without a budget up to ~{tests * call_timeout:.0f} s",
                 flush=True,
             )
         print(f"total {total:.1f} s")

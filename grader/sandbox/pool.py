@@ -589,6 +589,7 @@ class SandboxTarget:
         self._load = 1.0  # the highest load factor seen during this section's calls
         self._rules = forbidden.rules_for(section.name)
         self.forbidden: dict[str, set[str]] = {}  # exercise → banned names the worker saw it use
+        self._attributes: dict | None = None  # of the last worker that started
         self._used = 0.0  # seconds of calls so far (worker wall time as seen from here)
         self._calls = 0
         self._budget_stop: str | None = None  # why the budget ended, once it has
@@ -609,8 +610,15 @@ class SandboxTarget:
         self._ensure_worker()
 
     def _ready(self) -> Worker:
+        begin = time.monotonic()
         worker = self._ensure_worker()
-        worker.ready()
+        waiting = worker.ready_state is None
+        try:
+            worker.ready()
+        finally:
+            if waiting and self._starts > 1:  # a restart (after a timeout or crash) uses the budget too
+                self._used += time.monotonic() - begin
+        self._attributes = worker.attributes
         if worker.import_error:
             raise TargetError(f"{self.__file__}: {self._clean(worker.import_error, worker)}")
         return worker
@@ -676,8 +684,11 @@ class SandboxTarget:
     def __getattr__(self, name: str):
         if name.startswith("__"):
             raise AttributeError(name)
-        worker = self._ready()
-        info = worker.attributes.get(name)
+        if self._budget_stop is not None and self.__dict__.get("_attributes") is not None:
+            attributes = self._attributes  # no new worker once no call can run any more
+        else:
+            attributes = self._ready().attributes
+        info = attributes.get(name)
         if info is None:
             raise AttributeError(f"module {self._section.module!r} has no attribute {name!r}")
         if info["kind"] == "value":

@@ -291,6 +291,12 @@ def block_reading_an_empty_pipe(root, call_limit):
 
 
 @time_attack
+def slow_import_and_endless_calls(root, call_limit):
+    # every restart after a stopped call imports the module again: that time is charged too
+    _every_function(root, "while True:\n    pass", f"import time as _rt_time\n_rt_time.sleep({call_limit * 1.5})\n")
+
+
+@time_attack
 def child_process_keeps_spinning(root, call_limit):
     # a child that outlives every call, named so that the test can look for it afterwards
     _every_function(
