@@ -861,7 +861,7 @@ def test_sampling_large_logits(rnn, seed, dtype, offset):
     # oracle: torch.softmax of the same logits in float64 (shift-invariant); chi-square with df = 2;
     # logits of 1e3 (float64) or 1e2 (float32) must not overflow
     logits = (np.log(np.array([0.5, 0.3, 0.2])) + offset).astype(dtype)
-    n = 600
+    n = 300  # expected counts >= 60; an overflow fails at once (NaN probabilities), not statistically
     samples = draws(rnn, logits, n, seed * 7919 + 400_000)
     stat = chi_square(samples, softmax_oracle(logits.astype(np.float64), 1.0))
     assert stat < CHI2_CRIT[2], (
