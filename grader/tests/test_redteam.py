@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import time
 
 import pytest
@@ -120,7 +121,8 @@ def test_batches_finish_in_bounded_time(public_batch, hidden_batch):
 
 
 def test_no_report_quotes_hidden_tests_or_solutions(public_batch, hidden_batch):
-    secret = attacks.secret_lines()
+    # a line that is only a quoted name ("softmax",) is also the JSON report's own text
+    secret = [line for line in attacks.secret_lines() if not re.fullmatch(r"[\"'][\w.]+[\"'],?", line)]
     assert secret
     for batch in (public_batch, hidden_batch):
         for text in batch["texts"]:
@@ -144,8 +146,9 @@ def test_protected_and_suspicious_files_are_reported(public_batch):
 def test_hidden_suite_sees_in_place_modification_and_no_secret_is_readable(hidden_batch):
     report = hidden_batch["data"]["mutating_inputs"]
     ex = {e["name"]: e for e in sections(report)[ATTACKED.name]["exercises"]}["softmax"]
-    failed = [t["name"] for t in ex["tests"] if t["status"] != "passed"]
-    assert failed and all("modif" in n or "unchanged" in n or "input" in n for n in failed), failed
+    # every call goes through grader.calls.call, which checks that no argument was modified
+    failed = [t for t in ex["tests"] if t["status"] != "passed"]
+    assert failed and all("modified its input" in t["message"] for t in failed), [t["message"] for t in failed]
     leak = exercise_scores(sections(hidden_batch["data"]["read_hidden_tests_and_solutions"])[ATTACKED.name])
     if not hidden_batch["data"]["control"]["protections"].get("grader_files_readable"):
         assert leak["softmax"][0] == 0
