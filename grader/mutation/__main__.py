@@ -54,7 +54,10 @@ TRIAGE = HERE / "triage"
 def pyproject(section: Section, workspace: Path) -> str:
     """mutmut's settings (and pytest's: the course plugin, no cache, importlib imports)."""
     impl = workspace / "mutants" / "src"
+    # wall-clock limits of training (test_*training_time) are left out: the tool's call recording
+    # and a shared CPU slow every training down, so they would fail on the reference itself
     args = ["-p", "grader.pytest_plugin", f"--impl={impl}", "-p", "no:cacheprovider", "--assert=plain"]
+    args += ["-k", "not training_time"]
     return (
         "[tool.mutmut]\n"
         'source_paths = ["src"]\n'
