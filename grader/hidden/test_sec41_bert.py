@@ -409,9 +409,10 @@ def test_mlm_loss_gradient_matches_cross_entropy(bert, seed):
 
 
 @pytest.mark.exercise("mlm_loss", points=1, needs_core=True)
-@pytest.mark.parametrize("shape", [(13,), (2, 3, 4)], ids=["(N, V)", "(B, S, T, V)"])
+@pytest.mark.parametrize("shape", [(), (13,), (2, 3, 4)], ids=["(V,)", "(N, V)", "(B, S, T, V)"])
 def test_mlm_loss_for_other_ranks(bert, seed, shape):
-    # oracle: F.cross_entropy on the flattened positions, for logits (N, V) and (B, S, T, V)
+    # oracle: F.cross_entropy on the flattened positions, for logits (V,) with a 0-d label, (N, V)
+    # and (B, S, T, V)
     g = gen(seed, 15)
     V = 7
     logits = torch.randn(*shape, V, generator=g, dtype=torch.float64) * 2
@@ -433,6 +434,18 @@ def test_mlm_loss_is_stable_for_large_logits(bert, seed, dtype, scale):
     check_finite(loss, "mlm_loss of large logits")
     expected = F.cross_entropy(logits.reshape(-1, 6), labels.reshape(-1), ignore_index=-100)
     check_close(loss, expected, "mlm_loss of large logits", **TOL[dtype])
+
+
+@pytest.mark.exercise("mlm_loss", points=1, needs_core=True)
+def test_mlm_loss_with_one_labelled_position(bert, seed):
+    # oracle: with a single labelled position the mean is that position's -log_softmax (divide by 1)
+    g = gen(seed, 17)
+    logits = torch.randn(3, 4, 6, generator=g, dtype=torch.float64) * 2
+    labels = torch.full((3, 4), -100)
+    labels[1, 2] = 5
+    expected = -torch.log_softmax(logits[1, 2], dim=-1)[5]
+    check_close(call(bert, "mlm_loss", logits, labels), expected, "mlm_loss with one labelled position",
+                **TOL[torch.float64])  # fmt: skip
 
 
 @pytest.mark.exercise("mlm_loss", points=1, needs_core=True)
@@ -630,6 +643,17 @@ def test_nsp_logits_match_torch(bert, seed, dtype):
 
 
 @pytest.mark.exercise("nsp_logits", points=1, needs_core=True)
+def test_nsp_logits_of_a_single_token(bert, seed):
+    # oracle: T = 1 (only [CLS]) is allowed: tanh(hidden[:, 0] @ W_pool + b_pool) @ W_cls + b_cls
+    g = gen(seed, 23)
+    hidden = torch.randn(3, 1, 5, generator=g, dtype=torch.float64)
+    W_pool, b_pool, W_cls, b_cls = nsp_weights(g, 5, torch.float64)
+    expected = torch.tanh(hidden[:, 0] @ W_pool + b_pool) @ W_cls + b_cls
+    check_close(call(bert, "nsp_logits", hidden, W_pool, b_pool, W_cls, b_cls), expected,
+                "nsp_logits for sequences of one token", **TOL[torch.float64])  # fmt: skip
+
+
+@pytest.mark.exercise("nsp_logits", points=1, needs_core=True)
 def test_nsp_logits_read_only_the_cls_token(bert, seed):
     # property: changing every token except [CLS] (position 0) changes nothing
     g = gen(seed, 22)
@@ -648,8 +672,9 @@ def test_nsp_logits_rejects_bad_shapes(bert):
     # names the argument
     z = torch.zeros
     good = {"hidden": z(2, 3, 4), "W_pool": z(4, 4), "b_pool": z(4), "W_cls": z(4, 2), "b_cls": z(2)}
-    bad = {"hidden": z(3, 4), "W_pool": z(4, 3), "b_pool": z(3), "W_cls": z(4, 3), "b_cls": z(3)}
-    for name, value in bad.items():
+    bad = [("hidden", z(3, 4)), ("hidden", z(2, 0, 4)), ("W_pool", z(4, 3)), ("b_pool", z(3)),
+           ("W_cls", z(4, 3)), ("b_cls", z(3))]  # fmt: skip
+    for name, value in bad:
         args = {**good, name: value}
         expect_value_error(bert, "nsp_logits", tuple(args.values()),
                            what=f"nsp_logits with {name} of the wrong shape", names=name)  # fmt: skip
