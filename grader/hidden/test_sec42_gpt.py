@@ -966,6 +966,7 @@ def test_load_balancing_loss_rejects_bad_arguments(gpt):
              ((probs, indices + 3, 3), "indices equal to n_experts", "indices"),
              ((probs, indices - 1, 3), "a negative index", "indices"),
              ((probs, indices[:3], 3), "indices for 3 of the 4 tokens", "indices"),
+        ((probs, indices[:, :0], 3), "indices with k = 0 experts per token", "indices"),
              ((probs[:, :0], indices, 0), "n_experts = 0", "n_experts")]  # fmt: skip
     for args, what, names in cases:
         expect_value_error(raising(gpt, "load_balancing_loss", *args), f"load_balancing_loss with {what}", names)
