@@ -175,6 +175,13 @@ def test_positional_encoding_uses_base(transformer):
 
 
 @pytest.mark.exercise("positional_encoding", points=1, needs_core=True)
+def test_positional_encoding_base_one(transformer):
+    # contract (docstring): any base > 0 is allowed; base = 1 gives every column pair the frequency 1
+    check_close(call(transformer, "positional_encoding", 7, 4, base=1.0), pe_formula(7, 4, base=1.0),
+                "positional_encoding(7, 4, base=1)", rtol=1e-4, atol=1e-5)  # fmt: skip
+
+
+@pytest.mark.exercise("positional_encoding", points=1, needs_core=True)
 @pytest.mark.parametrize(
     "args, kwargs, name",
     [
@@ -306,12 +313,25 @@ def test_feed_forward_matches_torch(transformer, seed, dtype):
 
 
 @pytest.mark.exercise("feed_forward", points=1, needs_core=True)
-@pytest.mark.parametrize("name", ["W1", "b1", "W2", "b2"])
-def test_feed_forward_rejects_mismatched_weights(transformer, name):
+@pytest.mark.parametrize("case", ["W1", "W1_1d", "b1", "W2", "b2"])
+def test_feed_forward_rejects_mismatched_weights(transformer, case):
     # contract (docstring): a weight or bias that does not fit (even one that would broadcast) -> ValueError naming it
     args = {"W1": torch.zeros(4, 8), "b1": torch.zeros(8), "W2": torch.zeros(8, 3), "b2": torch.zeros(3)}
-    args[name] = {"W1": torch.zeros(5, 8), "b1": torch.zeros(1), "W2": torch.zeros(6, 3), "b2": torch.zeros(1)}[name]
+    bad = {"W1": torch.zeros(5, 8), "W1_1d": torch.zeros(4), "b1": torch.zeros(1), "W2": torch.zeros(6, 3),
+           "b2": torch.zeros(1)}  # fmt: skip
+    name = case.removesuffix("_1d")
+    args[name] = bad[case]
     expect_value_error(transformer, "feed_forward", name, torch.zeros(2, 4), *args.values())
+
+
+@pytest.mark.exercise("feed_forward", points=1, needs_core=True)
+def test_feed_forward_of_one_token_vector(transformer, seed):
+    # contract (docstring): x is (..., d), so a single token vector (d,) works; oracle: the formula in torch
+    g = gen(seed, 34)
+    x, W1, b1 = randn(g, 6), randn(g, 6, 9), randn(g, 9)
+    W2, b2 = randn(g, 9, 6), randn(g, 6)
+    out = call(transformer, "feed_forward", x, W1, b1, W2, b2)
+    check_close(out, torch.relu(x @ W1 + b1) @ W2 + b2, "feed_forward of a (d,) vector", **TOL[torch.float64])
 
 
 # --- split_heads / merge_heads ------------------------------------------------------------
@@ -334,6 +354,17 @@ def test_split_heads_with_more_leading_dims(transformer, seed):
     x = randn(gen(seed, 32), 2, 3, 4, 6, dtype=torch.float32)
     heads = call(transformer, "split_heads", x, 2)
     check_close(heads, torch.stack([x[..., :3], x[..., 3:]], dim=-3), "split_heads of a (2, 3, 4, 6) x", rtol=0, atol=0)
+
+
+@pytest.mark.exercise("split_heads", points=1, needs_core=True)
+@pytest.mark.parametrize("n_heads", [1, 6], ids=["one_head", "d_h_1"])
+def test_split_heads_edge_cases(transformer, seed, n_heads):
+    # contract (docstring): (T, d) without a batch axis -> (h, T, d_h); n_heads = 1 and n_heads = d are allowed
+    x = randn(gen(seed, 35), 5, 6)
+    heads = call(transformer, "split_heads", x, n_heads)
+    dh = 6 // n_heads
+    expected = torch.stack([x[:, i * dh : (i + 1) * dh] for i in range(n_heads)], dim=0)
+    check_close(heads, expected, f"split_heads of a (5, 6) x with n_heads={n_heads}", rtol=0, atol=0)
 
 
 @pytest.mark.exercise("split_heads", points=1, needs_core=True)
@@ -374,6 +405,14 @@ def test_merge_heads_with_more_leading_dims(transformer, seed):
     x = call(transformer, "merge_heads", heads)
     check_close(x, torch.cat([heads[..., 0, :, :], heads[..., 1, :, :]], dim=-1),
                 "merge_heads of (2, 3, 2, 4, 5) heads", rtol=0, atol=0)  # fmt: skip
+
+
+@pytest.mark.exercise("merge_heads", points=1, needs_core=True)
+def test_merge_heads_without_batch_axis(transformer, seed):
+    # contract (docstring): fewer than 3 dims is an error, so (h, T, d_h) works -> (T, h*d_h)
+    heads = randn(gen(seed, 36), 3, 4, 2)
+    x = call(transformer, "merge_heads", heads)
+    check_close(x, torch.cat([heads[0], heads[1], heads[2]], dim=-1), "merge_heads of (3, 4, 2) heads", rtol=0, atol=0)
 
 
 @pytest.mark.exercise("merge_heads", points=1, needs_core=True)
