@@ -230,13 +230,17 @@ def load_failure_message(text: str, hidden: bool) -> str:
 
 
 def _grader_written(value) -> bool:
-    """Exceptions whose text the grader composed (its checks, the sandbox's crash reports)."""
+    """Exceptions whose text the grader composed (its checks, the sandbox's crash reports, the
+    codec refusing to send an argument of a test)."""
     from grader.checks import CheckFailure
 
     if isinstance(value, CheckFailure):
         return True
     crash = sys.modules.get("grader.sandbox.pool")
-    return crash is not None and isinstance(value, crash.SubmissionCrash)
+    if crash is not None and isinstance(value, crash.SubmissionCrash):
+        return True
+    codec = sys.modules.get("grader.sandbox.codec")  # the grader could not send a test's argument
+    return codec is not None and isinstance(value, codec.CodecError) and not hasattr(value, "course_origin")
 
 
 def describe_failure(excinfo, hidden: bool = True) -> str:

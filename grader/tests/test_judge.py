@@ -298,6 +298,10 @@ def test_grader_written_messages_are_kept():
 
     crash = "softmax did not return within 60 s (stopped; a time limit of the grader)"
     assert failure_of(SubmissionCrash(crash), hidden=True) == crash
+    from grader.sandbox.codec import CodecError  # the grader could not send a test's argument
+
+    refused = "cannot send a builtins.set to the submission"
+    assert failure_of(CodecError(refused), hidden=True) == refused
     with pytest.raises(pytest.fail.Exception) as info:
         pytest.fail("softmax(x) rows should sum to 1", pytrace=False)
     assert failure_of(info.value, hidden=True) == "softmax(x) rows should sum to 1"
