@@ -27,8 +27,8 @@ submission can cost.
 Time budget: besides the per-call limit, all calls of a section share a budget of worker time
 (:func:`time_budget`): ``factor`` × the reference's own time for the same suites, measured once on
 an idle machine and committed in ``grader/time_budget.json`` (``benchmarks/bench_time_budget.py
---update``), × the machine's load factor while the section runs (:func:`load_factor`), at least
-``minimum_seconds``. A call never waits longer than what is left of it; once it is used up, every
+--update``), at least ``minimum_seconds``, × the machine's load factor while the section runs
+(:func:`load_factor`). A call never waits longer than what is left of it; once it is used up, every
 later call of the section fails at once with "not run: time budget used up". A submission that
 sleeps or loops in every function therefore costs about the budget, not the per-call limit times
 the number of calls.
@@ -99,12 +99,12 @@ def time_budget(section: Section, suites: str | None = None, load: float = 1.0) 
     ``$COURSE_TIME_BUDGET`` (seconds; ``inf`` for none) overrides everything; otherwise the
     reference's measured time for ``suites`` ("public" or "all" = public + hidden; default
     ``$COURSE_TIME_BUDGET_SUITES``, set by grader/run.py, else "all") times
-    ``$COURSE_TIME_BUDGET_FACTOR`` (else the file's factor) times ``load`` (how much slower than
-    at the measurement the machine runs now, see :func:`load_factor`), at least the file's minimum."""
+    ``$COURSE_TIME_BUDGET_FACTOR`` (else the file's factor), at least the file's minimum, times
+    ``load`` (how much slower than at the measurement the machine runs now, see :func:`load_factor`)."""
     base, minimum, source = _budget_parts(section, suites)
     if minimum is None:
         return base, source
-    return max(minimum, base * load), source
+    return max(minimum, base) * load, source
 
 
 def _budget_parts(section: Section, suites: str | None) -> tuple[float, float | None, str]:
@@ -122,7 +122,7 @@ def _budget_parts(section: Section, suites: str | None) -> tuple[float, float | 
     measured = data.get("sections", {}).get(section.name, {}).get(suites)
     if measured is None:
         return math.inf, None, f"no time budget: the reference's time for {section.name} ({suites}) is not measured"
-    source = f"{factor:g} x the reference's {float(measured):.2f} s ({suites} tests) x the load factor, at least {minimum:g} s"
+    source = f"{factor:g} x the reference's {float(measured):.2f} s ({suites} tests), at least {minimum:g} s, x the load factor"
     return factor * float(measured), minimum, source
 
 
@@ -631,7 +631,7 @@ class SandboxTarget:
     def _budget(self) -> float:
         if self._budget_min is None:
             return self._budget_base
-        return max(self._budget_min, self._budget_base * self._load)
+        return max(self._budget_min, self._budget_base) * self._load
 
     @property
     def budget_facts(self) -> dict:
@@ -646,8 +646,7 @@ class SandboxTarget:
         """``worker.request`` within the per-call limit and what is left of the section's budget."""
         if self._budget_stop is not None:
             raise SubmissionCrash(self._budget_stop)
-        if self._budget_min is not None:
-            self._load = max(self._load, load_factor())
+        self._load = max(self._load, load_factor())  # reported always, applied to a measured budget only
         left = self._budget - self._used
         if left <= 0:
             self._budget_stop = f"{BUDGET_USED_UP} (a time limit of the grader: the section's calls may take {self._budget:.0f} s in all, {self._budget_source})"
