@@ -251,7 +251,7 @@ def test_project_qkv_float32(attention_math, seed):
         check_close(value, h.astype(np.float64) @ W.astype(np.float64), name, **F32)
 
 
-@pytest.mark.exercise("project_qkv", points=1, needs_core=True)
+@pytest.mark.exercise("project_qkv", points=0.25, needs_core=True)
 @pytest.mark.parametrize(
     "case, name, pattern",
     [
@@ -311,7 +311,7 @@ def test_attention_scores_float32(attention_math, seed):
     check_close(got, Q.astype(np.float64) @ K.T.astype(np.float64) / 2.0, "scores in float32", **F32)
 
 
-@pytest.mark.exercise("attention_scores", points=1, needs_core=True)
+@pytest.mark.exercise("attention_scores", points=0.5, needs_core=True)
 @pytest.mark.parametrize("case, name", [("widths", "K"), ("Q_1d", "Q"), ("K_1d", "K")])
 def test_attention_scores_rejects_bad_shapes(attention_math, case, name):
     # contract (docstring): Q or K with fewer than 2 dims, or different d_k -> ValueError naming it
@@ -419,7 +419,7 @@ def test_softmax_attention_does_not_modify_inputs(attention_math, seed):
     call(attention_math, "softmax_attention", Q, K, V, mask=mask)
 
 
-@pytest.mark.exercise("softmax_attention", points=1, needs_core=True)
+@pytest.mark.exercise("softmax_attention", points=0.25, needs_core=True)
 @pytest.mark.parametrize(
     "case, name",
     [("Q_1d", "Q"), ("K_width", "K"), ("V_length", "V"), ("V_1d", "V"), ("mask_shape", "mask"), ("mask_rank", "mask")],
@@ -515,7 +515,7 @@ def test_attention_with_residual_masked_token_changes_no_other(attention_math, s
     check_close(out[others], expected, "outputs of the other tokens when a masked token holds ±1e6", **F64)
 
 
-@pytest.mark.exercise("attention_with_residual", points=1, needs_core=True)
+@pytest.mark.exercise("attention_with_residual", points=0.5, needs_core=True)
 @pytest.mark.parametrize(
     "case, name, pattern", [("W_v", "W_v", None), ("W_q_rows", "W_q", None), ("d_k_differs", "W_q or W_k", "W_[qk]")]
 )

@@ -178,7 +178,7 @@ def test_attention_step_is_differentiable(attention_math, seed):
         check_close(got, want, f"gradient of the context with respect to {name}", **F64)
 
 
-@pytest.mark.exercise(EXERCISE, points=1, needs_core=True)
+@pytest.mark.exercise(EXERCISE, points=0.4, needs_core=True)
 @pytest.mark.parametrize(
     "case, name",
     [

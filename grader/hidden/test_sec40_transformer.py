@@ -181,7 +181,7 @@ def test_positional_encoding_base_one(transformer):
                 "positional_encoding(7, 4, base=1)", rtol=1e-4, atol=1e-5)  # fmt: skip
 
 
-@pytest.mark.exercise("positional_encoding", points=1, needs_core=True)
+@pytest.mark.exercise("positional_encoding", points=0.25, needs_core=True)
 @pytest.mark.parametrize(
     "args, kwargs, name",
     [
@@ -225,7 +225,7 @@ def test_add_positional_encoding_other_ranks(transformer, seed, lead):
                 rtol=1e-4, atol=1e-6)  # fmt: skip
 
 
-@pytest.mark.exercise("add_positional_encoding", points=1, needs_core=True)
+@pytest.mark.exercise("add_positional_encoding", points=0.5, needs_core=True)
 @pytest.mark.parametrize("case", ["vector", "integer"])
 def test_add_positional_encoding_rejects_bad_x(transformer, case):
     # contract (docstring): x with fewer than 2 dimensions or not floating -> ValueError naming x
@@ -269,7 +269,7 @@ def test_layer_norm_of_constant_token_is_beta(transformer):
     check_close(y, beta.expand(2, 3), "layer_norm of a constant token", **TOL[torch.float64])
 
 
-@pytest.mark.exercise("layer_norm", points=1, needs_core=True)
+@pytest.mark.exercise("layer_norm", points=0.25, needs_core=True)
 @pytest.mark.parametrize(
     "case, name",
     [("gamma_length", "gamma"), ("gamma_broadcasts", "gamma"), ("beta_broadcasts", "beta"), ("x_scalar", "x")],
@@ -312,7 +312,7 @@ def test_feed_forward_matches_torch(transformer, seed, dtype):
     check_close(out, expected, "feed_forward", **TOL[dtype])
 
 
-@pytest.mark.exercise("feed_forward", points=1, needs_core=True)
+@pytest.mark.exercise("feed_forward", points=0.25, needs_core=True)
 @pytest.mark.parametrize("case", ["W1", "W1_1d", "b1", "W2", "b2"])
 def test_feed_forward_rejects_mismatched_weights(transformer, case):
     # contract (docstring): a weight or bias that does not fit (even one that would broadcast) -> ValueError naming it
@@ -375,14 +375,14 @@ def test_split_then_merge_is_the_identity(transformer, transformer_ref, seed):
     check_close(round_trip, x, "merge_heads(split_heads(x, 4))", rtol=0, atol=0)
 
 
-@pytest.mark.exercise("split_heads", points=1, needs_core=True)
+@pytest.mark.exercise("split_heads", points=0.25, needs_core=True)
 @pytest.mark.parametrize("n_heads", [3, 0, -2, 2.0], ids=["not_dividing", "zero", "negative", "float"])
 def test_split_heads_rejects_bad_n_heads(transformer, n_heads):
     # contract: n_heads not a positive int dividing d -> ValueError naming n_heads
     expect_value_error(transformer, "split_heads", "n_heads", torch.zeros(2, 3, 8), n_heads)
 
 
-@pytest.mark.exercise("split_heads", points=1, needs_core=True)
+@pytest.mark.exercise("split_heads", points=0.5, needs_core=True)
 def test_split_heads_rejects_a_vector(transformer):
     # contract (docstring): x with fewer than 2 dimensions -> ValueError naming x
     expect_value_error(transformer, "split_heads", "x", torch.zeros(8), 2)
@@ -496,7 +496,7 @@ def test_sdpa_fully_masked_row_is_zero(transformer, seed):
     check_close(out, expected_out, "out with a fully masked query", **TOL[torch.float64])
 
 
-@pytest.mark.exercise("scaled_dot_product_attention", points=1, needs_core=True)
+@pytest.mark.exercise("scaled_dot_product_attention", points=0.25, needs_core=True)
 @pytest.mark.parametrize(
     "case, name",
     [
@@ -628,7 +628,7 @@ MHA_BAD = {
 }
 
 
-@pytest.mark.exercise("multi_head_attention", points=1, needs_core=True)
+@pytest.mark.exercise("multi_head_attention", points=0.25, needs_core=True)
 @pytest.mark.parametrize("case", list(MHA_BAD))
 def test_mha_rejects_bad_arguments(transformer, seed, case):
     # contract (docstring): misshapen params (names the key), x_kv of another batch size or width (names x_kv),
@@ -747,7 +747,7 @@ def test_block_is_permutation_equivariant(transformer, seed):
     check_close(out_perm, out[:, perm], "block(x[:, perm]) compared with block(x)[:, perm]", **TOL[torch.float64])
 
 
-@pytest.mark.exercise("transformer_block", points=1, needs_core=True)
+@pytest.mark.exercise("transformer_block", points=0.25, needs_core=True)
 @pytest.mark.parametrize(
     "where, key",
     [(None, "attn"), (None, "ln1"), (None, "ffn"), (None, "ln2"), ("ln2", "gamma"), ("ffn", "W2")],
