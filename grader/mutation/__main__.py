@@ -303,6 +303,22 @@ def survivors_markdown(section: Section, results: dict, tally: Tally) -> str:
     return "\n".join(out)
 
 
+def retally(summary_file: Path, triage_file: Path) -> None:
+    """Rewrite a summary's two triage lines after the triage file was edited by hand."""
+    lines = summary_file.read_text(encoding="utf-8").splitlines()
+    total = listed_total(summary_file)
+    survivors = set(listed_survivors(summary_file))
+    killed = total - len(survivors)
+    equivalent = equivalent_mutants(read_triage(triage_file.read_text(encoding="utf-8"))) & survivors
+    counted = total - len(equivalent)
+    for i, line in enumerate(lines):
+        if line.startswith("equivalent (triage/"):
+            lines[i] = f"{line.split(':')[0]}: {len(equivalent)}"
+        elif line.startswith("kill rate of non-equivalent mutants:"):
+            lines[i] = f"kill rate of non-equivalent mutants: {percent(killed / counted if counted else None)}"
+    summary_file.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m grader.mutation", description=__doc__.split("\n\n")[0])
     parser.add_argument("--section", action="append", help="a section folder name (repeatable; default: all)")
@@ -326,6 +342,11 @@ def main(argv: list[str] | None = None) -> int:
         help="test only the survivors that DIR/<section>.txt lists and carry its kills over (the same "
         "solution must give the same mutants; otherwise every mutant is tested)",
     )
+    parser.add_argument(
+        "--retally",
+        action="store_true",
+        help="only rewrite the triage lines of the existing summaries (after editing a triage file by hand)",
+    )
     args = parser.parse_args(argv)
 
     sections = {s.name: s for s in all_sections()}
@@ -333,6 +354,11 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [n for n in chosen if n not in sections]
     if unknown:
         parser.error(f"unknown section(s): {', '.join(unknown)}; known: {', '.join(sections)}")
+    if args.retally:
+        for name in chosen:
+            if (args.summary_dir / f"{name}.txt").is_file() and (TRIAGE / f"{name}.md").is_file():
+                retally(args.summary_dir / f"{name}.txt", TRIAGE / f"{name}.md")
+        return 0
     if args.nice:
         os.nice(args.nice)
     args.summary_dir.mkdir(parents=True, exist_ok=True)
