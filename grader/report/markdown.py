@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 from grader.report.escape import markdown_text
-from grader.report.table import _pts, points_line
+from grader.report.table import _pts, points_cell, points_line
 from grader.results import GradeResult, protection_summary
 
 MAX_FAILURES = 40  # per report: a comment must stay readable (and under GitHub's size limit)
@@ -27,12 +27,7 @@ def render_markdown(result: GradeResult) -> str:
     lines += ["| section | exercise | points | tests passed |", "|---|---|---:|---:|"]
     for s in result.sections:
         for e in s.exercises:
-            passed = sum(t.status == "passed" for t in e.tests)
-            mark = "✅" if e.score == e.max_score else ("🟡" if e.score else "❌")
-            lines.append(
-                f"| {_name(s.name)} | {_name(e.name)} | {mark} {_pts(e.score)}/{_pts(e.max_score)} "
-                f"| {passed}/{len(e.tests)} |"
-            )
+            lines.append(f"| {_name(s.name)} | {_name(e.name)} | {points_cell(e)} | {e.passed}/{e.total} |")
         lines.append(f"| **{_name(s.name)}** | **total** | **{_pts(s.score)}/{_pts(s.max_score)}** | |")
     lines.append("")
     problems = [(s.name, p) for s in result.sections for p in s.problems]
@@ -43,7 +38,7 @@ def render_markdown(result: GradeResult) -> str:
         for s in result.sections
         for e in s.exercises
         for t in e.tests
-        if t.status != "passed" and "not implemented yet" not in t.message
+        if (t.status != "passed" or t.gated) and "not implemented yet" not in t.message
     ]
     if failures:
         lines += ["<details><summary>What failed and why</summary>", ""]

@@ -13,6 +13,17 @@ def _pts(x: float) -> str:
     return f"{x:g}"
 
 
+def points_cell(ex, markup: bool = False) -> str:
+    """An exercise's points as a report shows them: ``3.5/4``; a bonus exercise ``ボーナス (bonus, 0 点)``."""
+    if ex.bonus:
+        return "ボーナス (bonus, 0 点)"
+    mark = "✅" if ex.score == ex.max_score else ("🟡" if ex.score else "❌")
+    if markup:
+        style = "green" if ex.score == ex.max_score else ("yellow" if ex.score else "red")
+        return f"[{style}]{_pts(ex.score)}/{_pts(ex.max_score)}[/]"
+    return f"{mark} {_pts(ex.score)}/{_pts(ex.max_score)}"
+
+
 def points_line(result: GradeResult) -> str:
     """GitHub Classroom-style summary line."""
     return f"Points {_pts(result.score)}/{_pts(result.max_score)}"
@@ -43,13 +54,8 @@ def print_table(result: GradeResult, console: Console | None = None, details: bo
     for section in result.sections:
         first = True
         for ex in section.exercises:
-            passed = sum(t.status == "passed" for t in ex.tests)
-            style = "green" if ex.score == ex.max_score else ("yellow" if ex.score else "red")
             table.add_row(
-                section.name if first else "",
-                ex.name,
-                f"[{style}]{_pts(ex.score)}/{_pts(ex.max_score)}[/]",
-                f"{passed}/{len(ex.tests)}",
+                section.name if first else "", ex.name, points_cell(ex, markup=True), f"{ex.passed}/{ex.total}"
             )
             first = False
         table.add_row(
@@ -70,10 +76,11 @@ def print_table(result: GradeResult, console: Console | None = None, details: bo
         for section in result.sections:
             for ex in section.exercises:
                 failed = [t for t in ex.tests if t.status != "passed"]
-                measured = [t for t in ex.tests if t.status == "passed" and t.message]
+                gated = [t for t in ex.tests if t.status == "passed" and t.gated]
+                measured = [t for t in ex.tests if t.status == "passed" and t.message and not t.gated]
                 if ex.score == 0 and failed and all("not implemented" in t.message for t in failed):
                     continue
-                if not failed and not measured:
+                if not failed and not measured and not gated:
                     continue
                 console.print(f"[bold]{section.name} · {ex.name}[/]")
                 for t in measured:
@@ -83,6 +90,12 @@ def print_table(result: GradeResult, console: Console | None = None, details: bo
                     console.print(
                         f"  ✗ {t.name}{tag}: {log_text(t.message)}", markup=False, highlight=False, soft_wrap=True
                     )
+                if gated:
+                    console.print(
+                        f"  … {len(gated)} 件の追加テストは基本テストがすべて通ってから加点 "
+                        f"({len(gated)} edge-case tests passed; they count once the core tests of {ex.name} pass)",
+                        markup=False, highlight=False, soft_wrap=True,
+                    )  # fmt: skip
     if result.tampered:
         console.print("Protected files changed (ignored; graded with the course's own copies):")
         for t in result.tampered:

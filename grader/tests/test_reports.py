@@ -88,3 +88,13 @@ def test_grade_writes_every_format_and_keeps_the_official_seed_secret(tmp_path):
         assert "987654321" not in path.read_text(encoding="utf-8")
     assert json.loads(out["gs"].read_text(encoding="utf-8"))["score"] == data["score"]
     ET.fromstring(out["xml"].read_text(encoding="utf-8").split("\n", 1)[1])
+
+
+def test_bonus_and_gated_tests_are_shown_as_such():
+    gated = TestResult("test_edge", "passed", 0, 1, "基本テストがすべて通ってから加点", needs_core=True, gated=True)
+    core = TestResult("test_core", "failed", 0, 1, "softmax(x): values differ")
+    bonus = ExerciseResult("generate_with_kv_cache", [TestResult("test_same_ids", "passed", 0, 0)], budget=0)
+    section = SectionResult("sec42_gpt", [ExerciseResult("softmax", [core, gated], budget=2), bonus])
+    md = render_markdown(GradeResult("sub", [section]))
+    assert "ボーナス (bonus, 0 点)" in md and "| 1/1 |" in md  # the bonus row: tests passed, no 0/0 points
+    assert "| 0/2 |" in md  # a gated test did not count as passed
