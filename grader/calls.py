@@ -173,23 +173,25 @@ def check_result_dtypes(name: str, result, float_dtype: str | None) -> None:
 # --- global random state -----------------------------------------------------------------------
 
 
-def global_rng_state() -> bytes:
-    """The global generators' state (NumPy legacy, torch CPU, Python's ``random``) as bytes."""
+def global_rng_state(with_torch: bool | None = None) -> bytes:
+    """The global generators' state (NumPy legacy, torch CPU, Python's ``random``) as bytes.
+    ``with_torch`` (default: whether torch is imported now) keeps a before/after pair comparable
+    when the call itself imports torch."""
     import random
 
     kind, keys, pos, has_gauss, cached = np.random.get_state()
     state = [keys.tobytes(), repr((kind, pos, has_gauss, cached)).encode(), repr(random.getstate()).encode()]
     torch = sys.modules.get("torch")
-    if torch is not None:
+    if torch is not None and with_torch is not False:
         state.append(bytes(torch.random.get_rng_state().numpy()))
     return b"|".join(state)
 
 
-def _used_global_rng(target, before) -> bool:
+def _used_global_rng(target, before: bytes, with_torch: bool) -> bool:
     facts = getattr(target, "_last_call_facts", None)
     if isinstance(facts, dict) and "global_rng" in facts:  # sandbox proxy: measured in the worker
         return bool(facts["global_rng"])
-    return global_rng_state() != before
+    return global_rng_state(with_torch) != before
 
 
 # --- the door ----------------------------------------------------------------------------------
@@ -202,7 +204,8 @@ def call_exercise(target, name: str, args=(), kwargs=None, *, check_dtypes: bool
     saved_args, saved_kwargs = snapshot(args), snapshot(kwargs)
     float_dtype = input_float_dtype(args, kwargs)
     fn = getattr(target, name)
-    before = global_rng_state() if check_rng else None
+    with_torch = "torch" in sys.modules
+    before = global_rng_state(with_torch) if check_rng else None
     try:
         result = fn(*args, **kwargs)
     finally:
@@ -212,7 +215,7 @@ def call_exercise(target, name: str, args=(), kwargs=None, *, check_dtypes: bool
             f"{name} modified its input ({', '.join(changed)}) in place; inputs must stay unchanged "
             "(work on a copy, e.g. x = x - m, not x -= m)"
         )
-    if check_rng and _used_global_rng(target, before):
+    if check_rng and _used_global_rng(target, before, with_torch):
         raise CheckFailure(
             f"{name} used or changed the global random generator (np.random.* / torch.manual_seed); "
             "draw only from a generator made from the `seed` argument"
