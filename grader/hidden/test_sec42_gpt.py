@@ -1068,3 +1068,10 @@ def test_expert_capacity_mask_rejects_bad_arguments(gpt):
              ((indices.flatten(), 3, 1), "1-D indices", "indices")]  # fmt: skip
     for args, what, names in cases:
         expect_value_error(raising(gpt, "expert_capacity_mask", *args), f"expert_capacity_mask with {what}", names)
+
+
+@pytest.mark.exercise("expert_capacity_mask", points=0)
+def test_expert_capacity_mask_with_one_expert(gpt):
+    # oracle: n_experts = 1 is allowed: every assignment goes to expert 0, the first `capacity` are kept
+    got = call(gpt, "expert_capacity_mask", torch.zeros(5, 1, dtype=torch.long), 1, 3)
+    check_equal(got.tolist(), [[True], [True], [True], [False], [False]], "kept assignments with one expert")
