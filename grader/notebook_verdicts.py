@@ -80,7 +80,7 @@ def verdict_outputs(verdict: dict | None, exercise: str | None, max_points: floa
         score = min(float(verdict["score"]), float(max_points))
     return [
         new_output("stream", name="stdout", text=text),
-        new_output("execute_result", data={"text/plain": f"{score:g}"}, execution_count=None),
+        new_output("execute_result", data={"text/plain": repr(score)}, execution_count=None),  # all digits
     ]
 
 
