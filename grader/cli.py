@@ -30,7 +30,8 @@ def _grade(args) -> int:
     from grader.report.table import print_table
     from grader.tamper import locate
 
-    console = Console(stderr=False)
+    # a log (not a terminal) gets the whole table: section and exercise names are never cut
+    console = Console(stderr=False, width=None if sys.stdout.isatty() else 160)
     seed, secret = _seed(args)
     try:
         n = len(collect(locate(args.path)[0] if args.path.exists() else args.path, args.section))

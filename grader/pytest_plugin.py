@@ -262,10 +262,27 @@ def describe_failure(excinfo, hidden: bool = True) -> str:
     text = _safe_str(value)
     if type(value) is AssertionError and not text.strip():
         return "a check failed"  # a plain `assert` in a test body (--assert=plain)
+    if type(value) is AssertionError and _raised_by_the_tests(excinfo):
+        return clean_line(text)  # a plain `assert cond, "message"` in a test file: the grader's words
     if type(value) is AssertionError and _raised_by_pytest(excinfo):
         # pytest.raises(..., match=...): its first line is pytest's; the next ones quote the submission
         return clean_line(text)
     return submission_error(type(value).__name__, text, hidden)
+
+
+def _raised_by_the_tests(excinfo) -> bool:
+    """Raised by a line of the course's own test files (public or hidden), not by the submission:
+    the proxy marks what a worker raised (``course_origin``), and in-process the submission's
+    frames are in its own files."""
+    from grader.sections import HIDDEN_TESTS, PUBLIC_TESTS
+
+    if getattr(excinfo.value, "course_origin", None) is not None:
+        return False
+    try:
+        path = Path(str(excinfo.traceback[-1].path)).resolve()
+    except (IndexError, AttributeError, OSError):
+        return False
+    return any(path.is_relative_to(root) for root in (PUBLIC_TESTS, HIDDEN_TESTS))
 
 
 def _raised_by_pytest(excinfo) -> bool:
