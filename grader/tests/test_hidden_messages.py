@@ -63,3 +63,23 @@ def test_non_finite_position_is_not_shown_for_hidden_tests():
     got[SECRET - 1] = np.nan
     public, hidden = messages(failure(check_finite, got, "out"))
     assert str(SECRET - 1) in public and str(SECRET - 1) not in hidden
+
+
+def _assert_raised_in(filename: str):
+    namespace: dict = {}
+    exec(compile("def check():\n    assert False, 'accuracy 0.25 < 0.8'\n", filename, "exec"), namespace)
+    with pytest.raises(AssertionError) as info:
+        namespace["check"]()
+    return info
+
+
+def test_plain_assert_in_a_course_test_file_keeps_its_message():
+    from grader.sections import HIDDEN_TESTS
+
+    info = _assert_raised_in(str(HIDDEN_TESTS / "test_sec39_attention_math.py"))
+    assert describe_failure(info, hidden=True) == "accuracy 0.25 < 0.8"
+
+
+def test_the_same_assert_in_the_submissions_file_is_submission_text(tmp_path):
+    info = _assert_raised_in(str(tmp_path / "attention_math.py"))
+    assert describe_failure(info, hidden=True) == "raised AssertionError"
