@@ -163,6 +163,9 @@ def plan(cfg: dict, *, prefixes=None, path_entries=None) -> list[dict]:
         real = os.path.realpath(path)
         entries.append({"kind": "rw", "target": real, "source": real})
     entries.append({"kind": "proc", "target": "/proc"})
+    # a folder is mounted before anything inside it: the interpreter (or this checkout) may live
+    # under /tmp, whose private tmpfs would otherwise cover it (a stable sort: same depth, same order)
+    entries.sort(key=lambda e: e["target"].rstrip("/").count("/"))
     entries.append({"kind": "seal", "target": "/dev"})  # no new files next to the devices
     return entries
 

@@ -303,3 +303,15 @@ def test_the_probe_agrees_with_what_a_worker_builds(viewed):
 def test_the_skeleton_and_dev_take_no_new_files(viewed):
     for folder in ("/", "/dev", "/etc", "/usr/lib"):
         assert viewed.touch(folder, MARKER) == errno.EROFS, folder
+
+
+def test_plan_mounts_a_folder_before_what_lies_inside_it(tmp_path):
+    # an interpreter (e.g. a checkout's .tox venv) under /tmp must not be covered by the private /tmp
+    venv = tmp_path / "checkout" / ".tox" / "tests"
+    venv.mkdir(parents=True)
+    entries = fsview.plan(_cfg(tmp_path), prefixes=[str(venv)], path_entries=[])
+    order = [e["target"] for e in entries if e["kind"] != "seal"]
+    for i, inner in enumerate(order):
+        covering = [j for j, outer in enumerate(order) if outer != inner and inner.startswith(outer.rstrip("/") + "/")]
+        assert all(j < i for j in covering), f"{inner} is mounted before {[order[j] for j in covering]}"
+    assert os.path.realpath(str(venv)) in order
