@@ -164,18 +164,21 @@ CASES = [(kind, s) for s in all_sections() for kind in KINDS]
 PARALLEL_RUNS = 2  # the machine's cores: the runs are independent child processes
 
 
-def grade_stub(kind: str, section: Section, root: Path):
-    """One pytest run (public + hidden suites) of the ``kind`` stub of ``section``, judged."""
-    module_file = write_submission(root, section, kind)
+def run_stub(section: Section, root: Path):
+    """One pytest run (public + hidden suites) of a stub already written under ``root``.
+
+    Only this part runs in a thread: it waits on a child process. Writing the stub and judging
+    it parse Python source, and CPython 3.11's parser is not safe to use from two threads at once
+    (``SystemError: AST constructor recursion depth mismatch``), so both stay on the main thread.
+    """
     start = time.monotonic()
-    outcome = run_section(section, str(root), hidden=True, seed=0)
-    return outcome, judge_section(SectionJob(section, module_file), outcome), time.monotonic() - start
+    return run_section(section, str(root), hidden=True, seed=0), time.monotonic() - start
 
 
 @pytest.fixture(scope="module")
 def stub_grades(request, tmp_path_factory):
-    """Every selected (kind, section) graded, two runs at a time, started when the first case
-    needs its grade; each case then waits for its own."""
+    """Every selected (kind, section) stub written, then run two at a time in the background;
+    each case waits for its own run and judges it."""
     from concurrent.futures import ThreadPoolExecutor
 
     wanted = [
@@ -183,19 +186,23 @@ def stub_grades(request, tmp_path_factory):
         for item in request.session.items
         if item.originalname == "test_trivial_submission_scores_zero"
     ]
+    roots = {(kind, section.name): tmp_path_factory.mktemp(f"{kind}-{section.name}") for kind, section in wanted}
+    written = {key: write_submission(roots[key], section, key[0]) for key, section in zip(roots, (s for _, s in wanted))}
     pool = ThreadPoolExecutor(max_workers=PARALLEL_RUNS)
-    futures = {
-        (kind, section.name): pool.submit(grade_stub, kind, section, tmp_path_factory.mktemp(f"{kind}-{section.name}"))
-        for kind, section in wanted
-    }
-    yield futures
+    runs = {(kind, section.name): pool.submit(run_stub, section, roots[(kind, section.name)]) for kind, section in wanted}
+
+    def grade(kind: str, section: Section):
+        outcome, seconds = runs[(kind, section.name)].result()
+        return outcome, judge_section(SectionJob(section, written[(kind, section.name)]), outcome), seconds
+
+    yield grade
     pool.shutdown(cancel_futures=True)
 
 
 @pytest.mark.parametrize("kind,section", CASES, ids=[f"{k}-{s.name}" for k, s in CASES])
 def test_trivial_submission_scores_zero(kind, section, stub_grades):
     """Oracle: the rule itself — a stub that ignores its input earns nothing, on any exercise."""
-    outcome, result, seconds = stub_grades[(kind, section.name)].result()
+    outcome, result, seconds = stub_grades(kind, section)
     assert not outcome.problems, outcome.problems
     scored = {
         e.name: sorted(f"{t.name} ({t.score:.3g})" for t in e.tests if t.score > 0)
