@@ -20,7 +20,6 @@ import importlib
 import threading
 from pathlib import Path
 
-
 # CPython 3.11's ast.parse is not safe in two threads at once: a garbage collection in the middle
 # of building the tree can switch threads and the second parse fails with "SystemError: AST
 # constructor recursion depth mismatch". `grade --jobs` and `batch --jobs` judge sections in

@@ -187,9 +187,13 @@ def stub_grades(request, tmp_path_factory):
         if item.originalname == "test_trivial_submission_scores_zero"
     ]
     roots = {(kind, section.name): tmp_path_factory.mktemp(f"{kind}-{section.name}") for kind, section in wanted}
-    written = {key: write_submission(roots[key], section, key[0]) for key, section in zip(roots, (s for _, s in wanted))}
+    written = {
+        key: write_submission(roots[key], section, key[0]) for key, section in zip(roots, (s for _, s in wanted))
+    }
     pool = ThreadPoolExecutor(max_workers=PARALLEL_RUNS)
-    runs = {(kind, section.name): pool.submit(run_stub, section, roots[(kind, section.name)]) for kind, section in wanted}
+    runs = {
+        (kind, section.name): pool.submit(run_stub, section, roots[(kind, section.name)]) for kind, section in wanted
+    }
 
     def grade(kind: str, section: Section):
         outcome, seconds = runs[(kind, section.name)].result()
