@@ -40,8 +40,10 @@ from grader.mutation.regions import (
     einsum_case_only,
     equivalent_mutants,
     function_of,
+    function_sources,
     killing_test_id,
     message_text_only,
+    mutant_pattern,
     read_triage,
     solution_regions,
 )
@@ -152,6 +154,56 @@ def listed_total(summary_file: Path) -> int | None:
     return None
 
 
+def listed_functions(summary_file: Path) -> dict[str, int]:
+    """Function → number of mutants, from the "per function" table of a summary."""
+    counts: dict[str, int] = {}
+    if not summary_file.is_file():
+        return counts
+    inside = False
+    for line in summary_file.read_text(encoding="utf-8").splitlines():
+        if line.startswith("per function"):
+            inside = True
+        elif inside and not line.strip():
+            break
+        elif inside:
+            name, _, rest = line.strip().partition(" ")
+            counts[name] = int(rest.split("/")[1])
+    return counts
+
+
+def listed_commit(summary_file: Path) -> str | None:
+    """The commit a summary's suites and solution were taken at; None when they had uncommitted
+    changes (then nothing can be compared with it)."""
+    for line in summary_file.read_text(encoding="utf-8").splitlines() if summary_file.is_file() else []:
+        if line.startswith("suites as of: "):
+            value = line.removeprefix("suites as of: ").split(",")[0]
+            return None if "uncommitted" in value else value.strip()
+    return None
+
+
+def recheck_plan(section: Section, summary_file: Path) -> tuple[list[str], set[str]] | None:
+    """What a recheck against ``summary_file`` must test: ``(names, unchanged)``.
+
+    A function whose code is the same as at the summary's commit has the same mutants, so its
+    kills carry over and only its listed survivors are tested again; every mutant of a function
+    that changed or is new is tested. None (test everything) when the summary's commit or its
+    version of the module cannot be read."""
+    commit = listed_commit(summary_file)
+    if commit is None:
+        return None
+    path = section.module_file(SOLUTIONS).relative_to(REPO)
+    done = subprocess.run(["git", "show", f"{commit}:{path}"], cwd=REPO, capture_output=True, text=True)
+    if done.returncode != 0:
+        return None
+    old = function_sources(done.stdout)
+    new = function_sources(section.module_file(SOLUTIONS).read_text(encoding="utf-8"))
+    unchanged = {f for f in new if old.get(f) == new[f]}
+    module = f"{section.name}.{section.module}"
+    names = [n for n in listed_survivors(summary_file) if function_of(n) in unchanged]
+    names += [mutant_pattern(module, f) for f in sorted(set(new) - unchanged)]
+    return names or [f"{module}.nothing-to-test"], unchanged
+
+
 def listed_survivors(summary_file: Path) -> list[str]:
     """The survivors a summary written by this driver lists."""
     if not summary_file.is_file():
@@ -253,9 +305,10 @@ def summary(section: Section, results: dict, seconds: float, tally: Tally) -> st
         f"kill rate of non-equivalent mutants: {percent(tally.kill_rate_non_equivalent())}",
         *(
             [
-                f"rechecked: only the {tally.total - results['carried_over']['count']} survivors of "
-                f"{results['carried_over']['from']}; the kills of its other "
-                f"{results['carried_over']['count']} mutants are carried over"
+                f"rechecked: the {tally.total - results['carried_over']['count']} survivors of "
+                f"{results['carried_over']['from']} and every mutant of the functions changed since "
+                f"({', '.join(results['carried_over'].get('changed', [])) or 'none'}); the kills of its other "
+                f"{results['carried_over']['count']} mutants (functions with the same code) are carried over"
             ]
             if "carried_over" in results
             else []
@@ -339,8 +392,9 @@ def main(argv: list[str] | None = None) -> int:
         "--recheck",
         type=Path,
         metavar="DIR",
-        help="test only the survivors that DIR/<section>.txt lists and carry its kills over (the same "
-        "solution must give the same mutants; otherwise every mutant is tested)",
+        help="test only the survivors that DIR/<section>.txt lists and every mutant of the functions whose "
+        "code changed since the commit it names; the kills of the unchanged functions carry over (a summary "
+        "taken with uncommitted changes, or mutants that do not match it: every mutant is tested)",
     )
     parser.add_argument(
         "--retally",
@@ -371,7 +425,10 @@ def main(argv: list[str] | None = None) -> int:
         log_path = workspace / "mutmut.log"
         print(f"{name}: mutating in {workspace} (log: {log_path})", flush=True)
         start = time.monotonic()
-        only = listed_survivors(args.recheck / f"{name}.txt") if args.recheck else None
+        plan = recheck_plan(section, args.recheck / f"{name}.txt") if args.recheck else None
+        if args.recheck and plan is None:
+            print(f"{name}: {args.recheck / (name + '.txt')} names no commit to compare with; testing every mutant")
+        only, unchanged = plan if plan else (None, set())
         taken = snapshot(section)
         try:
             lay_out(section, workspace)
@@ -387,7 +444,12 @@ def main(argv: list[str] | None = None) -> int:
         statuses = {n: e["status"] for n, e in results["mutants"].items()}
         if only:
             unchecked = [n for n, s in statuses.items() if s == "not checked"]
-            if len(statuses) != listed_total(args.recheck / f"{name}.txt") or set(only) - set(statuses):
+            before_counts = listed_functions(args.recheck / f"{name}.txt")
+            now_counts: dict[str, int] = {}
+            for n in statuses:
+                now_counts[function_of(n)] = now_counts.get(function_of(n), 0) + 1
+            same = all(now_counts.get(f, 0) == before_counts.get(f, -1) for f in unchanged if f in now_counts)
+            if not same or any(function_of(n) not in unchanged for n in unchecked):
                 print(f"{name}: the mutants differ from {args.recheck}; testing every mutant", flush=True)
                 shutil.rmtree(workspace, ignore_errors=True)
                 workspace.mkdir()
@@ -399,7 +461,11 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 for n in unchecked:
                     statuses[n] = results["mutants"][n]["status"] = "killed"
-                results["carried_over"] = {"from": str(args.recheck / f"{name}.txt"), "count": len(unchecked)}
+                results["carried_over"] = {
+                    "from": str(args.recheck / f"{name}.txt"),
+                    "count": len(unchecked),
+                    "changed": sorted({function_of(n) for n in statuses} - unchanged),
+                }
         triage_file = TRIAGE / f"{name}.md"
         if args.triage:
             before = listed_survivors(HERE / "before" / f"{name}.txt")

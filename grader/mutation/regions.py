@@ -57,6 +57,31 @@ def module_name(section: str, module: str) -> str:
     return f"{section}.{module}"
 
 
+def function_sources(source: str) -> dict[str, str]:
+    """Every top-level function and class method of a module (named as :func:`function_of` names
+    them: ``softmax``, ``Class.method``) → its syntax tree as text, without line numbers: two
+    versions of a module give the same text for a function exactly when its code (docstring
+    included) is the same, wherever it moved in the file."""
+    out = {}
+    for node in ast.parse(source).body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            out[node.name] = ast.dump(node)
+        elif isinstance(node, ast.ClassDef):
+            for item in node.body:
+                if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                    out[f"{node.name}.{item.name}"] = ast.dump(item)
+    return out
+
+
+def mutant_pattern(module: str, function: str) -> str:
+    """The mutation tool's name pattern for every mutant of ``function`` in ``module``
+    (``sec39_attention_math.attention_math``)."""
+    if "." in function:
+        cls, name = function.split(".")
+        return f"{module}.xǁ{cls}ǁ{name}__mutmut_*"
+    return f"{module}.x_{function}__mutmut_*"
+
+
 def naming_header(name: str) -> str:
     """One line of code that gives a module loaded under any name the name ``name``.
 

@@ -319,3 +319,49 @@ def test_einsum_case_only(before, after, expected):
     from grader.mutation.regions import einsum_case_only
 
     assert einsum_case_only(one_line_diff(before, after)) is expected
+
+
+def test_function_sources_ignore_position_but_see_any_code_change():
+    """Oracle: the recheck's rule — a function keeps its mutants exactly when its code is the same."""
+    from grader.mutation.regions import function_sources
+
+    moved = "\n\n" + SAMPLE.replace("import math\n", "import math\nK = 3\n")
+    changed = SAMPLE.replace("return x + 1", "return x + 2")
+    same, other = function_sources(SAMPLE), function_sources(moved)
+    assert same == other, "moving a function (blank lines, a new constant above it) must not count as a change"
+    diff = function_sources(changed)
+    assert {f for f in same if same[f] != diff[f]} == {"given"}
+
+
+def test_mutant_pattern_matches_only_its_functions_mutants():
+    """Oracle: fnmatch, as the mutation tool applies the names it is given."""
+    import fnmatch
+
+    from grader.mutation.regions import function_of, mutant_pattern
+
+    pattern = mutant_pattern("sec39_attention_math.attention_math", "softmax")
+    names = [
+        "sec39_attention_math.attention_math.x_softmax__mutmut_1",
+        "sec39_attention_math.attention_math.x_softmax__mutmut_12",
+        "sec39_attention_math.attention_math.x_softmax_attention__mutmut_1",
+    ]
+    assert [n for n in names if fnmatch.fnmatch(n, pattern)] == names[:2]
+    method = mutant_pattern("sec42_gpt.gpt", "Router.forward")
+    assert fnmatch.fnmatch("sec42_gpt.gpt.xǁRouterǁforward__mutmut_3", method)
+    assert function_of("sec42_gpt.gpt.xǁRouterǁforward__mutmut_3") == "Router.forward"
+
+
+def test_recheck_reads_the_summary_commit_and_function_counts(tmp_path):
+    """Oracle: the summary format this driver writes (grader/mutation/<section>.txt)."""
+    from grader.mutation.__main__ import listed_commit, listed_functions
+
+    summary = tmp_path / "s.txt"
+    summary.write_text(
+        "section: x\nsuites as of: abc1234, 2026-12-02 00:49 UTC\nmutants: 5\n\nper function (killed / mutants):\n"
+        "  f     3 / 4   \n  g     1 / 1   \n\nsurvivors (see …):\n  m.x_f__mutmut_2  survived\n",
+        encoding="utf-8",
+    )
+    assert listed_commit(summary) == "abc1234"
+    assert listed_functions(summary) == {"f": 4, "g": 1}
+    summary.write_text("suites as of: abc1234 + uncommitted changes, 2026\n", encoding="utf-8")
+    assert listed_commit(summary) is None
