@@ -158,6 +158,15 @@ def test_sample_next_token_same_seed_same_token(rnn):
     check_equal(tokens[2], tokens[0], "a third draw with the same seed")
 
 
+@pytest.mark.exercise("sample_next_token", points=1, needs_core=True)
+def test_sample_next_token_top_k_keeps_ties(rnn):
+    # contract (the course's top-k rule): every logit equal to the k-th largest is kept; ids 0 and 3
+    # tie as the 2nd largest, so top_k=2 keeps {0, 1, 3} (oracle: logits >= np.sort(logits)[-2])
+    logits = np.array([2.0, 5.0, 1.0, 2.0, 0.0])
+    got = {call(rnn, "sample_next_token", logits, 50.0, top_k=2, seed=s) for s in range(60)}
+    check_equal(sorted(got), [0, 1, 3], "the ids drawn with top_k=2 at temperature 50 (ties at the 2nd value kept)")
+
+
 @pytest.mark.exercise("rnn_generate", points=1)
 def test_rnn_generate_follows_the_strongest_link(rnn):
     # oracle: with E = I, W_x = I, W_h = 0, W_out = I the model always repeats its last token

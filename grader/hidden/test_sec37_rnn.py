@@ -168,6 +168,18 @@ def test_image_to_patches_patch_must_be_a_positive_int(rnn):
         call(rnn, "image_to_patches", image, 2.0)
 
 
+@pytest.mark.exercise("image_to_patches", points=0.5, needs_core=True)
+def test_image_to_patches_patch_is_an_int(rnn):
+    # contract: a bool or a float patch -> ValueError naming `patch` (True is not the int 1);
+    # a NumPy integer is an int (oracle: the same patches as with the Python int)
+    image = np.arange(16.0).reshape(4, 4, 1)
+    for bad in (True, 2.5):
+        with pytest.raises(ValueError, match="patch"):
+            call(rnn, "image_to_patches", image, bad)
+    expected = call(rnn, "image_to_patches", image, 2)
+    check_equal(call(rnn, "image_to_patches", image, np.int64(2)), expected, "patches with patch=np.int64(2)")
+
+
 # --- pad_sequences --------------------------------------------------------------------------
 
 
@@ -251,6 +263,20 @@ def test_pad_sequences_boundaries(rnn):
     check_equal(mask, np.array([[True], [False], [True]]), "mask with max_len=1")
     with pytest.raises(ValueError, match="seqs"):
         call(rnn, "pad_sequences", [[1, [2, 3]]])
+
+
+@pytest.mark.exercise("pad_sequences", points=0.5, needs_core=True)
+def test_pad_sequences_max_len_is_an_int(rnn):
+    # contract: max_len = 2.5 or True -> ValueError naming `max_len` (True is not the int 1);
+    # a NumPy integer is an int (oracle: the same batch as with the Python int)
+    seqs = [[5, 6, 7], [8]]
+    for bad in (2.5, True):
+        with pytest.raises(ValueError, match="max_len"):
+            call(rnn, "pad_sequences", seqs, max_len=bad)
+    ids, mask = call(rnn, "pad_sequences", seqs, max_len=2)
+    ids_np, mask_np = call(rnn, "pad_sequences", seqs, max_len=np.int64(2))
+    check_equal(ids_np, ids, "ids with max_len=np.int64(2)")
+    check_equal(mask_np, mask, "mask with max_len=np.int64(2)")
 
 
 # --- rnn_step -------------------------------------------------------------------------------
@@ -882,13 +908,29 @@ def test_tiny_temperature_is_argmax(rnn, seed):
 
 
 @pytest.mark.exercise("sample_next_token", points=0.5, needs_core=True)
-def test_top_k_ties_go_to_the_lower_index(rnn, seed):
-    # contract: top_k keeps the k largest logits, ties broken towards the lower index: with three
-    # tied maxima at 1, 2, 3 and top_k = 2 only ids 1 and 2 are ever drawn (and both are)
+def test_top_k_keeps_every_tie_at_the_boundary(rnn, seed):
+    # contract (the course's one top-k rule, as §42's filter_logits): every logit equal to the
+    # k-th largest is kept. Oracle: logits >= np.sort(logits)[-k]. Here ids 0 and 3 tie as the
+    # 2nd largest, so top_k = 2 keeps {0, 1, 3}; at temperature 50 the three are about equally
+    # likely and 100 draws miss one with probability < 1e-17. Cutting the ties to exactly k
+    # (the lower index first) never draws id 3.
+    logits = np.array([2.0, 5.0, 1.0, 2.0, 0.0])
+    kept = set(np.flatnonzero(logits >= np.sort(logits)[-2]).tolist())
+    got = {call(rnn, "sample_next_token", logits, 50.0, top_k=2, seed=seed * 7919 + k) for k in range(100)}
+    assert got <= kept, "top_k=2 drew a token below the 2nd largest logit"
+    assert got == kept, (
+        "top_k=2 should keep every logit equal to the 2nd largest: ids 0 and 3 tie there, both can be drawn "
+        "(keep z >= the k-th largest value, do not cut the ties by index)"
+    )
+
+
+@pytest.mark.exercise("sample_next_token", points=0.5, needs_core=True)
+def test_top_k_keeps_every_tied_maximum(rnn, seed):
+    # contract: three tied maxima at 1, 2, 3 and top_k = 2: the 2nd largest value is 3.0, so all
+    # three are kept (oracle: logits >= np.sort(logits)[-2]) and all are drawn at temperature 50
     logits = np.array([1.0, 3.0, 3.0, 3.0, 0.0])
     got = {call(rnn, "sample_next_token", logits, 50.0, top_k=2, seed=seed * 7919 + k) for k in range(100)}
-    assert got <= {1, 2}, "top_k=2 with tied logits should keep the two lowest indices among the ties"
-    assert got == {1, 2}, "top_k=2 should sample both kept tokens (tied, so equally likely)"
+    assert got == {1, 2, 3}, "top_k=2 with three tied maxima should keep all three (ties at the k-th value survive)"
 
 
 @pytest.mark.exercise("sample_next_token", points=0.5, needs_core=True)
@@ -916,6 +958,20 @@ def test_a_vocabulary_of_one(rnn, seed):
     # contract: V = 1 is allowed: the only id is 0, greedy or sampled
     for temperature in (0.0, 1.0):
         check_equal(call(rnn, "sample_next_token", np.array([0.3]), temperature, seed=seed), 0, "the token of V = 1")
+
+
+@pytest.mark.exercise("sample_next_token", points=0.5, needs_core=True)
+def test_sample_next_token_top_k_is_an_int(rnn, seed):
+    # contract: top_k = 2.5 or True -> ValueError naming `top_k` (True is not the int 1);
+    # a NumPy integer is an int (oracle: the same token as with the Python int, same seed)
+    logits = rng_for(seed, 47).standard_normal(6)
+    for bad in (2.5, True):
+        with pytest.raises(ValueError, match="top_k"):
+            call(rnn, "sample_next_token", logits, 1.0, top_k=bad, seed=seed)
+    for k in range(5):
+        a = call(rnn, "sample_next_token", logits, 1.0, top_k=np.int64(2), seed=seed + k)
+        b = call(rnn, "sample_next_token", logits, 1.0, top_k=2, seed=seed + k)
+        check_equal(a, b, "the token drawn with top_k=np.int64(2) compared with top_k=2")
 
 
 # --- rnn_generate ---------------------------------------------------------------------------
@@ -1031,6 +1087,18 @@ def test_rnn_generate_bad_prompt_and_n_new(rnn, seed):
         call(rnn, "rnn_generate", [1, 2], -1, params)
 
 
+@pytest.mark.exercise("rnn_generate", points=0.5, needs_core=True)
+def test_rnn_generate_n_new_is_an_int(rnn, seed):
+    # contract: n_new = 2.5 or True -> ValueError naming `n_new` (True is not the int 1);
+    # a NumPy integer is an int (oracle: the same ids as with the Python int)
+    params = lm_params(rng_for(seed, 48), 5, 2, 3)
+    for bad in (2.5, True):
+        with pytest.raises(ValueError, match="n_new"):
+            call(rnn, "rnn_generate", [1, 2], bad, params)
+    expected = call(rnn, "rnn_generate", [1, 2], 3, params)
+    check_equal(call(rnn, "rnn_generate", [1, 2], np.int64(3), params), expected, "ids with n_new=np.int64(3)")
+
+
 # --- encoder_decoder_greedy -----------------------------------------------------------------
 
 
@@ -1119,3 +1187,17 @@ def test_encoder_decoder_max_len_one(rnn, seed):
     path = seq2seq_loop([2, 0, 4], enc, dec, bos=1, n=1)
     eos = (path[0] + 1) % 7
     check_equal(call(rnn, "encoder_decoder_greedy", [2, 0, 4], enc, dec, 1, eos, 1), path, "output with max_len=1")
+
+
+@pytest.mark.exercise("encoder_decoder_greedy", points=0.5, needs_core=True)
+def test_encoder_decoder_max_len_is_an_int(rnn, seed):
+    # contract: max_len = 2.5 or True -> ValueError naming `max_len` (True is not the int 1);
+    # a NumPy integer is an int (oracle: the same ids as with the Python int)
+    enc, dec = seq2seq_params(rng_for(seed, 49), 6, 7, 3, 5)
+    path = seq2seq_loop([2, 0, 4], enc, dec, bos=1, n=3)
+    eos = next(t for t in range(7) if t not in path)  # an EOS the path never produces
+    for bad in (2.5, True):
+        with pytest.raises(ValueError, match="max_len"):
+            call(rnn, "encoder_decoder_greedy", [2, 0, 4], enc, dec, 1, eos, bad)
+    got = call(rnn, "encoder_decoder_greedy", [2, 0, 4], enc, dec, 1, eos, np.int64(3))
+    check_equal(got, path, "output ids with max_len=np.int64(3)")

@@ -15,7 +15,9 @@ Names from the math, used throughout:
 Conventions (see the course contract): weights are laid out (in, out) and applied as ``x @ W + b``;
 padding is at the end of each sequence and never changes the state; functions return the input's
 floating dtype (float64 for integer input), integer outputs are int64, inputs are never modified,
-randomness comes only from a ``seed`` argument.
+randomness comes only from a ``seed`` argument. A count argument (``patch``, ``max_len``,
+``n_new``, ``top_k``) must be an int: a Python ``int`` or a NumPy integer, not a ``bool`` and not a
+float (``2.0``, ``2.5``, ``True`` raise ``ValueError`` naming the argument).
 """
 
 import numpy as np
@@ -57,7 +59,7 @@ def image_to_patches(image, patch):
 
     Args:
         image: ``(H, W, C)`` array of any dtype.
-        patch: side ``p`` of a square patch (a positive int); ``H`` and ``W`` must be multiples of ``p``.
+        patch: side ``p`` of a square patch (an int >= 1); ``H`` and ``W`` must be multiples of ``p``.
 
     Returns:
         ``(H//p * W//p, p*p*C)`` array in ``image``'s dtype: patches in row-major order (first the
@@ -65,8 +67,9 @@ def image_to_patches(image, patch):
         (pixel by pixel, channel fastest).
 
     Raises:
-        ValueError: ``image`` is not 3-D (message names ``image``); ``patch`` is not a positive int,
-        or ``H`` or ``W`` is not divisible by it (message names ``patch``).
+        ValueError: ``image`` is not 3-D (message names ``image``); ``patch`` is not an int >= 1
+        (a bool or a float is not an int), or ``H`` or ``W`` is not divisible by it (message names
+        ``patch``).
 
     Figure: chatgpt-book-ch6-37-1-image-to-vector.png
     Hint: reshape to ``(H//p, p, W//p, p, C)``, bring the two patch-grid axes to the front with
@@ -77,7 +80,7 @@ def image_to_patches(image, patch):
     if image.ndim != 3:
         raise ValueError(f"image must have shape (H, W, C), got {image.shape}")
     if isinstance(patch, bool) or not isinstance(patch, (int, np.integer)) or patch < 1:
-        raise ValueError(f"patch must be a positive int, got {patch!r}")
+        raise ValueError(f"patch must be an int >= 1, got {patch!r}")
     H, W, C = image.shape
     p = int(patch)
     if H % p or W % p:
@@ -104,7 +107,8 @@ def pad_sequences(seqs, pad_id=0, max_len=None):
 
     Raises:
         ValueError: ``seqs`` is empty or a sequence is not a flat list of ints (message names
-        ``seqs``); ``max_len`` < 1 (message names ``max_len``).
+        ``seqs``); ``max_len`` is neither None nor an int >= 1 (a bool or a float is not an int;
+        message names ``max_len``).
 
     Figure: chatgpt-book-ch6-37-2-padding-tokens.png
     Hint: start from ``np.full((B, T), pad_id)`` and copy each sequence into the front of its row.
@@ -408,8 +412,10 @@ def sample_next_token(logits, temperature=1.0, top_k=None, seed=0):
         logits: scores ``(V,)`` of the ``V`` possible next tokens (``-inf`` allowed, not all).
         temperature: 0 for greedy choice; otherwise > 0: divide the logits by it before the softmax
             (< 1 sharpens the distribution, > 1 flattens it).
-        top_k: None, or an int >= 1: sample only among the ``top_k`` largest logits (ties broken
-            towards the lower index; ``top_k >= V`` keeps all).
+        top_k: None, or an int >= 1: sample only among the ``top_k`` largest logits. Ties follow
+            the course's one top-k rule (the same as §42's ``filter_logits``): every logit equal to
+            the ``top_k``-th largest is kept too, so more than ``top_k`` tokens may remain when
+            values tie at the boundary; ``top_k >= V`` keeps all.
         seed: int seed of ``np.random.default_rng``; same arguments, same token.
 
     Returns:
@@ -418,11 +424,13 @@ def sample_next_token(logits, temperature=1.0, top_k=None, seed=0):
 
     Raises:
         ValueError: ``logits`` is not a non-empty 1-D array (message names ``logits``);
-        ``temperature < 0`` (names ``temperature``); ``top_k < 1`` (names ``top_k``).
+        ``temperature < 0`` (names ``temperature``); ``top_k`` is neither None nor an int >= 1 (a
+        bool or a float is not an int; names ``top_k``).
 
     Figure: chatgpt-book-ch6-37-5-rnn-text-generation.png
-    Hint: the temperature goes *inside* the softmax; set the logits outside the top-k to ``-inf``
-    before it; ``rng.choice(V, p=probs)`` draws one id.
+    Hint: the temperature goes *inside* the softmax; the ``top_k``-th largest value is a threshold
+    (``np.sort(z)[-top_k]``): set the logits below it to ``-inf`` before the softmax;
+    ``rng.choice(V, p=probs)`` draws one id.
     """
     ### BEGIN SOLUTION
     logits = np.asarray(logits, dtype=np.float64)
@@ -436,10 +444,8 @@ def sample_next_token(logits, temperature=1.0, top_k=None, seed=0):
         return int(np.argmax(logits))  # greedy; argmax returns the first maximum
     z = logits / temperature  # temperature *before* the softmax
     if top_k is not None and top_k < z.size:
-        keep = np.argsort(-z, kind="stable")[:top_k]  # indices of the k largest
-        kept = np.full_like(z, -np.inf)
-        kept[keep] = z[keep]
-        z = kept
+        kth = np.sort(z)[-top_k]  # the top_k-th largest value
+        z = np.where(z >= kth, z, -np.inf)  # ties with the k-th largest survive
     e = np.exp(z - z.max())  # (V,), 0 outside the top-k
     probs = e / e.sum()
     rng = np.random.default_rng(seed)
@@ -453,7 +459,8 @@ def rnn_generate(prompt, n_new, params, temperature=0.0, seed=0):
     The prompt is fed from ``h = 0`` (``h = rnn_step(E[id], h, W_x, W_h, b)`` for each prompt id);
     then ``n_new`` times: ``logits = h W_out + b_out``, choose an id with
     ``sample_next_token(logits, temperature, seed=seed + i)`` (``i`` = 0, 1, ... the step), and feed
-    that id back in.
+    that id back in. Seeding is the course's one rule (as §42's ``generate``): step ``i`` of a
+    generation draws with seed ``seed + i``.
 
     Args:
         prompt: list of ``>= 1`` int ids in ``[0, V)``.
@@ -467,7 +474,7 @@ def rnn_generate(prompt, n_new, params, temperature=0.0, seed=0):
 
     Raises:
         ValueError: ``prompt`` is empty or holds an id outside ``[0, V)`` (message names ``prompt``);
-        ``n_new < 0`` (names ``n_new``).
+        ``n_new`` is not an int >= 0 (a bool or a float is not an int; names ``n_new``).
 
     Figure: chatgpt-book-ch6-37-5-rnn-text-generation.png
     Hint: the state after the last prompt token already predicts the first new token.
@@ -514,7 +521,8 @@ def encoder_decoder_greedy(src, enc, dec, bos_id, eos_id, max_len):
         included), at most ``max_len`` of them.
 
     Raises:
-        ValueError: ``src`` is empty (message names ``src``); ``max_len < 1`` (names ``max_len``).
+        ValueError: ``src`` is empty (message names ``src``); ``max_len`` is not an int >= 1 (a bool
+        or a float is not an int; names ``max_len``).
 
     Figure: chatgpt-book-ch6-37-8-rnn-encoder-decoder.png
     Hint: ties in the argmax go to the lowest id (``np.argmax``); stop *before* appending ``eos_id``.
