@@ -758,3 +758,48 @@ def test_block_rejects_missing_params(transformer, seed, where, key):
     p = block_params(gen(seed, 22), 8, 16, torch.float64)
     p = with_key(p, key, None) if where is None else dict(p, **{where: with_key(p[where], key, None)})
     expect_value_error(transformer, "transformer_block", key, torch.zeros(1, 3, 8, dtype=torch.float64), p, 2)
+
+
+# --- contract details the mutation testing showed untested --------------------------------
+
+
+@pytest.mark.exercise("positional_encoding", points=1, needs_core=True)
+def test_positional_encoding_is_accurate_at_long_sequences(transformer):
+    # oracle: the float64 formula; contract (docstring): computed in float64, rounded once to float32,
+    # so even at position 2047 the angles keep their digits (float32 angles are off by ~1e-4 there)
+    T, d = 2048, 64
+    pe = call(transformer, "positional_encoding", T, d)
+    check_close(pe, pe_formula(T, d), f"positional_encoding({T}, {d}) at late positions", rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.exercise("add_positional_encoding", points=0.5, needs_core=True)
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_add_positional_encoding_keeps_a_half_precision_dtype(transformer, dtype):
+    # contract (docstring): the result has x's dtype (pe is cast to it), also for 16-bit floats
+    x = torch.zeros(2, 5, 4, dtype=dtype)
+    out = call(transformer, "add_positional_encoding", x)
+    check_dtype(out, dtype, f"add_positional_encoding(x) for {dtype} x")
+    expected = torch.from_numpy(pe_formula(5, 4)).expand(2, 5, 4)
+    check_close(out.double(), expected, "x + pe for x = 0", rtol=1e-2, atol=1e-2)
+
+
+@pytest.mark.exercise("transformer_block", points=0.25, needs_core=True)
+def test_block_rejects_params_that_are_not_a_dict(transformer):
+    # contract (docstring): params of the wrong kind -> ValueError naming params
+    x = torch.zeros(1, 3, 8, dtype=torch.float64)
+    expect_value_error(transformer, "transformer_block", "params", x, [("attn", {})], 2)
+
+
+@pytest.mark.exercise("transformer_block", points=0.25, needs_core=True)
+@pytest.mark.parametrize(
+    "where, key", [("ln1", "gamma"), ("ln2", "beta"), ("ffn", "W1"), ("ffn", "b2")], ids=lambda v: str(v)
+)
+def test_block_names_the_dict_a_missing_entry_belongs_to(transformer, seed, where, key):
+    # contract (docstring): the message names the entry with the dict it is missing from
+    # (params['ln1'] and params['ln2'] both hold a gamma and a beta)
+    p = block_params(gen(seed, 23), 8, 16, torch.float64)
+    p = dict(p, **{where: with_key(p[where], key, None)})
+    x = torch.zeros(1, 3, 8, dtype=torch.float64)
+    expect_value_error(transformer, "transformer_block", f"params['{where}']", x, p, 2,
+                       pattern=rf"params\['{where}")  # fmt: skip
+    expect_value_error(transformer, "transformer_block", key, x, p, 2)
