@@ -529,3 +529,41 @@ def test_attention_with_residual_rejects_bad_weights(attention_math, case, name,
     else:
         W_k = np.zeros((4, 3))
     expect_value_error(attention_math, "attention_with_residual", name, h, W_q, W_k, W_v, pattern=pattern)
+
+
+# --- argument checks the mutation testing showed untested ---------------------------------
+
+
+@pytest.mark.exercise("attention_with_residual", points=0.25, needs_core=True)
+def test_attention_with_residual_rejects_a_1d_h(attention_math):
+    # contract (docstring): h is (..., T, D); a single vector is a ValueError (not an IndexError)
+    W = np.eye(4)
+    expect_value_error(attention_math, "attention_with_residual", "h or W_v", np.zeros(4), W, W, W, pattern="h|W_v")
+
+
+@pytest.mark.exercise("softmax_attention", points=0.25, needs_core=True)
+def test_softmax_attention_rejects_1d_keys_and_values(attention_math):
+    # contract (docstring): K and V are (..., Tk, d); 1-D ones are a ValueError (not an IndexError)
+    expect_value_error(attention_math, "softmax_attention", "K or V", np.zeros((3, 4)), np.zeros(4), np.zeros(4),
+                       pattern="K|V")  # fmt: skip
+
+
+@pytest.mark.exercise("reversal_attention_step", points=0.25, needs_core=True)
+@pytest.mark.parametrize("name", ["dec_states", "enc_states", "enc_mask"])
+def test_reversal_attention_step_rejects_lists(attention_math, name):
+    # contract (docstring): the arguments are tensors; a nested list is a ValueError naming it
+    args = {
+        "dec_states": torch.zeros(2, 3, 4),
+        "enc_states": torch.zeros(2, 5, 4),
+        "enc_mask": torch.ones(2, 5, dtype=torch.bool),
+    }
+    args[name] = args[name].tolist()
+    expect_value_error(attention_math, "reversal_attention_step", name, args["dec_states"], args["enc_states"],
+                       args["enc_mask"])  # fmt: skip
+
+
+@pytest.mark.exercise("reversal_attention_step", points=0.25, needs_core=True)
+def test_reversal_attention_step_rejects_a_bad_mask_for_2d_states(attention_math):
+    # contract (docstring): enc_mask must be (..., S); also for unbatched (S, H) encoder states
+    dec, enc = torch.zeros(3, 4), torch.zeros(5, 4)
+    expect_value_error(attention_math, "reversal_attention_step", "enc_mask", dec, enc, torch.ones(4, dtype=torch.bool))
