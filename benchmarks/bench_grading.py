@@ -1,14 +1,27 @@
-"""Benchmark: sandboxed vs. in-process grading of the reference solutions, and batch throughput.
+"""Benchmark: what a grade costs (CPU-seconds of every process involved, and wall time), old vs new.
 
-    python benchmarks/bench_grading.py                 # both parts, all sections, 20 submissions
-    python benchmarks/bench_grading.py --repeat 3      # median of 3 runs of each mode
-    python benchmarks/bench_grading.py --submissions 6 --section sec39_attention_math
+    python benchmarks/bench_grading.py                  # everything, median of 3, 20 submissions
+    python benchmarks/bench_grading.py --quick          # one section, 1 run, 2 submissions (a few minutes)
+    python benchmarks/bench_grading.py --old e950762    # the older grader to compare with (a commit)
 
-Part 1 runs ``python -m grader grade solutions`` with the sandbox (the default) and with
-``--no-sandbox``, alternating, on the same machine in the same run, and prints both wall times and
-their ratio (target ≤ 1.5). Part 2 copies the solutions into N submission folders and runs
-``python -m grader batch`` with ``--jobs 2``, printing submissions per minute. Not a test: timings
-depend on the machine and on what else runs on it (the load average is printed with the results).
+Parts (each figure is printed with the load averages at the time it was taken; on a shared machine
+the wall times and, less so, the CPU-seconds grow with the load):
+
+1. **floor**: all public + hidden suites in one pytest process with the reference imported in-process
+   (``--impl solutions``): the tests' own work;
+2. **grades**: ``python -m grader grade SUBMISSION`` of the grader at ``--old`` (a git worktree in
+   /tmp) and of this checkout, sandboxed, and this checkout's ``--no-sandbox``, alternating, median of
+   ``--repeat``; each with its ratio to the floor, wall / CPU, and new / old;
+3. **batch**: ``python -m grader batch`` on N copies of the submission, ``--jobs``; submissions per
+   minute beside the ideal ``cores / CPU-seconds of one grade`` (and their ratio);
+4. **per call**: the round trip of a proxy call (an ``(8, 16)`` float64 array in and out of a sandboxed
+   worker) vs a plain pipe round trip of the same bytes between two processes.
+
+CPU-seconds are counted in a fresh cgroup (v1 ``cpuacct`` or v2 ``cpu.stat``) holding the whole
+process tree: the grader, its pytest processes, the zygote and every worker (the zygote's workers
+are never waited for by the grader, so ``getrusage(RUSAGE_CHILDREN)`` would miss them). Without a
+writable cgroup (not root) the fallback is ``RUSAGE_CHILDREN``, and the output says so. The
+submission is ``solutions/`` (copied without notebooks), graded by both graders. Not a test.
 """
 
 from __future__ import annotations
@@ -16,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -26,67 +40,249 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 SOLUTIONS = REPO / "solutions"
+DEFAULT_OLD = "e950762"  # the grader before the warm runner (one pytest process per section)
+CGROUP_V1 = Path("/sys/fs/cgroup/cpuacct")
+CGROUP_V2 = Path("/sys/fs/cgroup/unified")
 
 
-def run(args: list[str]) -> float:
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    start = time.monotonic()
-    proc = subprocess.run([sys.executable, "-m", "grader", *args], cwd=REPO, env=env, capture_output=True, text=True)
-    seconds = time.monotonic() - start
+def load() -> str:
+    return "load " + " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+# --- CPU of a process tree -----------------------------------------------------------------------
+
+
+class Tree:
+    """Run one command in its own cgroup; ``cpu`` = CPU-seconds of every process it started."""
+
+    def __init__(self):
+        self.kind = None
+        for base, kind in ((CGROUP_V1, "cgroup v1 cpuacct"), (CGROUP_V2, "cgroup v2")):
+            if base.is_dir() and os.access(base, os.W_OK):
+                self.base, self.kind = base, kind
+                break
+        self.how = self.kind or "RUSAGE_CHILDREN (no writable cgroup: workers reaped by the zygote are missed)"
+
+    def run(self, cmd: list[str], *, cwd: Path, env: dict) -> tuple[float, float, subprocess.CompletedProcess]:
+        group = None
+        if self.kind:
+            group = self.base / f"bench-grading-{os.getpid()}-{time.monotonic_ns()}"
+            group.mkdir()
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        procs = str(group / "cgroup.procs") if group else None
+
+        def enter():  # in the child, before exec: everything it starts stays in the group
+            if procs:
+                with open(procs, "w") as f:
+                    f.write(str(os.getpid()))
+
+        start = time.monotonic()
+        proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, preexec_fn=enter)
+        wall = time.monotonic() - start
+        if group:
+            cpu = self._usage(group)
+            for _ in range(50):  # the group empties once its last process is gone
+                try:
+                    group.rmdir()
+                    break
+                except OSError:
+                    time.sleep(0.1)
+        else:
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        return wall, cpu, proc
+
+    def _usage(self, group: Path) -> float:
+        if self.kind == "cgroup v1 cpuacct":
+            return int((group / "cpuacct.usage").read_text()) / 1e9
+        stat = dict(line.split() for line in (group / "cpu.stat").read_text().splitlines())
+        return int(stat["usage_usec"]) / 1e6
+
+
+TREE = Tree()
+
+
+def grader_env(repo: Path) -> dict:
+    return {**os.environ, "PYTHONPATH": str(repo)}
+
+
+def checked(proc: subprocess.CompletedProcess, what: str) -> None:
     if proc.returncode != 0:
-        sys.exit(f"grader {' '.join(args)} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
-    return seconds
+        sys.exit(f"{what} failed (exit {proc.returncode}):\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
 
 
-def grade_once(tmp: Path, sandbox: bool, sections: list[str]) -> float:
-    out = tmp / ("sandboxed.json" if sandbox else "inprocess.json")
-    extra = [] if sandbox else ["--no-sandbox"]
-    for s in sections:
-        extra += ["--section", s]
-    seconds = run(["grade", str(SOLUTIONS), "--json", str(out), *extra])
+# --- the parts ----------------------------------------------------------------------------------
+
+
+def floor(tmp: Path, sections: list[str]) -> tuple[float, float]:
+    """All public + hidden suites in one pytest process, the reference imported in-process."""
+    sys.path.insert(0, str(REPO))
+    from grader.run import child_env, suite_files
+    from grader.sections import all_sections
+
+    files = [str(f) for s in all_sections() if not sections or s.name in sections for f in suite_files(s, True)]
+    cmd = [sys.executable, "-m", "pytest", "-c", str(REPO / "grader" / "pytest.ini"), "--rootdir", str(REPO),
+           "-q", "--no-header", "-p", "no:randomly", "--impl=solutions", "--seed=0", *files]  # fmt: skip
+    wall, cpu, proc = TREE.run(cmd, cwd=tmp, env={**child_env(), "COURSE_TIME_BUDGET_SUITES": "all"})
+    checked(proc, "the in-process floor")
+    return wall, cpu
+
+
+def grade(repo: Path, submission: Path, out: Path, sections: list[str], sandbox: bool = True) -> tuple[float, float]:
+    extra = [x for s in sections for x in ("--section", s)] + ([] if sandbox else ["--no-sandbox"])
+    cmd = [sys.executable, "-m", "grader", "grade", str(submission), "--json", str(out), *extra]
+    wall, cpu, proc = TREE.run(cmd, cwd=repo, env=grader_env(repo))
+    checked(proc, f"grade with the grader of {repo}")
     data = json.loads(out.read_text(encoding="utf-8"))
     if data["score"] != data["max_score"]:
-        sys.exit(f"the reference did not get full marks ({'sandboxed' if sandbox else 'in-process'})")
-    return seconds
+        print(f"  note: {repo} gave the submission {data['score']}/{data['max_score']}")
+    return wall, cpu
+
+
+def old_worktree(commit: str) -> Path:
+    sha = subprocess.run(["git", "rev-parse", commit], cwd=REPO, capture_output=True, text=True, check=True)
+    sha = sha.stdout.strip()
+    path = Path(tempfile.gettempdir()) / f"bench-grading-old-{sha[:12]}"
+    if not (path / "grader").is_dir():
+        subprocess.run(["git", "worktree", "add", "--detach", str(path), sha], cwd=REPO, check=True,
+                       capture_output=True)  # fmt: skip
+    return path
+
+
+def batch(submission: Path, tmp: Path, n: int, jobs: int, sections: list[str]) -> tuple[float, float]:
+    subs = tmp / "submissions"
+    for i in range(n):
+        shutil.copytree(submission, subs / f"student{i:02d}")
+    extra = [x for s in sections for x in ("--section", s)]
+    cmd = [sys.executable, "-m", "grader", "batch", str(subs), "--jobs", str(jobs), "--csv", str(tmp / "g.csv"), *extra]
+    wall, cpu, proc = TREE.run(cmd, cwd=REPO, env=grader_env(REPO))
+    checked(proc, "batch")
+    return wall, cpu
+
+
+def round_trips(tmp: Path, n: int) -> tuple[float, float]:
+    """(proxy, pipe) median seconds of one round trip of an (8, 16) float64 array."""
+    import numpy as np
+
+    sys.path.insert(0, str(REPO))
+    from grader.sandbox.pool import SandboxTarget, close_zygote
+    from grader.sections import Section
+
+    section = Section("sec38_attention")
+    root = tmp / "echo"
+    (root / section.name).mkdir(parents=True)
+    (root / section.name / f"{section.module}.py").write_text("def echo(x):\n    return x\n")
+    x = np.random.default_rng(0).normal(size=(8, 16))
+    target = SandboxTarget(section, root)
+    try:
+        echo = target.echo
+        echo(x)  # started and warm
+        proxy = []
+        for _ in range(n):
+            start = time.perf_counter()
+            y = echo(x)
+            proxy.append(time.perf_counter() - start)
+        assert np.array_equal(x, y)
+    finally:
+        target.close()
+        close_zygote()
+    data = x.tobytes()
+    down_r, down_w = os.pipe()
+    up_r, up_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the echo process: read len(data) bytes, write them back
+        os.close(down_w)
+        os.close(up_r)
+        while True:
+            got = b""
+            while len(got) < len(data):
+                chunk = os.read(down_r, len(data) - len(got))
+                if not chunk:
+                    os._exit(0)
+                got += chunk
+            os.write(up_w, got)
+    os.close(down_r)
+    os.close(up_w)
+    pipe = []
+    for _ in range(n):
+        start = time.perf_counter()
+        os.write(down_w, data)
+        got = b""
+        while len(got) < len(data):
+            got += os.read(up_r, len(data) - len(got))
+        np.frombuffer(got, dtype=np.float64).reshape(8, 16)
+        pipe.append(time.perf_counter() - start)
+    os.close(down_w)
+    os.waitpid(pid, 0)
+    return statistics.median(proxy), statistics.median(pipe)
+
+
+def runs(values: list[tuple[float, float]]) -> str:
+    return ", ".join(f"{w:.1f}/{c:.1f}" for w, c in values)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repeat", type=int, default=1, help="runs of each mode (the median is reported)")
+    parser.add_argument("--quick", action="store_true", help="one section, 1 run, 2 submissions, 200 calls")
+    parser.add_argument("--old", default=DEFAULT_OLD, help="commit of the grader to compare with ('' to skip)")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each grade (the median is reported)")
     parser.add_argument("--submissions", type=int, default=20, help="submissions in the batch part (0: skip)")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--section", action="append", default=[], help="only these sections (repeatable)")
-    parser.add_argument("--skip-grade", action="store_true", help="only the batch part")
+    parser.add_argument("--calls", type=int, default=2000, help="round trips in the per-call part")
     args = parser.parse_args()
-    print(f"machine: {os.cpu_count()} CPUs, load average before: {os.getloadavg()[0]:.2f}")
+    if args.quick:
+        args.repeat, args.submissions, args.calls = 1, 2, 200
+        args.section = args.section or ["sec38_attention"]
+    cores = len(os.sched_getaffinity(0))
+    print(f"machine: {cores} CPUs; CPU counted by {TREE.how}; {load()}")
+    print(f"sections: {', '.join(args.section) or 'all'}; median of {args.repeat}; wall/CPU in seconds")
     with tempfile.TemporaryDirectory(prefix="bench-grading-") as tmp:
         tmp = Path(tmp)
-        if not args.skip_grade:
-            times = {True: [], False: []}
-            for i in range(args.repeat):
-                for sandbox in (True, False) if i % 2 == 0 else (False, True):
-                    times[sandbox].append(grade_once(tmp, sandbox, args.section))
-            sandboxed, inprocess = statistics.median(times[True]), statistics.median(times[False])
+        submission = tmp / "submission"
+        shutil.copytree(SOLUTIONS, submission, ignore=shutil.ignore_patterns("__pycache__", "*.ipynb"))
+        f_wall, f_cpu = floor(tmp, args.section)
+        print(f"floor (one pytest process, in-process reference): {f_wall:6.1f} s wall {f_cpu:6.1f} CPU-s   {load()}")
+        graders = {"new": REPO}
+        if args.old:
+            graders["old"] = old_worktree(args.old)
+        modes = [("new", True), ("new", False)] + ([("old", True)] if "old" in graders else [])
+        times: dict[tuple[str, bool], list[tuple[float, float]]] = {m: [] for m in modes}
+        for i in range(args.repeat):
+            for mode in modes if i % 2 == 0 else modes[::-1]:
+                name, sandbox = mode
+                times[mode].append(grade(graders[name], submission, tmp / "g.json", args.section, sandbox))
+        med = {m: (statistics.median(w for w, _ in v), statistics.median(c for _, c in v)) for m, v in times.items()}
+        labels = {("new", True): "grade, sandboxed (new)", ("new", False): "grade, in-process (new)",
+                  ("old", True): f"grade, sandboxed (old {args.old})"}  # fmt: skip
+        for mode, (wall, cpu) in med.items():
             print(
-                f"grade solutions, sandboxed:  {sandboxed:7.1f} s   (runs: {', '.join(f'{t:.1f}' for t in times[True])})"
+                f"{labels[mode]:<32} {wall:6.1f} s wall {cpu:6.1f} CPU-s   /floor CPU {cpu / f_cpu:4.2f}"
+                f"   wall/CPU {wall / cpu:4.2f}   (runs wall/CPU: {runs(times[mode])})"
             )
+        print(f"  {load()}")
+        new_wall, new_cpu = med[("new", True)]
+        if "old" in graders:
+            old_wall, old_cpu = med[("old", True)]
             print(
-                f"grade solutions, in-process: {inprocess:7.1f} s   (runs: {', '.join(f'{t:.1f}' for t in times[False])})"
+                f"new / old: CPU {new_cpu / old_cpu:.2f} (target <= 0.5), wall {new_wall / old_wall:.2f} (target <= 0.5)"
             )
-            print(f"ratio sandboxed / in-process: {sandboxed / inprocess:.2f}  (target <= 1.5)")
+        print(f"sandboxed / floor CPU: {new_cpu / f_cpu:.2f} (target <= 1.25); wall / CPU {new_wall / new_cpu:.2f} "
+              f"(target <= 0.6 on 2 cores)")  # fmt: skip
         if args.submissions:
-            subs = tmp / "submissions"
-            for i in range(args.submissions):
-                shutil.copytree(
-                    SOLUTIONS, subs / f"student{i:02d}", ignore=shutil.ignore_patterns("__pycache__", "*.ipynb")
-                )
-            extra = [x for s in args.section for x in ("--section", s)]
-            seconds = run(["batch", str(subs), "--jobs", str(args.jobs), "--csv", str(tmp / "grades.csv"), *extra])
+            b_wall, b_cpu = batch(submission, tmp, args.submissions, args.jobs, args.section)
+            rate = args.submissions / b_wall * 60
+            ideal = cores / new_cpu * 60
             print(
-                f"batch: {args.submissions} submissions, --jobs {args.jobs}: {seconds:.1f} s = "
-                f"{args.submissions / seconds * 60:.1f} submissions per minute"
+                f"batch: {args.submissions} submissions, --jobs {args.jobs}: {b_wall:.1f} s wall {b_cpu:.1f} CPU-s = "
+                f"{rate:.2f} submissions/min; ideal {cores} cores / {new_cpu:.1f} CPU-s = {ideal:.2f}/min; "
+                f"ratio {rate / ideal:.2f} (target >= 0.85)   {load()}"
             )
-    print(f"load average after: {os.getloadavg()[0]:.2f}")
+        proxy, pipe = round_trips(tmp, args.calls)
+        print(
+            f"per call, (8, 16) float64 in and out: proxy {proxy * 1e6:.0f} us, pipe {pipe * 1e6:.0f} us, "
+            f"ratio {proxy / pipe:.1f} (target <= 2)   {load()}"
+        )
     return 0
 
 
