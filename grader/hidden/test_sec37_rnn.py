@@ -1201,3 +1201,35 @@ def test_encoder_decoder_max_len_is_an_int(rnn, seed):
             call(rnn, "encoder_decoder_greedy", [2, 0, 4], enc, dec, 1, eos, bad)
     got = call(rnn, "encoder_decoder_greedy", [2, 0, 4], enc, dec, 1, eos, np.int64(3))
     check_equal(got, path, "output ids with max_len=np.int64(3)")
+
+
+# --- contract details the mutation testing showed untested --------------------------------
+
+
+@pytest.mark.exercise("pad_sequences", points=0.5, needs_core=True)
+def test_pad_sequences_gives_int64_for_a_numpy_pad_id(rnn):
+    # contract: integer outputs are int64, whatever integer type pad_id has (here np.int32)
+    ids, _ = call(rnn, "pad_sequences", [[1, 2, 3], [4]], pad_id=np.int32(7))
+    check_dtype(ids, np.int64, "ids for pad_id = np.int32(7)")
+    check_equal(ids, np.array([[1, 2, 3], [4, 7, 7]]), "ids for pad_id = np.int32(7)")
+
+
+def expect_ragged_batch_rejected(rnn, seed, fn, gates):
+    __tracebackhide__ = True
+    W_x, W_h, b = rnn_weights(rng_for(seed, 41), 3, 4, gates=gates)
+    ragged = [np.zeros((2, 3)).tolist(), np.zeros((1, 3)).tolist()]
+    states = [None] * (2 if fn == "lstm_forward" else 1)  # h0 (and c0): zeros
+    with pytest.raises(ValueError, match=r"\bx\b"):
+        call(rnn, fn, ragged, *states, W_x, W_h, b)
+
+
+@pytest.mark.exercise("rnn_forward", points=0.25, needs_core=True)
+def test_rnn_forward_rejects_a_ragged_batch(rnn, seed):
+    # contract (docstring): x must be a rectangular (B, T, D) array -> ValueError naming x
+    expect_ragged_batch_rejected(rnn, seed, "rnn_forward", gates=1)
+
+
+@pytest.mark.exercise("lstm_forward", points=0.25, needs_core=True)
+def test_lstm_forward_rejects_a_ragged_batch(rnn, seed):
+    # contract (docstring): x must be a rectangular (B, T, D) array -> ValueError naming x
+    expect_ragged_batch_rejected(rnn, seed, "lstm_forward", gates=4)
