@@ -225,13 +225,16 @@ MESSAGE_ONLY = (
 
 
 def triage_markdown(section: Section, results: dict, tally: Tally, before: list[str], fixed_by: dict) -> str:
-    """The triage of every survivor (kept from the existing file where it was written by hand)
-    and of every survivor of the before run that the suites kill now."""
+    """The triage of every survivor (kept from the existing file where it was written by hand,
+    unless the survivor's function changed since the rechecked summary: its mutants' numbers then
+    name other mutations) and of every survivor of the before run that the suites kill now."""
     existing = (
         read_triage((TRIAGE / f"{section.name}.md").read_text(encoding="utf-8"))
         if (TRIAGE / f"{section.name}.md").is_file()
         else {}
     )
+    changed = set(results.get("carried_over", {}).get("changed", []))
+    existing = {n: v for n, v in existing.items() if function_of(n) not in changed}
     mutants = results["mutants"]
     rows = []
     for name in tally.survivors:
