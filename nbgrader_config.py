@@ -6,7 +6,7 @@
 Read by ``nbgrader ...`` run at the repository root and by ``grader/notebooks.py`` (which loads this
 file and only moves ``root``, ``release``, ``submitted``… into a temporary course folder).
 
-Three settings guard against nbgrader's defaults:
+These settings guard against nbgrader's defaults:
 
 * ``generate_assignment`` copies every non-notebook file of ``solutions/<section>/`` into the
   release — that would put the reference module into ``exercises/``. The course directory of the
@@ -16,6 +16,13 @@ Three settings guard against nbgrader's defaults:
 * ``autograde`` overwrites the submission's non-notebook files with the source versions — that
   would grade the reference module instead of the student's. ``Autograde.exclude_overwriting``
   lists each section's module, so the student's own ``<module>.py`` is what the notebook imports.
+* ``generate_assignment --force`` replaces ``exercises/<section>/`` with what it generated — without
+  the student modules. Its convert hooks (:func:`grader.notebooks.nbgrader_release_hooks`) sync
+  the points table and the figures before and write the stub modules after, so nbgrader's own
+  command releases exactly what ``python -m grader release`` does for that section.
+* ``autograde`` compares each locked cell with the instructor's version, which holds the hidden
+  tests the student never had: every untouched test cell would be reported as changed.
+  ``grader.notebooks.OverwriteReleasedCells`` compares it with its released version instead.
 * ``generate_feedback`` renders the autograded notebook, whose test cells were restored with their
   hidden tests (nbgrader#1363). ``grader.notebooks.HideHiddenTests`` removes the hidden regions and
   shortens error tracebacks of those cells before the HTML is written.
@@ -43,6 +50,23 @@ IGNORE = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", ".pytest_cac
 c.CourseDirectory.ignore = IGNORE
 # only for `nbgrader generate_assignment`: never copy the reference modules into the release
 c.GenerateAssignmentApp.CourseDirectory.ignore = [*IGNORE, "*.py"]
+
+# `nbgrader generate_assignment SECTION [--force]` releases what `python -m grader release` does:
+# the points table and figures first, the stub modules after (--force replaced exercises/SECTION)
+from grader.notebooks import nbgrader_release_hooks  # noqa: E402
+
+c.GenerateAssignment.pre_convert_hook, c.GenerateAssignment.post_convert_hook = nbgrader_release_hooks(
+    os.path.join(ROOT, "solutions"), os.path.join(ROOT, "exercises"), os.path.join(ROOT, "figures")
+)
+
+# an untouched test cell (released without its hidden tests) is not reported as changed
+c.Autograde.sanitize_preprocessors = [
+    "nbgrader.preprocessors.ClearOutput",
+    "nbgrader.preprocessors.DeduplicateIds",
+    "nbgrader.preprocessors.OverwriteKernelspec",
+    "grader.notebooks.OverwriteReleasedCells",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
 
 # the student's module is graded, not the reference: {section: ["<module>.py"]}
 _solutions = os.path.join(ROOT, "solutions")

@@ -214,6 +214,8 @@ class Course:
         cfg.CourseDirectory.source_directory = str(Path(self.source).resolve())
         cfg.CourseDirectory.release_directory = str(self.root / "release")
         cfg.CourseDirectory.db_url = "sqlite:///" + str(self.root / "gradebook.db")
+        # the release writes the modules, points and figures itself (release_notebooks)
+        cfg.GenerateAssignment.pre_convert_hook = cfg.GenerateAssignment.post_convert_hook = None
         if generate:  # what the config's GenerateAssignmentApp section does for the CLI
             cfg.CourseDirectory.ignore = [*cfg.CourseDirectory.ignore, "*.py"]
         return cfg
@@ -361,6 +363,76 @@ def release_notebooks(src_root: Path = SOLUTIONS, dst_root: Path = EXERCISES, ch
     return changed
 
 
+def nbgrader_release_hooks(src_root: Path, dst_root: Path, figures_dir: Path = FIGURES):
+    """``(pre, post)`` convert hooks that make nbgrader's own ``nbgrader generate_assignment
+    SECTION [--force]`` release what ``python -m grader release`` releases for that section:
+    before, the points table and the figures go into the source (:func:`sync_points`,
+    :func:`sync_figures`); after — ``--force`` has replaced ``exercises/SECTION`` with the notebook
+    and the non-``.py`` files — the stub modules are written back
+    (``grader.release.release_section_modules``). nbgrader logs a failing hook and carries on, so
+    each hook prints its error itself."""
+    from grader.release import release_section_modules
+
+    src_root, dst_root, figures_dir = Path(src_root), Path(dst_root), Path(figures_dir)
+
+    def _loud(step):
+        def hook(assignment=None, student=None, notebooks=None, **_):
+            try:
+                step(str(assignment))
+            except Exception as e:
+                print(f"release of {assignment} failed ({type(e).__name__}: {e}); run `python -m grader release`",
+                      file=sys.stderr)  # fmt: skip
+                raise
+
+        return hook
+
+    def pre(section):
+        sync_points(src_root, section, check=False)
+        sync_figures(src_root, dst_root, section, check=False, figures_dir=figures_dir)
+
+    def post(section):
+        release_section_modules(src_root, dst_root, section)
+
+    return _loud(pre), _loud(post)
+
+
+# --- autograde: locked cells compared with their released version ------------------------------
+
+
+def _overwrite_released_cells_class():
+    from nbformat import NotebookNode
+    from nbgrader.preprocessors import ClearHiddenTests, OverwriteCells
+    from nbgrader.utils import is_locked
+
+    class OverwriteReleasedCells(OverwriteCells):
+        """nbgrader's ``OverwriteCells``, comparing a locked cell with what the student was given.
+
+        The gradebook keeps the instructor's version of a test cell (with its ``### BEGIN HIDDEN
+        TESTS`` region) and its checksum; the released cell has no hidden region, so the stock
+        preprocessor finds every untouched test cell "changed" and warns (``Attribute 'checksum'
+        … has changed!``). Here a locked cell whose source is exactly its released version (the
+        instructor's source with the hidden region removed) gets the instructor's source back
+        quietly; any other change still warns and is replaced by the original, as before."""
+
+        def preprocess_cell(self, cell, resources, cell_index):
+            from nbgrader.api import MissingEntry
+
+            grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+            if grade_id is not None and is_locked(cell) and HIDDEN_BEGIN not in cell.source:
+                try:
+                    source = self.gradebook.find_source_cell(grade_id, self.notebook_id, self.assignment_id)
+                except MissingEntry:
+                    source = None
+                if source is not None and source.locked and HIDDEN_BEGIN in source.source:
+                    released = NotebookNode(source=source.source)  # the cell as generate_assignment released it
+                    ClearHiddenTests(parent=self)._remove_hidden_test_region(released)
+                    if cell.source == released.source:
+                        cell.source = source.source
+            return super().preprocess_cell(cell, resources, cell_index)
+
+    return OverwriteReleasedCells
+
+
 # --- feedback without hidden tests ------------------------------------------------------------
 
 
@@ -386,8 +458,9 @@ def _hide_hidden_tests_class():
 
 
 def __getattr__(name):  # nbgrader imports the preprocessor by its dotted name; nbgrader loads lazily
-    if name == "HideHiddenTests":
-        cls = _hide_hidden_tests_class()
+    factories = {"HideHiddenTests": _hide_hidden_tests_class, "OverwriteReleasedCells": _overwrite_released_cells_class}
+    if name in factories:
+        cls = factories[name]()
         cls.__module__ = __name__
         globals()[name] = cls
         return cls
@@ -803,3 +876,10 @@ def execute_notebook(path: Path, timeout: int = 120, *, pythonpath: bool = True)
     with _nbgrader_environment(pythonpath):
         client.execute()
     return nb
+
+
+# --- Run All past unimplemented functions (in a notebook's kernel) ----------------------------
+
+from grader.notebook_run_all import install as _install_run_all  # noqa: E402
+
+_install_run_all()  # the notebooks' setup imports this module: Run All goes on past stubs

@@ -65,6 +65,20 @@ def _release_files(src_root: Path):
                 yield rel, None
 
 
+def release_section_modules(src_root: Path, dst_root: Path, section: str) -> list[str]:
+    """Write the student modules of one section (what ``nbgrader generate_assignment SECTION``
+    leaves out: ``nbgrader_config.py`` runs this after it); returns the paths written."""
+    written = []
+    for rel, content in _release_files(Path(src_root)):
+        if rel.parts[0] != section or content is None:
+            continue
+        dst = Path(dst_root) / rel
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        dst.write_bytes(content)
+        written.append(str(rel))
+    return written
+
+
 def release_exercises(src_root: Path = SOLUTIONS, dst_root: Path = EXERCISES, check: bool = False) -> list[str]:
     """Write (or, with ``check``, compare) the student modules. Returns the paths that differ
     (with ``check``) or that were written."""

@@ -472,29 +472,198 @@ def test_released_notebook_runs_top_to_bottom_with_a_solved_module(tmp_path, sec
     nb = nbs.execute_notebook(nbs.notebook_path(repo / "exercises", section), pythonpath=False)
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
     assert not errors
+    text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+    assert "まだ実装されていません" not in text, "a cell reached an unimplemented function"
     images = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if "image/png" in o.get("data", {})]
     assert images, "the notebook visualises the student's functions"
 
 
-def test_committed_config_keeps_the_reference_module_out_of_the_release(tmp_path):
-    """`nbgrader generate_assignment` (CLI) with the committed config copies no .py file."""
+# --- nbgrader's own commands, run as its docs say (from a course root with nbgrader_config.py) ---------
+
+
+def _cli_course(tmp_path: Path, config: str | None = None) -> Path:
+    """A course root like this repository's, holding §39 only (a copy: the commands write into it)."""
     course = tmp_path / "course"
     (course / "solutions").mkdir(parents=True)
-    shutil.copytree(SOLUTIONS / SEC39, course / "solutions" / SEC39)
-    shutil.copyfile(REPO / "nbgrader_config.py", course / "nbgrader_config.py")
+    shutil.copytree(SOLUTIONS / SEC39, course / "solutions" / SEC39, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(nbs.FIGURES, course / "figures", ignore=shutil.ignore_patterns("*.py", "__pycache__", "tests"))
+    text = (REPO / "nbgrader_config.py").read_text(encoding="utf-8")
+    (course / "nbgrader_config.py").write_text(config(text) if config else text, encoding="utf-8")
+    return course
+
+
+def _nbgrader(course: Path, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
     env = {**os.environ, "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")}
     env["PYTHONPATH"] = str(REPO)
     proc = subprocess.run(
-        [sys.executable, "-m", "nbgrader", "generate_assignment", SEC39, "--no-db"],
-        cwd=course,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    released = course / "exercises" / SEC39
-    assert (released / f"{SEC39}.ipynb").is_file()
-    assert not list(released.rglob("*.py")), "the reference module was copied into the release"
-    assert (released / "figures").is_dir()
-    assert json.loads((released / f"{SEC39}.ipynb").read_text(encoding="utf-8"))["cells"]
+        [sys.executable, "-m", "nbgrader", *args], cwd=course, env=env, capture_output=True, text=True,
+        timeout=timeout, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert proc.returncode == 0, f"nbgrader {' '.join(args)} failed:\n{proc.stderr[-3000:]}"
+    return proc
+
+
+def _tree(root: Path) -> dict[str, object]:
+    """Relative path → bytes (notebooks: what the drift check compares) of a released section."""
+    out = {}
+    for path in sorted(root.rglob("*")):
+        rel = path.relative_to(root)
+        if path.is_file() and "__pycache__" not in rel.parts and path.name != "timestamp.txt":
+            out[str(rel)] = nbs._normalized(nbs.read_notebook(path)) if path.suffix == ".ipynb" else path.read_bytes()
+    return out
+
+
+def _without_hooks(config: str) -> str:
+    hooks = "c.GenerateAssignment.pre_convert_hook, c.GenerateAssignment.post_convert_hook = "
+    assert hooks in config
+    return config.replace(hooks, "_unused = ")
+
+
+def test_nbgrader_generate_assignment_releases_what_grader_release_does(tmp_path):
+    """Oracle: ``release_exercises`` (``python -m grader release``) of the same source. nbgrader's
+    ``generate_assignment --force`` replaces the section folder; the committed config's hooks write
+    the stub module back (and the figures and points); without them the module would be gone."""
+    ours = tmp_path / "ours"
+    stock = _cli_course(tmp_path / "stock", _without_hooks)
+    shutil.copytree(EXERCISES / SEC39, stock / "exercises" / SEC39)  # a previous release
+    _nbgrader(stock, "generate_assignment", SEC39, "--force", "--no-db")
+    assert not (stock / "exercises" / SEC39 / f"{Section(SEC39).module}.py").exists(), "stock nbgrader keeps it?"
+
+    course = _cli_course(tmp_path)
+    release_exercises(course / "solutions", ours)
+    shutil.copytree(EXERCISES / SEC39, course / "exercises" / SEC39)
+    _nbgrader(course, "generate_assignment", SEC39, "--force", "--no-db")
+    released, expected = _tree(course / "exercises" / SEC39), _tree(ours / SEC39)
+    assert sorted(released) == sorted(expected), "nbgrader's release has other files than python -m grader release"
+    for rel, content in expected.items():
+        assert released[rel] == content, f"{rel}: nbgrader generate_assignment differs from python -m grader release"
+    module = released[f"{Section(SEC39).module}.py"].decode("utf-8")
+    assert "NotImplementedError" in module and not [line for line in _solution_lines(SEC39) if line in module]
+
+
+class _Gradebook:
+    """The two look-ups OverwriteCells makes, answered from the instructor's source notebook."""
+
+    def __init__(self, source_cells):
+        from types import SimpleNamespace
+
+        self.cells = {
+            c.metadata["nbgrader"]["grade_id"]: SimpleNamespace(
+                name=c.metadata["nbgrader"]["grade_id"],
+                cell_type=c.cell_type,
+                source=c.source,
+                locked=c.metadata["nbgrader"].get("locked", False),
+                checksum=c.metadata["nbgrader"]["checksum"],
+                max_score=c.metadata["nbgrader"].get("points", 0),
+            )  # fmt: skip
+            for c in source_cells
+        }
+
+    def find_source_cell(self, grade_id, notebook, assignment):
+        return self.cells[grade_id]
+
+    find_graded_cell = find_source_cell
+
+
+@pytest.mark.parametrize("edited", [False, True])
+def test_untouched_test_cells_autograde_without_a_checksum_warning(tmp_path, caplog, edited):
+    """Oracle: the gradebook's checksums (nbgrader ``ComputeChecksums`` on the instructor's
+    source, hidden tests included). nbgrader's ``OverwriteCells`` warns on every untouched test
+    cell (its released version has no hidden tests); ``OverwriteReleasedCells`` warns only when
+    the student changed a locked cell, and both give the original back."""
+    import logging
+
+    from nbgrader.preprocessors import ComputeChecksums, OverwriteCells
+
+    source = nbs.read_notebook(nbs.notebook_path(SOLUTIONS, SEC39))
+    source, _ = ComputeChecksums().preprocess(source, {})
+    tests = [c for c in source.cells if c.metadata.get("nbgrader", {}).get("grade") and nbs.HIDDEN_BEGIN in c.source]
+    released = nbs.read_notebook(nbs.notebook_path(EXERCISES, SEC39))
+    if edited:
+        cell = next(c for c in released.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "test_softmax")
+        cell.source = "28.0  # full marks, please"
+    warned = {}
+    for cls in (OverwriteCells, nbs.OverwriteReleasedCells):
+        nb = nbformat.from_dict(json.loads(json.dumps(released)))
+        pp = cls()
+        pp.gradebook, pp.notebook_id, pp.assignment_id = _Gradebook(tests), SEC39, SEC39
+        pp.log = logging.getLogger(f"overwrite.{cls.__name__}")
+        caplog.clear()
+        with caplog.at_level(logging.WARNING):
+            for i, cell in enumerate(nb.cells):
+                if cell.metadata.get("nbgrader", {}).get("grade_id") in pp.gradebook.cells:
+                    pp.preprocess_cell(cell, {}, i)
+        warned[cls.__name__] = [r.getMessage() for r in caplog.records if "checksum" in r.getMessage()]
+        restored = {c.metadata["nbgrader"]["grade_id"]: c.source for c in nb.cells if c.metadata.get("nbgrader")}
+        for cell in tests:
+            assert restored[cell.metadata["nbgrader"]["grade_id"]] == cell.source, f"{cls.__name__}: not restored"
+    assert len(warned["OverwriteCells"]) == len(tests), "stock nbgrader warns on every test cell with hidden tests"
+    ours = warned["OverwriteReleasedCells"]
+    if edited:
+        assert len(ours) == 1 and "test_softmax" in ours[0], ours
+    else:
+        assert ours == [], f"an untouched release must autograde without checksum warnings: {ours}"
+
+
+# --- Run All in a student's notebook -------------------------------------------------------------------
+
+
+def _run_all(cells: list[str], folder: Path):
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    path = folder / "run_all.ipynb"
+    nbformat.write(nb, str(path))
+    return nbs.execute_notebook(path)
+
+
+STUB = "def f():\n    raise NotImplementedError('f: your code here (see the docstring)')"
+
+
+def test_run_all_goes_on_past_an_unimplemented_function(tmp_path):
+    """Oracle: nbclient (as JupyterLab's Run All) stops at the first cell whose reply is an error.
+    After ``import grader.notebooks`` a stub says so in one line and the next cells run; a cell
+    that misses only what the stopped cell would have assigned goes on too."""
+    nb = _run_all(["import grader.notebooks", STUB, "y = f()", "print(y)", "z = 1\nprint('ran', z)"], tmp_path)
+    out = ["".join(o.get("text", "") for o in c.outputs) for c in nb.cells]
+    assert all(c.execution_count for c in nb.cells), "every cell ran"
+    assert "まだ実装されていません (not implemented yet): f: your code here" in out[2]
+    assert "y: " in out[3] and "ran 1" in out[4]
+    assert not [o for c in nb.cells for o in c.outputs if o.output_type == "error"]
+
+
+def test_run_all_still_stops_at_a_real_error(tmp_path):
+    """A NameError of the student's own (not caused by a stub) keeps its traceback and stops Run All;
+    and without the course's import a stub stops it (the handler is what goes on)."""
+    from nbclient.exceptions import CellExecutionError
+
+    with pytest.raises(CellExecutionError, match="undefined_name"):
+        _run_all(["import grader.notebooks", "print(undefined_name)", "print('not reached')"], tmp_path)
+    with pytest.raises(CellExecutionError, match="NotImplementedError"):
+        _run_all([STUB, "f()", "print('not reached')"], tmp_path)
+
+
+def _student_layout(tmp_path: Path, section: str, *, solved: bool) -> Path:
+    """A student repository's layout (the kernel finds `grader` from the notebook's folder)."""
+    repo = tmp_path / "repo"
+    (repo / "exercises").mkdir(parents=True)
+    shutil.copytree(EXERCISES / section, repo / "exercises" / section, ignore=shutil.ignore_patterns("__pycache__"))
+    if solved:
+        module = Section(section).module_file(SOLUTIONS)
+        shutil.copyfile(module, repo / "exercises" / section / module.name)
+    for name in ("grader", "tests"):
+        os.symlink(REPO / name, repo / name)
+    return nbs.notebook_path(repo / "exercises", section)
+
+
+@pytest.mark.parametrize("section", SECTIONS)
+def test_untouched_release_runs_all_cells_and_scores_zero(tmp_path, section):
+    """Oracle: nbclient's Run All (stops at an error reply) on the untouched release: every cell
+    ran, unimplemented functions are named in one line, and every autograded cell's result is 0."""
+    nb = nbs.execute_notebook(_student_layout(tmp_path, section, solved=False), pythonpath=False)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert all(c.execution_count for c in code), f"{section}: a cell did not run"
+    text = "".join(o.get("text", "") for c in code for o in c.outputs)
+    assert "まだ実装されていません (not implemented yet)" in text
+    for cell in code:
+        if cell.metadata.get("nbgrader", {}).get("grade") and not cell.metadata["nbgrader"].get("solution"):
+            results = [o for o in cell.outputs if o.output_type == "execute_result"]
+            assert results and float(results[-1]["data"]["text/plain"]) == 0.0, cell.metadata["nbgrader"]["grade_id"]
