@@ -107,3 +107,104 @@ def test_nsp_logits_pool_the_cls_token(bert):
     expected = torch.tanh(hidden[:, 0]) @ W_cls + b_cls
     check_close(logits, expected, "nsp_logits = tanh(hidden[:, 0] @ W_pool + b_pool) @ W_cls + b_cls", rtol=1e-7,
                 atol=1e-12, show_values=True)  # fmt: skip
+
+
+# --- bert_embeddings, bert_encoder, classify ------------------------------------------------
+
+
+def small_bert_params(g, V=12, T_max=8, d=4, n_blocks=1, dtype=torch.float64):
+    """Random embeddings (and §40 block parameters) small enough to read."""
+
+    def r(*shape, scale=1.0):
+        return torch.randn(*shape, generator=g, dtype=dtype) * scale
+
+    def block():
+        return {
+            "attn": {
+                k: r(d, d, scale=d**-0.5) if k[0] == "W" else r(d, scale=0.2)
+                for k in ("W_q", "b_q", "W_k", "b_k", "W_v", "b_v", "W_o", "b_o")
+            },  # fmt: skip
+            "ln1": {"gamma": 1 + r(d, scale=0.3), "beta": r(d, scale=0.3)},
+            "ffn": {
+                "W1": r(d, 2 * d, scale=d**-0.5),
+                "b1": r(2 * d, scale=0.2),
+                "W2": r(2 * d, d, scale=(2 * d) ** -0.5),
+                "b2": r(d, scale=0.2),
+            },  # fmt: skip
+            "ln2": {"gamma": 1 + r(d, scale=0.3), "beta": r(d, scale=0.3)},
+        }
+
+    return {
+        "tok": r(V, d),
+        "seg": r(2, d),
+        "pos": r(T_max, d),
+        "ln": {"gamma": 1 + r(d, scale=0.3), "beta": r(d, scale=0.3)},
+        "blocks": [block() for _ in range(n_blocks)],
+    }
+
+
+@pytest.mark.exercise("bert_embeddings", points=1)
+def test_bert_embeddings_by_hand(bert):
+    # oracle: F.layer_norm(tok[ids] + seg[segment_ids] + pos[:T]) with the params' gamma and beta
+    p = small_bert_params(torch.Generator().manual_seed(1))
+    ids = torch.tensor([[CLS, 5, SEP, 7, SEP], [CLS, 6, 6, SEP, PAD]])
+    segments = torch.tensor([[0, 0, 0, 1, 1], [0, 0, 0, 0, 0]])
+    e = call(bert, "bert_embeddings", ids, segments, p)
+    check_tensor(e, "bert_embeddings")
+    check_shape(e, (2, 5, 4), "bert_embeddings(ids (2, 5), ...) with d = 4")
+    x = p["tok"][ids] + p["seg"][segments] + p["pos"][:5]
+    expected = torch.nn.functional.layer_norm(x, (4,), p["ln"]["gamma"], p["ln"]["beta"], 1e-5)
+    check_close(e, expected, "layer_norm(tok[ids] + seg[segment_ids] + pos[:T]): did you add all three and normalise?",
+                rtol=1e-7, atol=1e-10)  # fmt: skip
+
+
+@pytest.mark.exercise("bert_embeddings", points=1)
+def test_bert_embeddings_depend_on_position(bert):
+    # oracle: the same token twice in one sequence gets two different vectors (pos[1] != pos[2])
+    p = small_bert_params(torch.Generator().manual_seed(2))
+    ids = torch.tensor([[CLS, 6, 6, SEP]])
+    e = call(bert, "bert_embeddings", ids, torch.zeros(1, 4, dtype=torch.long), p)
+    assert not torch.allclose(e[0, 1], e[0, 2]), "token 6 at positions 1 and 2 has the same vector: add pos[:T]"
+
+
+@pytest.mark.exercise("bert_encoder", points=1)
+def test_bert_encoder_is_blocks_over_embeddings(bert):
+    # oracle: the embeddings by F.layer_norm, then the given transformer_block with the padding mask, by hand
+    p = small_bert_params(torch.Generator().manual_seed(3), n_blocks=2)
+    ids = torch.tensor([[CLS, 5, SEP, 7, SEP], [CLS, 6, SEP, PAD, PAD]])
+    segments = torch.tensor([[0, 0, 0, 1, 1], [0, 0, 0, 0, 0]])
+    out = call(bert, "bert_encoder", ids, segments, p, 2, PAD)
+    check_shape(out, (2, 5, 4), "bert_encoder(ids (2, 5), ...) with d = 4")
+    x = p["tok"][ids] + p["seg"][segments] + p["pos"][:5]
+    x = torch.nn.functional.layer_norm(x, (4,), p["ln"]["gamma"], p["ln"]["beta"], 1e-5)  # the embeddings
+    mask = (ids != PAD)[:, None, None, :]
+    for block in p["blocks"]:
+        x = call(bert, "transformer_block", x, block, 2, mask=mask)
+    check_close(out, x, "bert_encoder = the blocks in order over the embeddings, with padding_mask(ids, pad_id)",
+                rtol=1e-7, atol=1e-10)  # fmt: skip
+
+
+@pytest.mark.exercise("bert_encoder", points=1)
+def test_bert_encoder_ignores_padding(bert):
+    # property: a sequence padded with two [PAD] gives the same vectors at its real positions as alone
+    p = small_bert_params(torch.Generator().manual_seed(4), n_blocks=2)
+    ids = torch.tensor([[CLS, 5, 8, SEP]])
+    alone = call(bert, "bert_encoder", ids, torch.zeros(1, 4, dtype=torch.long), p, 2, PAD)
+    padded_ids = torch.tensor([[CLS, 5, 8, SEP, PAD, PAD]])
+    padded = call(bert, "bert_encoder", padded_ids, torch.zeros(1, 6, dtype=torch.long), p, 2, PAD)
+    check_close(padded[:, :4], alone, "real positions of a padded sequence: is padding_mask passed to every block?",
+                rtol=1e-7, atol=1e-10)  # fmt: skip
+
+
+@pytest.mark.exercise("classify", points=1)
+def test_classify_reads_the_cls_vector(bert):
+    # oracle: hidden[:, 0] @ W + b written out; the other positions differ and must not matter
+    hidden = torch.tensor([[[1.0, 2.0], [5.0, -5.0], [9.0, 9.0]], [[-1.0, 0.5], [3.0, 3.0], [0.0, 7.0]]],
+                          dtype=torch.float64)  # fmt: skip
+    W = torch.tensor([[1.0, 0.0, -1.0], [0.5, 2.0, 1.0]], dtype=torch.float64)
+    b = torch.tensor([0.1, 0.2, 0.3], dtype=torch.float64)
+    logits = call(bert, "classify", hidden, W, b)
+    check_shape(logits, (2, 3), "classify(hidden (2, 3, 2), W (2, 3), b)")
+    expected = torch.tensor([[2.1, 4.2, 1.3], [-0.65, 1.2, 1.8]], dtype=torch.float64)
+    check_close(logits, expected, "classify = hidden[:, 0] @ W + b (the [CLS] vector is position 0)", rtol=1e-7,
+                atol=1e-12, show_values=True)  # fmt: skip

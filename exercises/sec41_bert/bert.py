@@ -22,12 +22,70 @@ call ``torch.nn.functional.cross_entropy`` / ``nll_loss`` or ``torch.nn.CrossEnt
 ``NLLLoss`` (which would do the ignoring and averaging for you); ``torch.log_softmax`` is fine.
 ``nsp_logits`` writes its two affine maps by hand (no ``torch.nn.Linear``). The grader checks
 this: an exercise that calls its shortcut scores 0 even when its numbers are right.
+
+Given (not exercises): ``layer_norm`` and ``transformer_block``, the post-LN block of §40 with the
+same parameters and conventions as your §40 ``transformer_block`` (built here from PyTorch's own
+pieces, so that this section does not depend on your §40 file). ``bert_embeddings``,
+``bert_encoder`` and ``classify`` put BERT together from them.
 """
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 IGNORE_INDEX = -100
+
+
+# --- given: the §40 pieces BERT is built from (not exercises) ------------------------------
+
+
+def layer_norm(x, p, eps=1e-5):
+    """LayerNorm over the last dimension (given — you wrote it in §40).
+
+    Args:
+        x: ``(..., d)``.
+        p: ``{"gamma": (d,), "beta": (d,)}``.
+        eps: added to the biased variance inside the square root.
+
+    Returns:
+        ``(..., d)`` in ``x``'s dtype.
+    """
+    return F.layer_norm(x, x.shape[-1:], p["gamma"], p["beta"], eps)
+
+
+def transformer_block(x, params, n_heads, mask=None):
+    """The post-LN Transformer block of §40 (given — you wrote it as ``transformer_block``).
+
+    ``x = layer_norm(x + attn(x)); x = layer_norm(x + ffn(x))`` with
+    ``attn`` = multi-head self-attention (``W_q, b_q, ..., W_o, b_o``, weights ``(in, out)``) and
+    ``ffn(x) = relu(x @ W1 + b1) @ W2 + b2``. A query whose keys are all masked gets attention
+    output 0 before ``W_o`` (never NaN), as in §40.
+
+    Args:
+        x: ``(B, T, d)``.
+        params: ``{"attn": {"W_q", "b_q", "W_k", "b_k", "W_v", "b_v", "W_o", "b_o"},
+            "ln1": {"gamma", "beta"}, "ffn": {"W1", "b1", "W2", "b2"}, "ln2": {"gamma", "beta"}}``.
+        n_heads: number of heads ``h`` (divides ``d``).
+        mask: optional bool, broadcastable to ``(B, h, T, T)``; True = may attend (e.g. a
+            ``padding_mask`` ``(B, 1, 1, T)``).
+
+    Returns:
+        ``(B, T, d)`` in ``x``'s dtype.
+    """
+    a, f = params["attn"], params["ffn"]
+    B, T, d = x.shape
+    heads = lambda t: t.reshape(B, T, n_heads, d // n_heads).transpose(1, 2)  # noqa: E731  (B, h, T, d_h)
+    q, k, v = (heads(x @ a[f"W_{n}"] + a[f"b_{n}"]) for n in "qkv")
+    if mask is None:
+        mask = torch.ones(1, 1, 1, 1, dtype=torch.bool)
+    mask = torch.as_tensor(mask).expand(B, n_heads, T, T)
+    anything = mask.any(dim=-1, keepdim=True)  # (B, h, T, 1): queries with at least one key
+    out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask | ~anything)
+    out = torch.where(anything, out, torch.zeros_like(out))  # (B, h, T, d_h)
+    attn = out.transpose(1, 2).reshape(B, T, d) @ a["W_o"] + a["b_o"]  # (B, T, d)
+    x = layer_norm(x + attn, params["ln1"])
+    ffn = torch.relu(x @ f["W1"] + f["b1"]) @ f["W2"] + f["b2"]
+    return layer_norm(x + ffn, params["ln2"])
 
 
 def _id_list(tokens, name):
@@ -204,3 +262,88 @@ def nsp_logits(hidden, W_pool, b_pool, W_cls, b_cls):
     """
     hidden, W_pool, b_pool, W_cls, b_cls = (torch.as_tensor(t) for t in (hidden, W_pool, b_pool, W_cls, b_cls))
     raise NotImplementedError("nsp_logits: your code here (see the docstring)")
+
+
+# --- BERT: input, encoder, fine-tuning head ---------------------------------------------------
+
+
+def bert_embeddings(ids, segment_ids, params):
+    """BERT's input vectors: token + segment + position embedding, then LayerNorm.
+
+    ``e[b, t] = layer_norm(tok[ids[b, t]] + seg[segment_ids[b, t]] + pos[t])``. The token embedding
+    says WHICH token, the segment embedding WHICH sentence (0 = first, 1 = second), the position
+    embedding WHERE (BERT learns ``pos``; it is not §40's sinusoidal encoding).
+
+    Args:
+        ids: int tensor ``(B, T)``, ids in ``0 .. V-1``.
+        segment_ids: int tensor ``(B, T)`` of 0 and 1 (from ``build_pair_input``).
+        params: ``{"tok": (V, d), "seg": (2, d), "pos": (T_max, d), "ln": {"gamma": (d,), "beta": (d,)}}``.
+
+    Returns:
+        ``(B, T, d)`` in the embeddings' dtype.
+
+    Raises:
+        ValueError: ``ids`` not 2-D, not integer, with an id outside ``0 .. V-1`` or longer than
+            ``T_max`` (names ``ids``); ``segment_ids`` not shaped like ``ids`` or holding a value other
+            than 0 and 1 (names ``segment_ids``).
+
+    Figure: chatgpt-book-ch6-41-3-next-sentence-prediction.png
+    Hint: indexing a ``(V, d)`` table with a ``(B, T)`` tensor of ids gives ``(B, T, d)``; ``pos[:T]``
+    ``(T, d)`` broadcasts over the batch; the given ``layer_norm`` does the rest.
+    """
+    ids, segment_ids = torch.as_tensor(ids), torch.as_tensor(segment_ids)
+    raise NotImplementedError("bert_embeddings: your code here (see the docstring)")
+
+
+def bert_encoder(ids, segment_ids, params, n_heads, pad_id):
+    """BERT's encoder: the embeddings, then a stack of §40 post-LN blocks that ignore padding.
+
+    ``x = bert_embeddings(ids, segment_ids, params)``, then for each ``block`` of ``params["blocks"]``
+    ``x = transformer_block(x, block, n_heads, mask=padding_mask(ids, pad_id))``. The mask hides the
+    padded KEYS from every query, so padded positions never change the outputs at real positions
+    (the outputs AT padded positions are computed too, but mean nothing).
+
+    Args:
+        ids: int tensor ``(B, T)``, padded with ``pad_id``.
+        segment_ids: int tensor ``(B, T)`` of 0 and 1.
+        params: the ``bert_embeddings`` entries plus ``"blocks"``: a list of §40 block parameters
+            (``{"attn", "ln1", "ffn", "ln2"}``), applied in order (an empty list: embeddings only).
+        n_heads: number of attention heads (divides ``d``).
+        pad_id: the id used for padding.
+
+    Returns:
+        ``(B, T, d)``: one vector per token; ``[:, 0]`` is the ``[CLS]`` vector ``classify`` reads.
+
+    Raises:
+        ValueError: as ``bert_embeddings``; ``n_heads`` not a positive divisor of ``d`` (names
+            ``n_heads``); ``params["blocks"]`` missing or not a list (names ``params``).
+
+    Figure: chatgpt-book-ch6-41-1-bert-finetuning-flow.png
+    Hint: build the mask once with your ``padding_mask``; a ``for`` loop over the blocks.
+    """
+    ids = torch.as_tensor(ids)
+    raise NotImplementedError("bert_encoder: your code here (see the docstring)")
+
+
+def classify(hidden, W, b):
+    """The fine-tuning head: a linear classifier on the final ``[CLS]`` vector.
+
+    ``logits = hidden[:, 0] @ W + b``. Fine-tuning trains this head (and usually the encoder too)
+    on a labelled task; the other positions are not read.
+
+    Args:
+        hidden: ``(B, T, d)`` from ``bert_encoder``; position 0 is ``[CLS]``.
+        W: ``(d, C)``; b: ``(C,)``, for ``C`` classes.
+
+    Returns:
+        ``(B, C)`` logits in ``hidden``'s dtype.
+
+    Raises:
+        ValueError: ``hidden`` not 3-D or with ``T = 0`` (names ``hidden``); ``W`` or ``b`` of the
+            wrong shape (names it).
+
+    Figure: chatgpt-book-ch6-41-1-bert-finetuning-flow.png
+    Hint: one line, like the second half of ``nsp_logits`` without the pooler.
+    """
+    hidden, W, b = torch.as_tensor(hidden), torch.as_tensor(W), torch.as_tensor(b)
+    raise NotImplementedError("classify: your code here (see the docstring)")

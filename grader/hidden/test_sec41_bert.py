@@ -678,3 +678,245 @@ def test_nsp_logits_rejects_bad_shapes(bert):
         args = {**good, name: value}
         expect_value_error(bert, "nsp_logits", tuple(args.values()),
                            what=f"nsp_logits with {name} of the wrong shape", names=name)  # fmt: skip
+
+
+# --- bert_embeddings, bert_encoder, classify ------------------------------------------------
+
+MHA_KEYS = ("W_q", "b_q", "W_k", "b_k", "W_v", "b_v", "W_o", "b_o")
+
+
+def randn(g, *shape, dtype=torch.float64, scale=1.0):
+    return (torch.randn(*shape, generator=g, dtype=torch.float64) * scale).to(dtype)
+
+
+def block_params(g, d, d_ff, dtype):
+    """§40 block parameters, scaled so that the softmax is neither uniform nor one-hot."""
+    return {
+        "attn": {
+            k: randn(g, d, d, dtype=dtype, scale=d**-0.5) if k[0] == "W" else randn(g, d, dtype=dtype, scale=0.2)
+            for k in MHA_KEYS
+        },  # fmt: skip
+        "ln1": {"gamma": 1 + randn(g, d, dtype=dtype, scale=0.3), "beta": randn(g, d, dtype=dtype, scale=0.3)},
+        "ffn": {
+            "W1": randn(g, d, d_ff, dtype=dtype, scale=d**-0.5),
+            "b1": randn(g, d_ff, dtype=dtype, scale=0.2),
+            "W2": randn(g, d_ff, d, dtype=dtype, scale=d_ff**-0.5),
+            "b2": randn(g, d, dtype=dtype, scale=0.2),
+        },  # fmt: skip
+        "ln2": {"gamma": 1 + randn(g, d, dtype=dtype, scale=0.3), "beta": randn(g, d, dtype=dtype, scale=0.3)},
+    }
+
+
+def bert_params(g, V, T_max, d, n_blocks=0, d_ff=None, dtype=torch.float64):
+    return {
+        "tok": randn(g, V, d, dtype=dtype),
+        "seg": randn(g, 2, d, dtype=dtype),
+        "pos": randn(g, T_max, d, dtype=dtype),
+        "ln": {"gamma": 1 + randn(g, d, dtype=dtype, scale=0.3), "beta": randn(g, d, dtype=dtype, scale=0.3)},
+        "blocks": [block_params(g, d, d_ff or 2 * d, dtype) for _ in range(n_blocks)],
+    }
+
+
+def torch_block(p, d, h, dtype):
+    """nn.TransformerEncoderLayer (post-LN, relu, dropout 0) holding the (in, out) weights of p, as in
+    the §40 hidden tests; train() mode so that the fused fast path (which zeroes padded outputs) is
+    not taken."""
+    d_ff = p["ffn"]["W1"].shape[1]
+    layer = nn.TransformerEncoderLayer(d, h, dim_feedforward=d_ff, dropout=0.0, batch_first=True, dtype=dtype)
+    a = p["attn"]
+    with torch.no_grad():
+        layer.self_attn.in_proj_weight.copy_(torch.cat([a["W_q"].T, a["W_k"].T, a["W_v"].T]))
+        layer.self_attn.in_proj_bias.copy_(torch.cat([a["b_q"], a["b_k"], a["b_v"]]))
+        layer.self_attn.out_proj.weight.copy_(a["W_o"].T)
+        layer.self_attn.out_proj.bias.copy_(a["b_o"])
+        for norm, key in ((layer.norm1, "ln1"), (layer.norm2, "ln2")):
+            norm.weight.copy_(p[key]["gamma"])
+            norm.bias.copy_(p[key]["beta"])
+        layer.linear1.weight.copy_(p["ffn"]["W1"].T)
+        layer.linear1.bias.copy_(p["ffn"]["b1"])
+        layer.linear2.weight.copy_(p["ffn"]["W2"].T)
+        layer.linear2.bias.copy_(p["ffn"]["b2"])
+    return layer.train()
+
+
+def reference_embeddings(ids, segments, p):
+    x = p["tok"][ids] + p["seg"][segments] + p["pos"][: ids.shape[1]]
+    return F.layer_norm(x, x.shape[-1:], p["ln"]["gamma"], p["ln"]["beta"], 1e-5)
+
+
+def padded_batch(g, B, T, V, lengths=None):
+    """ids (B, T) with [CLS] first, random tokens, random lengths, [PAD] after; segments 0 then 1."""
+    if lengths is None:
+        lengths = torch.randint(2, T + 1, (B,), generator=g)
+        lengths[0] = T  # one full sequence
+    ids = torch.randint(len(SPECIALS), V, (B, T), generator=g)
+    ids[:, 0] = CLS
+    real = torch.arange(T)[None, :] < lengths[:, None]
+    ids = torch.where(real, ids, torch.full_like(ids, PAD))
+    split = lengths // 2
+    segments = ((torch.arange(T)[None, :] >= split[:, None]) & real).long()
+    return ids, segments, real
+
+
+@pytest.mark.exercise("bert_embeddings", points=2)
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=["float64", "float32"])
+def test_bert_embeddings_match_reference(bert, seed, dtype):
+    # oracle: F.layer_norm(tok[ids] + seg[segment_ids] + pos[:T], gamma, beta, eps=1e-5), random shapes
+    g = gen(seed, 30 + (dtype == torch.float32))
+    B, T, V, d = int(torch.randint(1, 5, (1,), generator=g)), int(torch.randint(2, 9, (1,), generator=g)), 40, 6
+    p = bert_params(g, V, T + 3, d, dtype=dtype)
+    ids, segments, _ = padded_batch(g, B, T, V)
+    e = call(bert, "bert_embeddings", ids, segments, p)
+    check_tensor(e, "bert_embeddings")
+    check_shape(e, (B, T, d), "bert_embeddings")
+    check_dtype(e, dtype, "bert_embeddings")
+    check_close(e, reference_embeddings(ids, segments, p), "layer_norm(tok[ids] + seg[segment_ids] + pos[:T])",
+                **TOL[dtype])  # fmt: skip
+
+
+@pytest.mark.exercise("bert_embeddings", points=1)
+def test_bert_embeddings_use_the_segment(bert, seed):
+    # oracle: the reference on a batch where the two sequences differ only in their segment ids
+    g = gen(seed, 32)
+    p = bert_params(g, 30, 6, 4)
+    ids = torch.tensor([[CLS, 7, 8, SEP, 9, SEP]] * 2)
+    segments = torch.tensor([[0, 0, 0, 0, 1, 1], [0, 0, 0, 0, 0, 0]])
+    e = call(bert, "bert_embeddings", ids, segments, p)
+    check_close(e, reference_embeddings(ids, segments, p), "embeddings of one pair with two segmentations",
+                **TOL[torch.float64])  # fmt: skip
+
+
+@pytest.mark.exercise("bert_embeddings", points=1, needs_core=True)
+def test_bert_embeddings_gradients_reach_every_table(bert, seed):
+    # oracle: torch.autograd through the reference; every table (tok, seg, pos, gamma, beta) is learned
+    g = gen(seed, 33)
+    p = bert_params(g, 20, 7, 4)
+    ids, segments, _ = padded_batch(g, 3, 5, 20)
+    leaves_ = [p["tok"], p["seg"], p["pos"], p["ln"]["gamma"], p["ln"]["beta"]]
+    cot = torch.randn(3, 5, 4, generator=g, dtype=torch.float64)
+    _, grads = call_with_grad(bert, "bert_embeddings", (ids, segments, p), wrt=leaves_, cotangent=cot)
+    fresh = [t.detach().clone().requires_grad_(True) for t in leaves_]
+    q = {"tok": fresh[0], "seg": fresh[1], "pos": fresh[2], "ln": {"gamma": fresh[3], "beta": fresh[4]}}
+    expected = torch.autograd.grad(reference_embeddings(ids, segments, q), fresh, cot)
+    for name, got, want in zip(("tok", "seg", "pos", "ln gamma", "ln beta"), grads, expected, strict=True):
+        if got is None:
+            raise CheckFailure(f"bert_embeddings: no gradient reaches params[{name!r}] (keep it in the graph)")
+        check_close(got, want, f"gradient of bert_embeddings w.r.t. {name}", **TOL[torch.float64])
+
+
+@pytest.mark.exercise("bert_embeddings", points=1, needs_core=True)
+def test_bert_embeddings_reject_bad_inputs(bert):
+    # contract: ValueError naming the argument: ids not 2-D or longer than T_max; segment_ids of
+    # another shape or holding a 2
+    p = bert_params(torch.Generator().manual_seed(0), 10, 4, 4)
+    ids, segs = torch.tensor([[CLS, 5, SEP]]), torch.zeros(1, 3, dtype=torch.long)
+    cases = [
+        ("ids", torch.tensor([CLS, 5, SEP]), torch.zeros(3, dtype=torch.long), "ids of shape (T,)"),
+        ("ids", torch.tensor([[CLS, 5, 6, 7, SEP]]), torch.zeros(1, 5, dtype=torch.long), "T longer than T_max"),
+        ("segment_ids", ids, torch.zeros(1, 4, dtype=torch.long), "segment_ids of another shape"),
+        ("segment_ids", ids, torch.tensor([[0, 1, 2]]), "a segment id 2"),
+    ]
+    for names, i, s, what in cases:
+        expect_value_error(bert, "bert_embeddings", (i, s, p), what=f"bert_embeddings with {what}", names=names)
+    call(bert, "bert_embeddings", ids, segs, p)  # the valid call still works
+
+
+@pytest.mark.exercise("bert_encoder", points=2)
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=["float64", "float32"])
+def test_bert_encoder_matches_torch_layers(bert, seed, dtype):
+    # oracle: the reference embeddings, then nn.TransformerEncoderLayer (post-LN) per block with
+    # src_key_padding_mask = (ids == pad_id)
+    g = gen(seed, 40 + (dtype == torch.float32))
+    B, T, V, d, h = 3, int(torch.randint(4, 9, (1,), generator=g)), 50, 8, 2
+    p = bert_params(g, V, 10, d, n_blocks=2, d_ff=12, dtype=dtype)
+    ids, segments, real = padded_batch(g, B, T, V)
+    out = call(bert, "bert_encoder", ids, segments, p, h, PAD)
+    check_tensor(out, "bert_encoder")
+    check_shape(out, (B, T, d), "bert_encoder")
+    check_dtype(out, dtype, "bert_encoder")
+    with torch.no_grad():
+        x = reference_embeddings(ids, segments, p)
+        for block in p["blocks"]:
+            x = torch_block(block, d, h, dtype)(x, src_key_padding_mask=~real)
+    check_close(out[real], x[real], "bert_encoder at the real tokens (2 post-LN blocks with a padding mask)",
+                **TOL[dtype])  # fmt: skip
+
+
+@pytest.mark.exercise("bert_encoder", points=1, needs_core=True)
+def test_bert_encoder_padding_never_leaks(bert, seed):
+    # property: every sequence of a padded batch gives, at its real positions, what it gives alone
+    g = gen(seed, 42)
+    B, T, V, d, h = 4, 7, 30, 8, 4
+    p = bert_params(g, V, T, d, n_blocks=2)
+    ids, segments, real = padded_batch(g, B, T, V, lengths=torch.tensor([7, 3, 5, 1]))
+    out = call(bert, "bert_encoder", ids, segments, p, h, PAD)
+    for i, n in enumerate(real.sum(1).tolist()):
+        alone = call(bert, "bert_encoder", ids[i : i + 1, :n], segments[i : i + 1, :n], p, h, PAD)
+        check_close(out[i : i + 1, :n], alone, f"sequence {i} of a padded batch vs the same sequence alone",
+                    **TOL[torch.float64])  # fmt: skip
+
+
+@pytest.mark.exercise("bert_encoder", points=1, needs_core=True)
+def test_bert_encoder_without_blocks_is_the_embedding(bert, seed):
+    # oracle: with params["blocks"] = [] the encoder returns the reference embeddings
+    g = gen(seed, 43)
+    p = bert_params(g, 25, 6, 4, n_blocks=0)
+    ids, segments, _ = padded_batch(g, 2, 6, 25)
+    out = call(bert, "bert_encoder", ids, segments, p, 2, PAD)
+    check_close(out, reference_embeddings(ids, segments, p), "bert_encoder with no blocks", **TOL[torch.float64])
+
+
+@pytest.mark.exercise("bert_encoder", points=1, needs_core=True)
+def test_bert_encoder_rejects_bad_n_heads(bert):
+    # contract: n_heads must divide d; the ValueError names n_heads
+    p = bert_params(torch.Generator().manual_seed(0), 10, 4, 4, n_blocks=1)
+    ids, segs = torch.tensor([[CLS, 5, SEP]]), torch.zeros(1, 3, dtype=torch.long)
+    expect_value_error(bert, "bert_encoder", (ids, segs, p, 3, PAD), what="bert_encoder with n_heads = 3 and d = 4",
+                       names="n_heads")  # fmt: skip
+
+
+@pytest.mark.exercise("classify", points=2)
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=["float64", "float32"])
+def test_classify_matches_linear(bert, seed, dtype):
+    # oracle: nn.Linear(d, C) with weight W.T applied to hidden[:, 0]
+    g = gen(seed, 50 + (dtype == torch.float32))
+    B, T, d, C = 4, int(torch.randint(1, 6, (1,), generator=g)), 6, int(torch.randint(2, 5, (1,), generator=g))
+    hidden, W, b = randn(g, B, T, d, dtype=dtype), randn(g, d, C, dtype=dtype), randn(g, C, dtype=dtype)
+    logits = call(bert, "classify", hidden, W, b)
+    check_tensor(logits, "classify")
+    check_shape(logits, (B, C), "classify")
+    check_dtype(logits, dtype, "classify")
+    linear = nn.Linear(d, C, dtype=dtype)
+    with torch.no_grad():
+        linear.weight.copy_(W.T)
+        linear.bias.copy_(b)
+        expected = linear(hidden[:, 0])
+    check_close(logits, expected, "classify = hidden[:, 0] @ W + b", **TOL[dtype])
+
+
+@pytest.mark.exercise("classify", points=1, needs_core=True)
+def test_classify_reads_only_the_cls_token(bert, seed):
+    # property: changing every position but 0 changes nothing; gradients reach W, b and hidden[:, 0] only
+    g = gen(seed, 52)
+    hidden, W, b = randn(g, 3, 4, 5), randn(g, 5, 2), randn(g, 2)
+    other = hidden.clone()
+    other[:, 1:] = randn(g, 3, 3, 5)
+    check_close(call(bert, "classify", other, W, b), call(bert, "classify", hidden, W, b),
+                "classify after changing the non-[CLS] tokens", **TOL[torch.float64])  # fmt: skip
+    _, (dh,) = call_with_grad(bert, "classify", (hidden, W, b), wrt=(hidden,))
+    if dh is None:
+        raise CheckFailure("classify: no gradient reaches hidden (keep it in the graph)")
+    check_close(dh[:, 1:], torch.zeros(3, 3, 5, dtype=torch.float64), "gradient at the non-[CLS] tokens", rtol=0,
+                atol=0)  # fmt: skip
+
+
+@pytest.mark.exercise("classify", points=1, needs_core=True)
+def test_classify_rejects_bad_shapes(bert):
+    # contract: hidden (B, T >= 1, d), W (d, C), b (C,); the message names the argument
+    z = torch.zeros
+    good = {"hidden": z(2, 3, 4), "W": z(4, 3), "b": z(3)}
+    bad = [("hidden", z(3, 4)), ("hidden", z(2, 0, 4)), ("W", z(5, 3)), ("W", z(4)), ("b", z(2))]
+    for name, value in bad:
+        args = {**good, name: value}
+        expect_value_error(bert, "classify", tuple(args.values()), what=f"classify with {name} of the wrong shape",
+                           names=name)  # fmt: skip
