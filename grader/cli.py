@@ -53,7 +53,7 @@ def _grade(args) -> int:
         return 2
     if secret:
         result.seed = None
-    print_table(result, console)
+    print_table(result, console, verbose=args.verbose)
     write_reports(result, args)
     return 0
 
@@ -178,6 +178,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--junit", type=Path, help="also write JUnit XML")
     g.add_argument("--gradescope", type=Path, help="also write Gradescope's results.json")
     g.add_argument("--jobs", type=int, default=2, help="sections graded at once (default 2)")
+    g.add_argument("--verbose", action="store_true", help="also print the sandbox's limits (always in --json)")
+    g.add_argument("--lang", choices=("ja", "en"), default=None,
+                   help="language of the report and messages (default: English if $LC_ALL/$LANG starts with en, else Japanese)")  # fmt: skip
     _common(g)
     g.set_defaults(func=_grade)
 
@@ -205,4 +208,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    if getattr(args, "lang", None):
+        from grader.messages import set_lang
+
+        set_lang(args.lang)  # also for the test processes the grade starts
     return args.func(args)

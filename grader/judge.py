@@ -9,29 +9,40 @@ A pipeline of small steps, each a function of its own:
 3. :func:`apply_core_gate` — an edge-case test (``needs_core``) counts only once every core test
    of its exercise passed: otherwise it keeps its status, scores 0 and is flagged ``gated``;
 4. :func:`apply_budget` — the exercise is worth its budget (``grader/points.toml``), shared among
-   its tests in proportion to their weights; only passed, ungated tests score.
+   its tests in proportion to their weights; only passed, ungated tests score. When the hidden
+   tests did not run, their weight (``grader/suite_weights.json``) still takes its share: the
+   public tests score what they are worth in the official grade, not the whole budget.
 """
 
 from __future__ import annotations
 
 import math
 
-from grader import forbidden, points
+from grader import forbidden, points, suite_weights
 from grader.collect import SectionJob
+from grader.messages import t
 from grader.results import ExerciseResult, SectionResult, TestResult
 from grader.run import RunOutcome
 
-NOT_RUN_MESSAGE = "not run: the test run stopped before this test"
 UNTAGGED = "(untagged)"
+BUDGET_USED_UP = "not run: time budget used up"  # grader.sandbox.pool's words (not imported: no sandbox here)
+
+
+def not_run_message() -> str:
+    return t("not_run")
 
 
 def gate_message(exercise: str) -> str:
-    return f"基本テストがすべて通ってから加点 (counts once the core tests of {exercise} pass)"
+    return t("gate", exercise=exercise)
 
 
-def judge_section(job: SectionJob, outcome: RunOutcome, budgets: dict[str, float] | None = None) -> SectionResult:
+def judge_section(
+    job: SectionJob, outcome: RunOutcome, budgets: dict[str, float] | None = None, hidden: bool | None = None
+) -> SectionResult:
     """Points for passed tests only; a test that did not run scores 0 and says why. ``budgets``
-    (exercise → points) defaults to the course's table for the section."""
+    (exercise → points) defaults to the course's table for the section. ``hidden``: whether the
+    hidden tests ran (default: whether any record is of a hidden test); when they did not, the
+    public tests keep only their share of each budget."""
     result = SectionResult(
         job.section.name, problems=[*job.problems, *outcome.problems], seconds=outcome.seconds, sandbox=outcome.sandbox
     )
@@ -39,11 +50,14 @@ def judge_section(job: SectionJob, outcome: RunOutcome, budgets: dict[str, float
         budgets = points.budgets().get(job.section.name, {})
     result.exercises = records_to_results(outcome.records, job.problems)
     banned = forbidden_exercises(job, outcome)
+    if hidden is None:
+        hidden = any(r.get("hidden") for r in outcome.records)
     for exercise in result.exercises:
         if exercise.name in banned:
             apply_forbidden(exercise, banned[exercise.name])
         apply_core_gate(exercise)
-        apply_budget(exercise, budgets.get(exercise.name))
+        absent = 0.0 if hidden else suite_weights.hidden_weight(job.section.name, exercise.name)
+        apply_budget(exercise, budgets.get(exercise.name), absent)
     return result
 
 
@@ -62,7 +76,9 @@ def record_to_result(record: dict, problems: list[str] = ()) -> TestResult:
     status = record["status"]
     message = record.get("message", "")
     if status == "not run":
-        message = NOT_RUN_MESSAGE
+        message = not_run_message()
+    elif message.startswith(BUDGET_USED_UP):
+        message = t("time_budget")
     elif status != "passed" and problems and not message:
         message = problems[0]
     return TestResult(
@@ -114,10 +130,13 @@ def apply_core_gate(exercise: ExerciseResult) -> None:
             test.message = gate_message(exercise.name)
 
 
-def apply_budget(exercise: ExerciseResult, budget: float | None) -> None:
-    """Share ``budget`` among the tests by weight (no budget: the weights are the points)."""
+def apply_budget(exercise: ExerciseResult, budget: float | None, absent_weight: float = 0.0) -> None:
+    """Share ``budget`` among the tests by weight (no budget: the weights are the points).
+    ``absent_weight``: the weight of tests that did not run here (the hidden ones in a public-only
+    grade); they keep their share, so the tests here are worth what they are worth officially."""
     exercise.budget = budget
-    worth = points.shares(budget, [t.weight for t in exercise.tests])
+    weights = [test.weight for test in exercise.tests]
+    worth = points.shares(budget, weights + [absent_weight] if absent_weight > 0 else weights)
     for test, max_score in zip(exercise.tests, worth):
         test.max_score = max_score
         test.score = max_score if test.status == "passed" and not test.gated else 0.0

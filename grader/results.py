@@ -50,6 +50,11 @@ class ExerciseResult:
         return _total(t.max_score for t in self.tests)
 
     @property
+    def official_max(self) -> float:
+        """What the exercise is worth in the official grade: its budget (else what its tests are worth)."""
+        return self.max_score if self.budget is None else self.budget
+
+    @property
     def passed(self) -> int:
         """Tests that passed and counted (a gated test does not count)."""
         return sum(t.status == "passed" and not t.gated for t in self.tests)
@@ -74,6 +79,10 @@ class SectionResult:
     @property
     def max_score(self) -> float:
         return _total(e.max_score for e in self.exercises)
+
+    @property
+    def official_max(self) -> float:
+        return _total(e.official_max for e in self.exercises)
 
 
 @dataclass
@@ -101,12 +110,24 @@ class GradeResult:
     def max_score(self) -> float:
         return _total(s.max_score for s in self.sections)
 
+    @property
+    def official_max(self) -> float:
+        """The official maximum of the sections graded; above ``max_score`` when only the public
+        tests ran (they carry only their share of each budget)."""
+        return _total(s.official_max for s in self.sections)
+
+    @property
+    def public_only(self) -> bool:
+        """Only the public tests ran: the points are their share, the hidden tests grade the rest."""
+        return not self.hidden_included
+
     def to_dict(self) -> dict:
         def section(s: SectionResult) -> dict:
             return {
                 "name": s.name,
                 "score": s.score,
                 "max_score": s.max_score,
+                "official_max_score": s.official_max,
                 "problems": s.problems,
                 "seconds": round(s.seconds, 2),
                 "student_output_bytes": s.sandbox.get("output_bytes", 0),
@@ -116,6 +137,7 @@ class GradeResult:
                         "score": e.score,
                         "max_score": e.max_score,
                         "budget": e.budget,
+                        "official_max_score": e.official_max,
                         "bonus": e.bonus,
                         "public_max": e.public_max,
                         "passed": e.passed,
@@ -130,6 +152,7 @@ class GradeResult:
             "target": self.target,
             "score": self.score,
             "max_score": self.max_score,
+            "official_max_score": self.official_max,
             "hidden_included": self.hidden_included,
             "seed": self.seed if self.seed is not None else "secret",
             "sandboxed": self.sandboxed,

@@ -11,8 +11,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from grader.messages import t as msg
 from grader.report.escape import one_line
-from grader.report.table import points_line
+from grader.report.table import points_line, public_only_line
 from grader.results import GradeResult
 
 
@@ -30,13 +31,10 @@ def render_gradescope(result: GradeResult) -> dict:
                     "output_format": "text",
                     "visibility": "after_published" if t.hidden else "visible",
                 })  # fmt: skip
-    output = [points_line(result)]
+    output = [points_line(result)] + ([public_only_line(result)] if result.public_only else [])
     output += [f"{s.name}: {one_line(p)}" for s in result.sections for p in s.problems]
     if result.tampered:
-        output.append(
-            "Protected files changed (ignored, graded with the course's copies): "
-            + "; ".join(one_line(t) for t in result.tampered)
-        )
+        output.append(msg("summary.tampered") + " " + "; ".join(one_line(t) for t in result.tampered))
     return {
         "score": result.score,
         "max_score": result.max_score,

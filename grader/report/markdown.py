@@ -5,9 +5,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from grader.messages import t
 from grader.report.escape import markdown_text
-from grader.report.table import _pts, points_cell, points_line
-from grader.results import GradeResult, protection_summary
+from grader.report.table import _pts, _share, points_cell, points_line, public_only_line, score_text
+from grader.results import GradeResult
 
 MAX_FAILURES = 40  # per report: a comment must stay readable (and under GitHub's size limit)
 
@@ -23,48 +24,48 @@ def _name(text: str) -> str:
 
 
 def render_markdown(result: GradeResult) -> str:
-    lines = [f"## Grade: {_pts(result.score)} / {_pts(result.max_score)}", ""]
-    lines += ["| section | exercise | points | tests passed |", "|---|---|---:|---:|"]
+    if result.public_only:
+        score, max_score, budget = _share(result.score), _share(result.max_score), _pts(result.official_max)
+        lines = [t("md.grade_public", score=score, max=max_score, budget=budget), ""]
+    else:
+        lines = [t("md.grade", score=_pts(result.score), max=_pts(result.max_score)), ""]
+    points_head = t("col.public_points") if result.public_only else t("col.points")
+    lines += [
+        f"| {t('col.section')} | {t('col.exercise')} | {points_head} | {t('col.passed')} |",
+        "|---|---|---:|---:|",
+    ]
     for s in result.sections:
         for e in s.exercises:
             lines.append(f"| {_name(s.name)} | {_name(e.name)} | {points_cell(e)} | {e.passed}/{e.total} |")
-        lines.append(f"| **{_name(s.name)}** | **total** | **{_pts(s.score)}/{_pts(s.max_score)}** | |")
+        total = score_text(s.score, s.max_score, s.official_max)
+        lines.append(f"| **{_name(s.name)}** | **{t('row.total')}** | **{total}** | |")
     lines.append("")
     problems = [(s.name, p) for s in result.sections for p in s.problems]
     if problems:
-        lines += ["### Problems", ""] + [f"- **{_name(n)}**: {_cell(p)}" for n, p in problems] + [""]
+        lines += [t("md.problems"), ""] + [f"- **{_name(n)}**: {_cell(p)}" for n, p in problems] + [""]
     failures = [
-        (s.name, e.name, t)
+        (s.name, e.name, test)
         for s in result.sections
         for e in s.exercises
-        for t in e.tests
-        if (t.status != "passed" or t.gated) and "not implemented yet" not in t.message
+        for test in e.tests
+        if (test.status != "passed" or test.gated) and "not implemented yet" not in test.message
     ]
     if failures:
-        lines += ["<details><summary>What failed and why</summary>", ""]
-        for name, ex, t in failures[:MAX_FAILURES]:
-            tag = " (hidden)" if t.hidden else ""
-            lines.append(f"- {_name(name)} · {_name(ex)} · {_cell(t.name)}{tag}: {_cell(t.message)}")
+        lines += [f"<details><summary>{t('md.failures')}</summary>", ""]
+        for name, ex, test in failures[:MAX_FAILURES]:
+            tag = t("tag.hidden") if test.hidden else ""
+            lines.append(f"- {_name(name)} · {_name(ex)} · {_cell(test.name)}{tag}: {_cell(test.message)}")
         if len(failures) > MAX_FAILURES:
-            lines.append(f"- … and {len(failures) - MAX_FAILURES} more")
+            lines.append(f"- {t('md.more', n=len(failures) - MAX_FAILURES)}")
         lines += ["", "</details>", ""]
     if result.tampered:
-        lines += ["### Protected files changed", "",
-                  "Graded with the course's own copies; these changes were ignored:", ""]  # fmt: skip
-        lines += [f"- {_cell(t)}" for t in result.tampered] + [""]
+        lines += [t("md.tampered"), "", t("md.tampered_note"), ""]
+        lines += [f"- {_cell(name)}" for name in result.tampered] + [""]
     notes = []
-    if not result.hidden_included:
-        notes.append("Only the public tests were graded (the hidden tests are not available here).")
-    if result.sandboxed:
-        p = protection_summary(result)
-        if p:
-            notes.append(
-                "Sandbox: separate uid " + ("yes" if p["separate_uid"] else "no")
-                + f", network {p['network']}, grader files readable: " + ("yes" if p["grader_files_readable"] else "no")
-                + ", limits " + ", ".join(f"{k}={v}" for k, v in p["limits"].items())
-            )  # fmt: skip
-    else:
-        notes.append("Graded without the sandbox (trusted code only).")
+    if result.public_only:
+        notes.append(public_only_line(result))
+    if not result.sandboxed:
+        notes.append(t("summary.no_sandbox"))
     lines += [f"_{n}_" for n in notes] + ["", f"`{points_line(result)}`", ""]
     return "\n".join(lines)
 

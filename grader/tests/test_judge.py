@@ -15,6 +15,12 @@ from grader.sections import Section, all_sections
 TOY = Section("sec99_toy")
 
 
+@pytest.fixture(autouse=True)
+def _japanese(monkeypatch):
+    """The default language, whatever $LANG the machine running the tests has."""
+    monkeypatch.setenv("COURSE_LANG", "ja")
+
+
 def record(name, exercise, status="passed", points_=1.0, needs_core=False, hidden=False, message=""):
     return {
         "nodeid": f"tests/test_sec99_toy.py::{name}",
@@ -90,6 +96,34 @@ def test_budget_is_shared_by_weight_and_is_the_maximum():
     assert result.max_score == 5 and result.score == 1.25
 
 
+def test_public_only_grade_keeps_the_hidden_tests_share(monkeypatch):
+    """Oracle: by hand — budget 8 over public weight 1 and hidden weight 3 (suite_weights.json):
+    without the hidden tests the public test is worth 8 × 1/4 = 2, not the whole 8."""
+    from grader import suite_weights
+
+    monkeypatch.setattr(suite_weights, "table", lambda: {"sec99_toy": {"f": {"public": 1.0, "hidden": 3.0}}})
+    ex, result = judge([record("a", "f", points_=1)], {"f": 8})
+    assert ex["f"].max_score == 2 == ex["f"].score == ex["f"].public_max and ex["f"].official_max == 8
+    assert result.max_score == 2 and result.official_max == 8
+    # with the hidden tests in the run, the table is not used: the run's own weights share the budget
+    ex, _ = judge([record("a", "f", points_=1), record("h", "f", points_=1, hidden=True)], {"f": 8})
+    assert ex["f"].max_score == 8 and ex["f"].tests[0].max_score == 4
+
+
+def test_a_public_only_grade_of_the_reference_scores_the_public_share_of_the_table(monkeypatch):
+    """Oracle: the suite weights of the real table — every exercise's public maximum is
+    budget × public / (public + hidden)."""
+    from grader import suite_weights
+
+    table = suite_weights.table()
+    section, weights = "sec39_attention_math", table["sec39_attention_math"]["softmax"]
+    records = [record("a", "softmax", points_=weights["public"])]
+    result = judge_section(SectionJob(Section(section), Section(section).module_file("/nonexistent")),
+                           RunOutcome(records), budgets={"softmax": 4})  # fmt: skip
+    expected = 4 * weights["public"] / (weights["public"] + weights["hidden"])
+    assert result.exercises[0].max_score == pytest.approx(expected, rel=1e-12) and expected < 4
+
+
 def test_shares_add_up_to_the_budget_exactly():
     """Sevenths do not add up in binary floating point; the totals still equal the budget."""
     records = [record(f"t{i}", "f", points_=w) for i, w in enumerate([1, 2, 4])]
@@ -124,9 +158,12 @@ def test_json_report_carries_the_new_exercise_fields():
     assert {"needs_core", "gated", "weight"} <= exercise["tests"][1].keys()
 
 
-def test_a_test_that_did_not_run_says_why():
+def test_a_test_that_did_not_run_says_why(monkeypatch):
     ex, _ = judge([record("a", "f", status="not run")], {"f": 2})
-    assert ex["f"].tests[0].message.startswith("not run") and ex["f"].score == 0
+    assert ex["f"].tests[0].message.startswith("実行されず (not run)") and ex["f"].score == 0
+    monkeypatch.setenv("COURSE_LANG", "en")
+    ex, _ = judge([record("a", "f", status="not run")], {"f": 2})
+    assert ex["f"].tests[0].message.startswith("not run: the test run stopped")
 
 
 # --- forbidden shortcuts: static scan and run time, merged ---------------------------------------
@@ -198,6 +235,17 @@ def test_point_table_is_valid_for_the_suites(tagged):
     """Every tested exercise has a budget of 2–10 (halves allowed) or 0; no budget without tests."""
     problems = points.validate(points.budgets(), tagged)
     assert not problems, "grader/points.toml:\n" + "\n".join(problems)
+
+
+def test_suite_weights_table_matches_the_suites(tagged):
+    """grader/suite_weights.json (the public and hidden weights a public-only grade shares the
+    budgets with) is what the suites' markers say."""
+    from grader import suite_weights
+
+    now = {s: {e: {k: round(v, 9) for k, v in w.items()} for e, w in ex.items()} for s, ex in tagged.items()}
+    assert suite_weights.table() == now, (
+        "grader/suite_weights.json is out of date: run `python -m grader.suite_weights`"
+    )
 
 
 def test_point_table_validation_finds_each_kind_of_mistake():
@@ -380,7 +428,7 @@ def _raw_points(monkeypatch):
     import grader.judge as judge_module
 
     real = judge_module.apply_budget
-    monkeypatch.setattr(judge_module, "apply_budget", lambda exercise, budget: real(exercise, None))
+    monkeypatch.setattr(judge_module, "apply_budget", lambda exercise, budget, absent=0.0: real(exercise, None, absent))
 
 
 def _static_scan_only(monkeypatch):

@@ -112,7 +112,7 @@ def test_markdown_has_one_points_line_and_no_heading_from_the_attacker():
     md = render_markdown(hostile_result())
     assert [line for line in md.splitlines() if "Points" in line and "331.5" not in line]
     assert sum(line.startswith("#") for line in md.splitlines()) == len(
-        [line for line in md.splitlines() if line.startswith(("## Grade", "### "))]
+        [line for line in md.splitlines() if line.startswith(("## 採点結果", "## 公開テスト", "## Grade", "### "))]
     )
 
 

@@ -6,6 +6,7 @@ import json
 import shutil
 import xml.etree.ElementTree as ET
 
+import pytest
 from helpers import run_cli
 from markdown_it import MarkdownIt
 
@@ -18,6 +19,12 @@ from grader.results import ExerciseResult, GradeResult, SectionResult, TestResul
 from grader.sections import REPO, SOLUTIONS, Section
 
 SMALL = Section("sec38_attention")
+
+
+@pytest.fixture(autouse=True)
+def _japanese(monkeypatch):
+    """The default language, whatever $LANG the machine running the tests has."""
+    monkeypatch.setenv("COURSE_LANG", "ja")
 
 
 def sample() -> GradeResult:
@@ -34,7 +41,7 @@ def test_points_line_and_markdown():
     result = sample()
     assert points_line(result) == "Points 2/4"
     md = render_markdown(result)
-    assert "## Grade: 2 / 4" in md and "`softmax`" in md and "Points 2/4" in md
+    assert "## 採点結果 (grade): 2 / 4" in md and "`softmax`" in md and "Points 2/4" in md
     assert "(hidden)" in md and "\\|" in md and "<b>" not in md  # table-safe, no HTML from messages
     text = MarkdownIt("commonmark").enable("table").render(md)
     assert "modified: tests/test_sec39_attention_math.py" in text and "boom" in md
@@ -83,7 +90,8 @@ def test_grade_writes_every_format_and_keeps_the_official_seed_secret(tmp_path):
     data = json.loads(out["json"].read_text(encoding="utf-8"))
     assert data["score"] == data["max_score"] > 0 and data["sandboxed"] is True
     assert data["seed"] == "secret"
-    assert "Points" in proc.stdout and "Sandboxed" in proc.stdout
+    assert "Points" in proc.stdout and "Sandboxed" not in proc.stdout  # the limits: --verbose and the JSON
+    assert data["protections"]["limits"]
     for path in out.values():
         assert "987654321" not in path.read_text(encoding="utf-8")
     assert json.loads(out["gs"].read_text(encoding="utf-8"))["score"] == data["score"]
@@ -98,3 +106,69 @@ def test_bonus_and_gated_tests_are_shown_as_such():
     md = render_markdown(GradeResult("sub", [section]))
     assert "ボーナス (bonus, 0 点)" in md and "| 1/1 |" in md  # the bonus row: tests passed, no 0/0 points
     assert "| 0/2 |" in md  # a gated test did not count as passed
+
+
+def public_only_sample() -> GradeResult:
+    """softmax: budget 8, the public test's share 2 (hidden weight 3 of 4), passed."""
+    ex = ExerciseResult("softmax", [TestResult("test_a", "passed", 2, 2)], budget=8, public_max=2)
+    return GradeResult("sub", [SectionResult("sec39_attention_math", [ex])], hidden_included=False)
+
+
+def _terminal(result, **kwargs) -> str:
+    import io
+
+    from rich.console import Console
+
+    from grader.report.table import print_table
+
+    out = io.StringIO()
+    print_table(result, Console(file=out, width=160, force_terminal=False, color_system=None), **kwargs)
+    return out.getvalue()
+
+
+def test_public_only_points_say_public_share_of_the_budget_everywhere():
+    """Oracle: by hand — public 2 / 2 of the official 8; the hidden tests grade the other 6."""
+    result = public_only_sample()
+    assert points_line(result) == "Points 2/2 (公開テストのみ (public tests only)、配点 (budget) 8)"
+    text = _terminal(result)
+    assert "2/2 (配点 8)" in text and "非公開テスト (hidden tests) が採点" in text and "残りの 6 点" in text
+    assert text.rstrip().splitlines()[-1] == points_line(result)
+    md = render_markdown(result)
+    assert "2/2 (配点 8)" in md and "配点 (budget) 8 点のうち" in md and "残りの 6 点" in md
+    data = result.to_dict()
+    assert data["max_score"] == 2 and data["official_max_score"] == 8 and data["hidden_included"] is False
+    assert data["sections"][0]["exercises"][0]["official_max_score"] == 8
+
+
+def test_public_only_points_in_english(monkeypatch):
+    monkeypatch.setenv("COURSE_LANG", "en")
+    result = public_only_sample()
+    assert points_line(result) == "Points 2/2 (public tests only, of the official 8)"
+    text = _terminal(result)
+    assert "2/2 of 8" in text and "the hidden tests grade the remaining 6" in text and "points" in text
+    assert "## Grade of the public tests: 2 / 2 of the official 8" in render_markdown(result)
+
+
+def test_official_grade_shows_points_as_before():
+    result = sample()
+    text = _terminal(result)
+    assert points_line(result) == "Points 2/4" and "配点" not in text and "hidden tests" not in text
+
+
+def test_sandbox_limits_only_with_verbose():
+    """The limits line is noise for a student: --verbose only (and always in the JSON)."""
+    result = sample()
+    result.sections[0].sandbox = {"protections": {"limits": {"cpu_s": 60}, "network": "none"}}
+    assert "Sandboxed" not in _terminal(result)
+    assert "Sandboxed" in _terminal(result, verbose=True) and "cpu_s=60" in _terminal(result, verbose=True)
+    assert result.to_dict()["protections"]["limits"] == {"cpu_s": 60}
+
+
+def test_bonus_rows_say_bonus_in_every_view(monkeypatch):
+    bonus = ExerciseResult("generate_with_kv_cache", [TestResult("test_same_ids", "passed", 0, 0)], budget=0)
+    result = GradeResult("sub", [SectionResult("sec42_gpt", [bonus])])
+    assert "ボーナス (bonus, 0 点)" in _terminal(result) and "ボーナス (bonus, 0 点)" in render_markdown(result)
+    row = next(line for line in _terminal(result).splitlines() if "generate_with_kv_cache" in line)
+    assert "0/0" not in row and "1/1" in row  # its tests passed / total, no unexplained 0/0 points
+    monkeypatch.setenv("COURSE_LANG", "en")
+    assert "bonus (0 points)" in _terminal(result)
