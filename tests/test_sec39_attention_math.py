@@ -155,3 +155,38 @@ def test_reversal_attention_step_ignores_padding(attention_math):
         show_values=True,
     )
     check_close(context, torch.ones(1, 2, 3), "context with position 1 masked", rtol=0, atol=1e-6, show_values=True)
+
+
+def _autograd_attention(dout, Q, K, V, mask=None):
+    """Oracle: torch.autograd through softmax(Q Kᵀ / sqrt(d_k)) V in float64 (fully masked rows → 0)."""
+    import torch
+
+    Qt, Kt, Vt = (torch.tensor(a, dtype=torch.float64, requires_grad=True) for a in (Q, K, V))
+    S = Qt @ Kt.transpose(-1, -2) / math.sqrt(Q.shape[-1])
+    if mask is not None:
+        S = S.masked_fill(~torch.as_tensor(mask), -math.inf)
+    out = torch.nan_to_num(torch.softmax(S, dim=-1)) @ Vt
+    (out * torch.as_tensor(dout)).sum().backward()
+    return Qt.grad.numpy(), Kt.grad.numpy(), Vt.grad.numpy()
+
+
+@pytest.mark.exercise("softmax_attention_backward", points=1)
+@pytest.mark.parametrize("masked", [False, True], ids=["no_mask", "causal_mask"])
+def test_softmax_attention_backward_matches_autograd(attention_math, masked):
+    # oracle: torch.autograd in float64 on the same forward pass
+    rng = np.random.default_rng(39)
+    Q, K, V, dout = rng.normal(size=(3, 4)), rng.normal(size=(3, 4)), rng.normal(size=(3, 2)), rng.normal(size=(3, 2))
+    mask = np.tril(np.ones((3, 3), dtype=bool)) if masked else None
+    got = call(attention_math, "softmax_attention_backward", dout, Q, K, V, mask=mask)
+    for name, g, expected in zip(("dQ", "dK", "dV"), got, _autograd_attention(dout, Q, K, V, mask)):
+        check_close(g, expected, f"{name} (see the docstring's four lines)", **F64, show_values=True)
+
+
+@pytest.mark.exercise("numerical_gradient", points=1)
+def test_numerical_gradient_of_attention_matches_autograd(attention_math):
+    # oracle: torch.autograd in float64; central differences with eps = 1e-6 agree to 1e-6
+    rng = np.random.default_rng(40)
+    Q, K, V, dout = rng.normal(size=(2, 3)), rng.normal(size=(4, 3)), rng.normal(size=(4, 2)), rng.normal(size=(2, 2))
+    got = call(attention_math, "numerical_attention_gradients", dout, Q, K, V)
+    for name, g, expected in zip(("dQ", "dK", "dV"), got, _autograd_attention(dout, Q, K, V)):
+        check_close(g, expected, f"{name} by central differences", rtol=0, atol=1e-6, show_values=True)

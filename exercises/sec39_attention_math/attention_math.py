@@ -145,6 +145,108 @@ def attention_with_residual(h, W_q, W_k, W_v, mask=None):
     raise NotImplementedError("attention_with_residual: your code here (see the docstring)")
 
 
+# --- Bonus: attention's backward pass by hand, checked by finite differences ------------------
+
+
+def _sum_to_shape(g, shape):
+    """Sum a broadcast gradient ``g`` back to ``shape`` (leading axes added, or axes of size 1)."""
+    g = g.sum(axis=tuple(range(g.ndim - len(shape)))) if g.ndim > len(shape) else g
+    return g.sum(axis=tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1), keepdims=True)
+
+
+def softmax_attention_backward(dout, Q, K, V, mask=None):
+    """Bonus: the gradients of ``softmax_attention`` by hand, ``(dQ, dK, dV)`` for the upstream gradient ``dout``.
+
+    With ``S = Q Kᵀ / sqrt(d_k)``, ``P = softmax(S, mask)`` (rows) and ``out = P V``, the chain rule
+    through each step gives, for a loss ``L`` with ``dout = ∂L/∂out``::
+
+        dV = Pᵀ dout                              (..., Tk, d_v)   out = P V is linear in V
+        dP = dout Vᵀ                              (..., Tq, Tk)    ... and in P
+        dS = P ⊙ (dP − rowsum(dP ⊙ P))            (..., Tq, Tk)    softmax's Jacobian diag(p) − p pᵀ, row by row
+        dQ = dS K / sqrt(d_k),  dK = dSᵀ Q / sqrt(d_k)             S is bilinear in Q and K, times the scale
+
+    Masked entries have ``P = 0``, so they pass no gradient; a query whose keys are all masked
+    (a row of ``P`` all 0, ``out`` row 0) gets ``dQ`` 0 and sends nothing to ``dK`` or ``dV``.
+
+    Args:
+        dout: ``(..., Tq, d_v)``, the gradient of the loss with respect to ``out``.
+        Q: ``(..., Tq, d_k)``; K: ``(..., Tk, d_k)``; V: ``(..., Tk, d_v)``.
+        mask: optional bool, broadcastable to ``(..., Tq, Tk)``; True = query may attend to key.
+
+    Returns:
+        ``(dQ, dK, dV)`` shaped like ``Q``, ``K``, ``V``, in ``Q``'s float dtype. When ``K`` or ``V``
+        broadcast over leading dimensions of ``Q``, their gradients are summed over those dimensions.
+
+    Raises:
+        ValueError: ``dout`` is not shaped like the output ``(..., Tq, d_v)`` (message names
+        ``dout``), or any error of ``softmax_attention``.
+
+    Figure: chatgpt-book-ch6-39-3-attention-weighted-sum.png
+    Hint: recompute ``P`` with your ``softmax_attention`` (it returns the weights), then apply the
+    four lines above with ``np.swapaxes(·, -1, -2)`` for the transposes; ``rowsum`` keeps its axis
+    (``keepdims=True``) so that it broadcasts over the row.
+    """
+    dout, Q, K, V = np.asarray(dout), np.asarray(Q), np.asarray(K), np.asarray(V)
+    raise NotImplementedError("softmax_attention_backward: your code here (see the docstring)")
+
+
+def numerical_gradient(f, x, eps=1e-6):
+    """Bonus: the gradient of a scalar function ``f`` at ``x`` by central differences.
+
+    ``grad[i] = (f(x + eps e_i) − f(x − eps e_i)) / (2 eps)`` for every entry ``i`` of ``x`` (``e_i``
+    = 1 at entry ``i``, 0 elsewhere). The error is of order ``eps²`` (one-sided differences
+    ``(f(x + eps e_i) − f(x)) / eps`` err by order ``eps``), so in float64 with ``eps = 1e-6`` it
+    agrees with an exact gradient to about 1e-6 or better.
+
+    Args:
+        f: function of one array shaped like ``x`` returning a number.
+        x: the point, an array of any shape (floats; integers are treated as float64).
+        eps: the step.
+
+    Returns:
+        array shaped like ``x`` in ``x``'s float dtype. ``x`` is unchanged afterwards (perturb a
+        copy, or put every entry back).
+
+    Raises:
+        ValueError: ``eps`` is not a positive number (message names ``eps``).
+
+    Figure: chatgpt-book-ch6-39-3-attention-weighted-sum.png
+    Hint: loop over ``np.ndindex(x.shape)`` on a float copy of ``x``; set one entry to
+    ``x_i + eps``, then ``x_i − eps``, evaluate ``f`` each time, then put ``x_i`` back.
+    """
+    x = np.asarray(x)
+    raise NotImplementedError("numerical_gradient: your code here (see the docstring)")
+
+
+def _attention_output(Q, K, V, mask=None):
+    """The forward pass the finite differences differentiate (given; independent of your functions)."""
+    S = Q @ np.swapaxes(K, -1, -2) / math.sqrt(Q.shape[-1])  # (..., Tq, Tk)
+    keep = np.ones(S.shape, dtype=bool) if mask is None else np.broadcast_to(mask, S.shape)
+    S = np.where(keep, S, -np.inf)
+    top = np.max(S, axis=-1, keepdims=True)
+    e = np.exp(S - np.where(np.isfinite(top), top, 0))  # exp(-inf) = 0 at masked entries
+    total = e.sum(axis=-1, keepdims=True)
+    return (e / np.where(total > 0, total, 1)) @ V  # (..., Tq, d_v)
+
+
+def numerical_attention_gradients(dout, Q, K, V, mask=None, eps=1e-6):
+    """Given: ``(dQ, dK, dV)`` by your ``numerical_gradient``, to check ``softmax_attention_backward``.
+
+    The scalar ``L = sum(out ⊙ dout)`` has ``∂L/∂out = dout``, so its gradients with respect to
+    ``Q``, ``K`` and ``V`` are exactly what ``softmax_attention_backward(dout, Q, K, V, mask)``
+    returns. Each is computed by ``numerical_gradient`` with the other two arrays held fixed.
+    """
+    dout, Q, K, V = (np.asarray(a) for a in (dout, Q, K, V))
+
+    def loss(q, k, v):
+        return float(np.sum(_attention_output(q, k, v, mask) * dout))
+
+    dQ = numerical_gradient(lambda q: loss(q, K, V), Q, eps)
+    dK = numerical_gradient(lambda k: loss(Q, k, V), K, eps)
+    dV = numerical_gradient(lambda v: loss(Q, K, v), V, eps)
+    return dQ, dK, dV
+
+
 # --- §39 in PyTorch: attention learns to reverse a sequence (fig 39-4) ------------------------
 #
 # Task: read a sequence of symbols and write it backwards, e.g. ``7 3 9 4 -> 4 9 3 7``.

@@ -531,6 +531,126 @@ def test_attention_with_residual_rejects_bad_weights(attention_math, case, name,
     expect_value_error(attention_math, "attention_with_residual", name, h, W_q, W_k, W_v, pattern=pattern)
 
 
+# --- bonus: softmax_attention_backward and numerical_gradient ----------------------------------
+
+
+def autograd_attention(dout, Q, K, V, mask=None):
+    """Oracle: torch.autograd in float64 through softmax(Q Kᵀ / sqrt(d_k)) V; a fully masked row is 0."""
+    Qt, Kt, Vt = (torch.tensor(np.asarray(a, dtype=np.float64), requires_grad=True) for a in (Q, K, V))
+    S = Qt @ Kt.transpose(-1, -2) / np.sqrt(Q.shape[-1])
+    if mask is not None:
+        S = S.masked_fill(~torch.from_numpy(np.asarray(mask)), -np.inf)
+    out = torch.nan_to_num(torch.softmax(S, dim=-1)) @ Vt
+    (out * torch.from_numpy(np.asarray(dout, dtype=np.float64))).sum().backward()
+    return Qt.grad.numpy(), Kt.grad.numpy(), Vt.grad.numpy()
+
+
+def attention_case(seed, k, q_batch=(), kv_batch=None, Tq=4, Tk=5, d_k=3, d_v=2, masked=False, dtype=np.float64):
+    """Seeded (dout, Q, K, V, mask); with ``masked`` a random mask with query 1 fully masked."""
+    rng = rng_for(seed, k)
+    kv_batch = q_batch if kv_batch is None else kv_batch
+    Q, K, V = (
+        rng.normal(size=q_batch + (Tq, d_k)),
+        rng.normal(size=kv_batch + (Tk, d_k)),
+        rng.normal(size=kv_batch + (Tk, d_v)),
+    )
+    out_batch = np.broadcast_shapes(q_batch, kv_batch)
+    dout = rng.normal(size=out_batch + (Tq, d_v))
+    mask = None
+    if masked:
+        mask = rng.random((Tq, Tk)) < 0.6
+        mask[:, 0] = True
+        mask[1] = False
+    return tuple(a.astype(dtype) for a in (dout, Q, K, V)) + (mask,)
+
+
+def check_gradients(got, expected, what, **tol):
+    for name, g, e in zip(("dQ", "dK", "dV"), got, expected):
+        check_ndarray(g, name)
+        check_close(g, e, f"{name} {what}", **tol)
+
+
+@pytest.mark.exercise("softmax_attention_backward", points=2)
+@pytest.mark.parametrize("batch", [(), (2,), (2, 3)])
+@pytest.mark.parametrize("masked", [False, True], ids=["no_mask", "mask"])
+def test_backward_matches_autograd(attention_math, seed, batch, masked):
+    # oracle: torch.autograd in float64; Tq ≠ Tk and d_k ≠ d_v so that a transposed product shows
+    dout, Q, K, V, mask = attention_case(seed, 40, batch, masked=masked)
+    got = call(attention_math, "softmax_attention_backward", dout, Q, K, V, mask=mask)
+    check_gradients(got, autograd_attention(dout, Q, K, V, mask), "against torch.autograd", **F64)
+
+
+@pytest.mark.exercise("softmax_attention_backward", points=1)
+def test_backward_sums_over_broadcast_keys(attention_math, seed):
+    # oracle: torch.autograd in float64; K and V shared by a batch of queries get the summed gradient
+    dout, Q, K, V, mask = attention_case(seed, 41, q_batch=(3,), kv_batch=())
+    got = call(attention_math, "softmax_attention_backward", dout, Q, K, V)
+    check_gradients(got, autograd_attention(dout, Q, K, V), "when K and V broadcast over the batch", **F64)
+
+
+@pytest.mark.exercise("softmax_attention_backward", points=1)
+def test_backward_float32(attention_math, seed):
+    # oracle: torch.autograd in float64, float32 tolerance; convention: float32 in, float32 out
+    dout, Q, K, V, mask = attention_case(seed, 42, (2,), masked=True, dtype=np.float32)
+    got = call(attention_math, "softmax_attention_backward", dout, Q, K, V, mask=mask)
+    for name, g in zip(("dQ", "dK", "dV"), got):
+        check_dtype(g, np.float32, f"{name} for float32 inputs")
+    check_gradients(got, autograd_attention(dout, Q, K, V, mask), "in float32", **F32)
+
+
+@pytest.mark.exercise("softmax_attention_backward", points=1, needs_core=True)
+def test_backward_fully_masked_query_gets_zero_gradient(attention_math, seed):
+    # convention: a query that may attend to nothing has output 0, so its dQ row is exactly 0
+    dout, Q, K, V, mask = attention_case(seed, 43, masked=True)
+    dQ, _, _ = no_warnings(call, attention_math, "softmax_attention_backward", dout, Q, K, V, mask=mask)
+    check_close(dQ[1], np.zeros(Q.shape[-1]), "dQ of the fully masked query 1", rtol=0, atol=0)
+
+
+@pytest.mark.exercise("softmax_attention_backward", points=0.5, needs_core=True)
+def test_backward_rejects_dout_of_the_wrong_shape(attention_math, seed):
+    # contract (docstring): dout must be shaped like the output (..., Tq, d_v)
+    dout, Q, K, V, _ = attention_case(seed, 44)
+    expect_value_error(attention_math, "softmax_attention_backward", "dout", dout[:, :1], Q, K, V)
+
+
+@pytest.mark.exercise("numerical_gradient", points=2)
+@pytest.mark.parametrize("masked", [False, True], ids=["no_mask", "mask"])
+def test_numerical_gradient_matches_autograd(attention_math, seed, masked):
+    # oracle: torch.autograd in float64; central differences with eps = 1e-6 agree to 1e-6 (contract)
+    dout, Q, K, V, mask = attention_case(seed, 45, (2,), Tq=3, Tk=4, masked=masked)
+    got = call(attention_math, "numerical_attention_gradients", dout, Q, K, V, mask=mask)
+    check_gradients(got, autograd_attention(dout, Q, K, V, mask), "by central differences", rtol=0, atol=1e-6)
+
+
+@pytest.mark.exercise("numerical_gradient", points=1)
+def test_numerical_gradient_error_is_second_order(attention_math, seed):
+    # oracle: torch.autograd in float64; with eps = 1e-3 central differences err by ~eps² · f''' (< 1e-6
+    # here), one-sided differences by ~eps · f'' (~1e-4): only the central ones pass at 1e-5
+    dout, Q, K, V, _ = attention_case(seed, 46, Tq=3, Tk=4)
+    got = call(attention_math, "numerical_attention_gradients", dout, Q, K, V, eps=1e-3)
+    check_gradients(
+        got, autograd_attention(dout, Q, K, V), "with eps = 1e-3 (use central differences)", rtol=0, atol=1e-5
+    )
+
+
+@pytest.mark.exercise("numerical_gradient", points=1, needs_core=True)
+def test_numerical_gradient_float32_keeps_dtype(attention_math, seed):
+    # convention: float32 in, float32 out; oracle: torch.autograd (eps = 1e-2 in float32, loose 1e-2 atol)
+    dout, Q, K, V, _ = attention_case(seed, 47, Tq=2, Tk=3, dtype=np.float32)
+    got = call(attention_math, "numerical_attention_gradients", dout, Q, K, V, eps=1e-2)
+    for name, g in zip(("dQ", "dK", "dV"), got):
+        check_dtype(g, np.float32, f"{name} for float32 inputs")
+    check_gradients(got, autograd_attention(dout, Q, K, V), "in float32 with eps = 1e-2", rtol=0, atol=1e-2)
+
+
+@pytest.mark.exercise("numerical_gradient", points=0.5, needs_core=True)
+@pytest.mark.parametrize("eps", [0.0, -1e-6])
+def test_numerical_gradient_rejects_bad_eps(attention_math, seed, eps):
+    # contract (docstring): eps must be a positive number
+    dout, Q, K, V, _ = attention_case(seed, 48, Tq=2, Tk=2)
+    expect_value_error(attention_math, "numerical_attention_gradients", "eps", dout, Q, K, V, eps=eps)
+
+
 # --- argument checks the mutation testing showed untested ---------------------------------
 
 

@@ -27,11 +27,11 @@ def zygote_env():
     z.close()
 
 
-def judge_target(section: Section, impl: str, module_file, env=None) -> dict[str, tuple[float, float]]:
+def judge_target(section: Section, impl: str, module_file, env=None) -> dict[str, tuple[float, float, int, int]]:
     outcome = run_section(section, f"sandbox:{impl}", hidden=True, seed=0, env=env)
     result = judge_section(SectionJob(section, module_file), outcome)
     assert not outcome.problems, outcome.problems
-    return {e.name: (e.score, e.max_score) for e in result.exercises}
+    return {e.name: (e.score, e.max_score, e.passed, e.total) for e in result.exercises}
 
 
 @pytest.mark.parametrize("path", MUTANT_FILES, ids=lambda p: f"{p.parent.name}/{p.stem}")
@@ -40,9 +40,11 @@ def test_mutant_loses_points_on_its_exercise_only(path, zygote_env):
     breaks, is_forbidden = mutant_breaks(path)
     scores = judge_target(section, f"mutant:{section.name}/{path.stem}", path, zygote_env)
     assert breaks in scores, f"{path.name}: BREAKS names {breaks!r}, which has no tests"
-    score, max_score = scores[breaks]
+    score, max_score, passed, total = scores[breaks]
     if is_forbidden:
         assert score == 0, f"{path.name}: uses a forbidden shortcut but {breaks} kept {score}/{max_score}"
+    elif max_score == 0:  # a bonus exercise (0 points): one of its tests must fail
+        assert passed < total, f"{path.name}: the suites did not notice the bug in the bonus {breaks}"
     else:
         assert score < max_score, f"{path.name}: the suites did not notice the bug in {breaks}"
     others = {name: s for name, s in scores.items() if name != breaks and s[0] < s[1]}
