@@ -150,3 +150,33 @@ def test_attention_greedy_decode_max_len(attention):
     )
     check_equal(ids, [2, 2, 2], "generated ids")
     check_shape(att, (3, 3), "attention (len(ids), len(src))")
+
+
+def _constant_preference_params(b_out):
+    """A decoder whose logits are b_out at every step (W_out = 0), whatever the source."""
+    V, H = len(b_out), 2
+    enc = dict(E=np.ones((V, H)), W_x=np.eye(H), W_h=np.eye(H) * 0.5, b=np.zeros(H))
+    dec = dict(E=np.ones((V, H)), W_x=np.eye(H), W_h=np.eye(H) * 0.5, b=np.zeros(H), W_c=np.zeros((2 * H, 3)),
+               b_c=np.zeros(3), W_out=np.zeros((3, V)), b_out=np.asarray(b_out, dtype=np.float64))  # fmt: skip
+    return {"enc": enc, "dec": dec}
+
+
+@pytest.mark.exercise("beam_search_decode", points=1)
+def test_beam_search_without_eos_runs_max_len_steps(attention):
+    # oracle: log-probabilities written out; EOS = 0 is never the best, so 3 steps of token 2
+    b_out = np.array([0.0, 0.5, 1.0, 0.2])
+    log_p = b_out - np.log(np.exp(b_out).sum())
+    ids, score = call(attention, "beam_search_decode", [1, 2, 3], _constant_preference_params(b_out), 1, 0, 3, 2)
+    check_equal(ids, [2, 2, 2], "ids of the best hypothesis")
+    check_close(score, 3 * log_p[2], "score = sum of the 3 log-probabilities", **F64, show_values=True)
+
+
+@pytest.mark.exercise("beam_search_decode", points=1)
+def test_beam_search_length_penalty_divides_by_the_number_of_steps(attention):
+    # oracle: EOS = 3 is the best first token (length 1, EOS counted); [] is returned, score log p / 1 ** 1
+    b_out = np.array([0.0, 0.5, 1.0, 2.0])
+    log_p = b_out - np.log(np.exp(b_out).sum())
+    params = _constant_preference_params(b_out)
+    ids, score = call(attention, "beam_search_decode", [1], params, 1, 3, 4, 2, length_penalty=1.0)
+    check_equal(ids, [], "ids when EOS comes first (EOS itself is not returned)")
+    check_close(score, log_p[3], "score of the hypothesis [EOS] with length_penalty = 1", **F64, show_values=True)

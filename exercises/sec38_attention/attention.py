@@ -218,3 +218,46 @@ def attention_greedy_decode(src, params, bos_id, eos_id, max_len):
     the first token is already ``eos_id``).
     """
     raise NotImplementedError("attention_greedy_decode: your code here (see the docstring)")
+
+
+def beam_search_decode(src, params, bos_id, eos_id, max_len, beam_width, length_penalty=0.0):
+    """Bonus: translate one sentence by beam search instead of greedy decoding.
+
+    The encoder and the decoder steps are those of ``attention_greedy_decode``. A hypothesis is a
+    list of emitted ids with the sum of their log-probabilities ``log softmax(logits)``. At every
+    step each living hypothesis is extended by every id of the vocabulary; of all these candidates
+    the ``beam_width`` with the largest sums survive (ties → the lower id sequence first, compared
+    as lists). A survivor whose last id is ``eos_id`` is finished; the others live on, until none
+    lives or ``max_len`` steps are done (the living ones are then finished as they are). Of all
+    finished hypotheses the answer is the one with the largest
+
+        score = (sum of log-probabilities) / length ** length_penalty
+
+    (ties → the lower id sequence first). ``length`` counts the decoder steps of the hypothesis:
+    its ids plus 1 for ``eos_id`` when it ended with it — every id whose log-probability is in the sum
+    (so it is ``>= 1``). ``length_penalty = 0`` compares plain sums (short outputs win more often);
+    1 compares the mean log-probability per step. With ``beam_width = 1`` this is
+    ``attention_greedy_decode``: the same ids.
+
+    Args:
+        src: list of ``>= 1`` source ids.
+        params: ``{"enc": {...}, "dec": {...}}`` as in ``attention_greedy_decode``.
+        bos_id, eos_id: ids of the begin/end tokens of the target vocabulary.
+        max_len: most decoder steps (int >= 1).
+        beam_width: hypotheses kept per step (int >= 1).
+        length_penalty: exponent of the length normalisation (a number >= 0).
+
+    Returns:
+        ``(ids, score)``: ``ids`` the best hypothesis as a list of ints — like
+        ``attention_greedy_decode``, without ``bos_id`` and without the final ``eos_id`` — and its
+        score as a Python float.
+
+    Raises:
+        ValueError: ``src`` is empty (names ``src``); ``max_len < 1`` (names ``max_len``);
+        ``beam_width < 1`` (names ``beam_width``); ``length_penalty < 0`` (names ``length_penalty``).
+
+    Figure: chatgpt-book-ch6-38-3-seq2seq-attention.png
+    Hint: run ``attention_decoder_step`` on all living hypotheses at once (a batch of ``k`` rows,
+    ``enc_states`` repeated ``k`` times); sort the candidates with the key ``(-sum, ids)``.
+    """
+    raise NotImplementedError("beam_search_decode: your code here (see the docstring)")

@@ -809,3 +809,122 @@ def test_attention_greedy_decode_max_len_one(attention, seed):
     ids, att = call(attention, "attention_greedy_decode", src, params, 2, (path[0] + 1) % 8, 1)
     check_equal(ids, path, "ids with max_len=1")
     check_close(att, rows, "attention with max_len=1", **F64)
+
+
+# --- bonus: beam_search_decode -------------------------------------------------------------
+
+
+def sequence_log_prob(src, params, bos, tokens):
+    """Plain-loop oracle: sum of log softmax(logits) of ``tokens`` fed one by one after ``bos``."""
+    enc = params["enc"]
+    h, states = np.zeros(enc["W_h"].shape[0]), []
+    for i in src:
+        h = np.tanh(enc["E"][i] @ enc["W_x"] + h @ enc["W_h"] + enc["b"])
+        states.append(h)
+    states, y, total = np.array(states), bos, 0.0
+    for t in tokens:
+        h, logits, _ = decoder_step_loop(y, h, states, None, params["dec"])
+        total += logits[t] - np.log(np.sum(np.exp(logits - logits.max()))) - logits.max()
+        y = t
+    return total
+
+
+def exhaustive_search(src, params, bos, eos, V, max_len, length_penalty):
+    """Oracle: every possible output (n < max_len ids then EOS, or max_len ids without EOS), scored
+    sum / steps ** length_penalty; the best, ties → the lower token sequence."""
+    import itertools
+
+    words = [v for v in range(V) if v != eos]
+    outputs = [list(w) + [eos] for n in range(max_len) for w in itertools.product(words, repeat=n)]
+    outputs += [list(w) for w in itertools.product(words, repeat=max_len)]
+    scored = [(sequence_log_prob(src, params, bos, t) / len(t) ** length_penalty, t) for t in outputs]
+    score, tokens = min(scored, key=lambda s: (-s[0], s[1]))
+    return (tokens[:-1] if tokens[-1] == eos else tokens), score
+
+
+@pytest.mark.exercise("beam_search_decode", points=3)
+@pytest.mark.parametrize("length_penalty", [0.0, 0.7, 1.0])
+def test_beam_search_wide_beam_equals_exhaustive_search(attention, seed, length_penalty):
+    # oracle: exhaustive search over a 3-token vocabulary, 3 steps (a beam of 9 prunes nothing: at most
+    # 3 hypotheses live after step 1, 4 after step 2)
+    rng = rng_for(seed, 40)
+    for k in range(6):  # six cases: outputs of every length from 0 to 3 ids come up
+        params = seq2seq_attention_params(rng, 5, 3, 3, 4, 4)
+        src = rng.integers(0, 5, size=int(rng.integers(1, 5))).tolist()
+        expected_ids, expected_score = exhaustive_search(src, params, 0, 2, 3, 3, length_penalty)
+        ids, score = call(attention, "beam_search_decode", src, params, 0, 2, 3, 9, length_penalty=length_penalty)
+        check_equal(ids, expected_ids, f"best ids (case {k}, length_penalty={length_penalty})")
+        check_close(score, expected_score, f"its score (case {k}, length_penalty={length_penalty})", **F64)
+
+
+def beam_loop(src, params, bos, eos, V, max_len, beam_width, length_penalty):
+    """Plain-loop oracle of the docstring's beam search, every candidate scored from scratch."""
+    alive, finished = [[]], []
+    for step in range(1, max_len + 1):
+        candidates = sorted(((sequence_log_prob(src, params, bos, t + [v]), t + [v]) for t in alive for v in range(V)),
+                            key=lambda c: (-c[0], c[1]))[:beam_width]  # fmt: skip
+        finished += [(s, t, step) for s, t in candidates if t[-1] == eos]
+        alive = [t for s, t in candidates if t[-1] != eos]
+        if not alive:
+            break
+    finished += [(sequence_log_prob(src, params, bos, t), t, max_len) for t in alive]
+    s, tokens, length = min(finished, key=lambda f: (-f[0] / f[2] ** length_penalty, f[1]))
+    return (tokens[:-1] if tokens[-1] == eos else tokens), s / length**length_penalty
+
+
+@pytest.mark.exercise("beam_search_decode", points=2)
+@pytest.mark.parametrize("beam_width", [2, 3])
+def test_beam_search_matches_plain_loop(attention, seed, beam_width):
+    # oracle: the plain loop above (the best beam_width of all candidates survive each step)
+    rng = rng_for(seed, 43)
+    for k in range(3):
+        params = seq2seq_attention_params(rng, 6, 5, 3, 4, 4)
+        src = rng.integers(0, 6, size=int(rng.integers(2, 5))).tolist()
+        expected_ids, expected_score = beam_loop(src, params, 0, 4, 5, 4, beam_width, 0.5)
+        ids, score = call(attention, "beam_search_decode", src, params, 0, 4, 4, beam_width, length_penalty=0.5)
+        check_equal(ids, expected_ids, f"best ids (case {k}, beam_width={beam_width})")
+        check_close(score, expected_score, f"its score (case {k}, beam_width={beam_width})", **F64)
+
+
+@pytest.mark.exercise("beam_search_decode", points=2)
+def test_beam_search_of_width_one_is_greedy(attention, seed):
+    # oracle: the plain greedy loop; a beam of one keeps the argmax of every step
+    rng = rng_for(seed, 41)
+    for k in range(3):
+        params = seq2seq_attention_params(rng, 7, 9, 4, 5, 6)
+        src = rng.integers(0, 7, size=int(rng.integers(2, 7))).tolist()
+        path, _ = greedy_loop(src, params, bos=1, n=8)
+        eos = path[5] if path[5] not in path[:5] else next(t for t in range(9) if t not in path)
+        expected = path[: path.index(eos)] if eos in path else path
+        ids, score = call(attention, "beam_search_decode", src, params, 1, eos, 8, 1)
+        check_equal(ids, expected, f"ids of a beam of width 1 (case {k})")
+        steps = expected + [eos] if len(expected) < 8 else expected
+        check_close(score, sequence_log_prob(src, params, 1, steps), f"its score (case {k})", **F64)
+
+
+@pytest.mark.exercise("beam_search_decode", points=1, needs_core=True)
+@pytest.mark.parametrize("beam_width, length_penalty, expected",
+                         [(2, 0.0, ([0, 0, 0], -3 * np.log(4))), (4, 0.0, ([], -np.log(4))),
+                          (4, 1.0, ([0, 0, 0], -np.log(4)))])  # fmt: skip
+def test_beam_search_ties_go_to_the_lower_sequence(attention, beam_width, length_penalty, expected):
+    # oracle: the rule worked by hand: uniform logits (W_out = b_out = 0) tie every candidate; a beam of
+    # 2 keeps [0], [1] (EOS = 3 is pruned), a beam of 4 keeps [EOS] too; equal scores → the lower list
+    V, H = 4, 2
+    enc = dict(E=np.ones((V, H)), W_x=np.eye(H), W_h=np.eye(H) * 0.5, b=np.zeros(H))
+    dec = dict(E=np.ones((V, H)), W_x=np.eye(H), W_h=np.eye(H) * 0.5, b=np.zeros(H), W_c=np.zeros((2 * H, 3)),
+               b_c=np.zeros(3), W_out=np.zeros((3, V)), b_out=np.zeros(V))  # fmt: skip
+    ids, score = call(attention, "beam_search_decode", [1, 2], {"enc": enc, "dec": dec}, 0, 3, 3, beam_width,
+                      length_penalty=length_penalty)  # fmt: skip
+    check_equal(ids, expected[0], f"ids when every candidate ties (beam_width={beam_width})")
+    check_close(score, expected[1], f"score when every candidate ties (beam_width={beam_width})", **F64)
+
+
+@pytest.mark.exercise("beam_search_decode", points=1, needs_core=True)
+def test_beam_search_bad_input(attention, seed):
+    # contract (docstring): each bad argument raises ValueError naming it
+    params = seq2seq_attention_params(rng_for(seed, 42), 4, 4, 2, 3, 3)
+    for args, kwargs, name in [(([], 5, 2), {}, "src"), (([1], 0, 2), {}, "max_len"), (([1], 5, 0), {}, "beam_width"),
+                               (([1], 5, 2), {"length_penalty": -1.0}, "length_penalty")]:  # fmt: skip
+        src, max_len, beam_width = args
+        with pytest.raises(ValueError, match=name):
+            call(attention, "beam_search_decode", src, params, 0, 1, max_len, beam_width, **kwargs)

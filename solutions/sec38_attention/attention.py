@@ -325,3 +325,92 @@ def attention_greedy_decode(src, params, bos_id, eos_id, max_len):
     attention = np.array(rows, dtype=h.dtype).reshape(len(ids), len(src))
     return ids, attention
     ### END SOLUTION
+
+
+def beam_search_decode(src, params, bos_id, eos_id, max_len, beam_width, length_penalty=0.0):
+    """Bonus: translate one sentence by beam search instead of greedy decoding.
+
+    The encoder and the decoder steps are those of ``attention_greedy_decode``. A hypothesis is a
+    list of emitted ids with the sum of their log-probabilities ``log softmax(logits)``. At every
+    step each living hypothesis is extended by every id of the vocabulary; of all these candidates
+    the ``beam_width`` with the largest sums survive (ties → the lower id sequence first, compared
+    as lists). A survivor whose last id is ``eos_id`` is finished; the others live on, until none
+    lives or ``max_len`` steps are done (the living ones are then finished as they are). Of all
+    finished hypotheses the answer is the one with the largest
+
+        score = (sum of log-probabilities) / length ** length_penalty
+
+    (ties → the lower id sequence first). ``length`` counts the decoder steps of the hypothesis:
+    its ids plus 1 for ``eos_id`` when it ended with it — every id whose log-probability is in the sum
+    (so it is ``>= 1``). ``length_penalty = 0`` compares plain sums (short outputs win more often);
+    1 compares the mean log-probability per step. With ``beam_width = 1`` this is
+    ``attention_greedy_decode``: the same ids.
+
+    Args:
+        src: list of ``>= 1`` source ids.
+        params: ``{"enc": {...}, "dec": {...}}`` as in ``attention_greedy_decode``.
+        bos_id, eos_id: ids of the begin/end tokens of the target vocabulary.
+        max_len: most decoder steps (int >= 1).
+        beam_width: hypotheses kept per step (int >= 1).
+        length_penalty: exponent of the length normalisation (a number >= 0).
+
+    Returns:
+        ``(ids, score)``: ``ids`` the best hypothesis as a list of ints — like
+        ``attention_greedy_decode``, without ``bos_id`` and without the final ``eos_id`` — and its
+        score as a Python float.
+
+    Raises:
+        ValueError: ``src`` is empty (names ``src``); ``max_len < 1`` (names ``max_len``);
+        ``beam_width < 1`` (names ``beam_width``); ``length_penalty < 0`` (names ``length_penalty``).
+
+    Figure: chatgpt-book-ch6-38-3-seq2seq-attention.png
+    Hint: run ``attention_decoder_step`` on all living hypotheses at once (a batch of ``k`` rows,
+    ``enc_states`` repeated ``k`` times); sort the candidates with the key ``(-sum, ids)``.
+    """
+    ### BEGIN SOLUTION
+    src = [int(i) for i in src]
+    if len(src) == 0:
+        raise ValueError("src must hold at least one id, got an empty list")
+    for name, value in (("max_len", max_len), ("beam_width", beam_width)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"{name} must be an int >= 1, got {value!r}")
+    if (
+        isinstance(length_penalty, bool)
+        or not isinstance(length_penalty, (int, float, np.number))
+        or not length_penalty >= 0
+    ):
+        raise ValueError(f"length_penalty must be a number >= 0, got {length_penalty!r}")
+    enc, dec = params["enc"], params["dec"]
+    E_src = np.asarray(enc["E"])
+    h = np.zeros((1, np.shape(enc["W_h"])[0]), dtype=_float_dtype(E_src))  # (1, H)
+    states = []
+    for i in src:  # encoder, as in attention_greedy_decode
+        h = rnn_step(E_src[i][None], h, enc["W_x"], enc["W_h"], enc["b"])
+        states.append(h[0])
+    enc_states = np.stack(states)[None]  # (1, S, H)
+    alive = [([], 0.0)]  # (ids emitted so far, sum of their log-probabilities)
+    h_alive, y_alive = h, np.array([bos_id])  # (k, H), (k,)
+    finished = []  # (tokens incl. eos, sum, length)
+    for step in range(1, max_len + 1):
+        k = len(alive)
+        h_new, logits, _ = attention_decoder_step(y_alive, h_alive, np.repeat(enc_states, k, axis=0), None, dec)
+        z = logits.astype(np.float64) - logits.max(axis=-1, keepdims=True)  # (k, V)
+        logp = z - np.log(np.exp(z).sum(axis=-1, keepdims=True))  # log softmax
+        candidates = [(s + logp[j, v], ids + [v], j) for j, (ids, s) in enumerate(alive) for v in range(logp.shape[1])]
+        candidates.sort(key=lambda c: (-c[0], c[1]))
+        alive, rows = [], []
+        for s, ids, j in candidates[:beam_width]:
+            if ids[-1] == eos_id:
+                finished.append((ids, s, step))
+            else:
+                alive.append((ids, s))
+                rows.append(j)
+        if not alive:
+            break
+        h_alive, y_alive = h_new[rows], np.array([ids[-1] for ids, _ in alive])
+    finished += [(ids, s, max_len) for ids, s in alive]  # out of steps: finished as they are
+    best = min(finished, key=lambda f: (-f[1] / f[2] ** length_penalty, f[0]))
+    tokens, total, length = best
+    ids = tokens[:-1] if tokens and tokens[-1] == eos_id else tokens
+    return [int(i) for i in ids], float(total / length**length_penalty)
+    ### END SOLUTION
