@@ -36,13 +36,14 @@ CORRECT = """
 """
 
 
-def module(root: Path) -> Path:
-    return ATTACKED.module_file(root)
+def module(root: Path, section: Section = ATTACKED) -> Path:
+    return section.module_file(root)
 
 
-def replace_body(root: Path, body: str, func: str = EXERCISE) -> None:
-    """Replace the solution region of ``func`` by ``body`` (written at indentation 0)."""
-    path = module(root)
+def replace_body(root: Path, body: str, func: str = EXERCISE, section: Section = ATTACKED) -> None:
+    """Replace the solution region of ``func`` in ``section``'s module by ``body`` (written at
+    indentation 0)."""
+    path = module(root, section)
     src = path.read_text(encoding="utf-8")
     start = src.index(f"def {func}(")
     begin = src.index("### BEGIN SOLUTION", start)
@@ -53,8 +54,8 @@ def replace_body(root: Path, body: str, func: str = EXERCISE) -> None:
     path.write_text(src[:line_start] + code + src[end:], encoding="utf-8")
 
 
-def append(root: Path, code: str) -> None:
-    path = module(root)
+def append(root: Path, code: str, section: Section = ATTACKED) -> None:
+    path = module(root, section)
     path.write_text(path.read_text(encoding="utf-8") + "\n\n" + textwrap.dedent(code), encoding="utf-8")
 
 

@@ -5,30 +5,14 @@ import error) tries to leak hidden inputs or to forge what a report shows. Built
 
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
 
 from grader.sections import Section
+from redteam import attacks
 from redteam.attacks import build_copy
 
 SECTION = Section("sec38_attention")
 FUNCTION = "memory_attention"
-
-
-def replace_body(root: Path, body: str, func: str = FUNCTION) -> None:
-    """Replace the solution region of ``func`` by ``body``."""
-    path = SECTION.module_file(root)
-    src = path.read_text(encoding="utf-8")
-    begin = src.index("### BEGIN SOLUTION", src.index(f"def {func}("))
-    end = src.index("### END SOLUTION", begin) + len("### END SOLUTION")
-    line_start = src.rindex("\n", 0, begin) + 1
-    code = textwrap.indent(textwrap.dedent(body).strip("\n"), src[line_start:begin])
-    path.write_text(src[:line_start] + code + src[end:], encoding="utf-8")
-
-
-def append(root: Path, code: str) -> None:
-    path = SECTION.module_file(root)
-    path.write_text(path.read_text(encoding="utf-8") + "\n\n" + textwrap.dedent(code), encoding="utf-8")
 
 
 INJECTION = (
@@ -51,15 +35,15 @@ raise RuntimeError("{INJECTION}")
 
 
 def leak_inputs(root: Path) -> None:
-    replace_body(root, LEAK)
+    attacks.replace_body(root, LEAK, FUNCTION, SECTION)
 
 
 def inject_markup(root: Path) -> None:
-    replace_body(root, INJECT)
+    attacks.replace_body(root, INJECT, FUNCTION, SECTION)
 
 
 def inject_at_import(root: Path) -> None:
-    append(root, IMPORT_INJECT)
+    attacks.append(root, IMPORT_INJECT, SECTION)
 
 
 REPORT_ATTACKS = {
