@@ -201,8 +201,13 @@ def build_parser() -> argparse.ArgumentParser:
     r.set_defaults(func=_release)
 
     from grader.classroom.cli import register
+    from grader.integrations import register as register_integrations
 
     register(sub)
+    register_integrations(sub)
+    from grader.nbgrader_collect import register as register_nbgrader_collect
+
+    register_nbgrader_collect(sub)
     return parser
 
 
