@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from grader.messages import t as _msg
+
 # float64: rtol 1e-7; float32: atol 1e-5, rtol 1e-4
 TOL = {
     np.dtype(np.float64): dict(rtol=1e-7, atol=1e-12),
@@ -54,19 +56,19 @@ def _type_label(value) -> str:
     module = t.__module__.split(".")[0]
     if t.__name__ in _KNOWN_TYPES.get(module, ()):
         return f"{module}.{t.__name__}" if module != "builtins" else t.__name__
-    return "an object of another type"
+    return _msg("check.other_type")
 
 
 def _dtype_label(value) -> str:
     name = str(getattr(value, "dtype", "?")).removeprefix("torch.")
-    return name if name in _KNOWN_DTYPES else "another dtype"
+    return name if name in _KNOWN_DTYPES else _msg("check.other_dtype")
 
 
 def _magnitude(x: float) -> str:
     """An error as an order of magnitude (``about 1e-03``): a size, not a value."""
     if not np.isfinite(x) or x <= 0:
-        return "not finite" if not np.isfinite(x) else "0"
-    return f"about 1e{int(np.floor(np.log10(x))):+03d}"
+        return _msg("check.not_finite") if not np.isfinite(x) else "0"
+    return _msg("check.magnitude", exp=f"{int(np.floor(np.log10(x))):+03d}")
 
 
 def _to_numpy(x):
@@ -80,7 +82,7 @@ def check_ndarray(value, what: str):
     """A real ``numpy.ndarray`` — not a subclass, not a list, not a tensor."""
     __tracebackhide__ = True
     if type(value) is not np.ndarray:
-        raise CheckFailure(f"{what} should be a numpy.ndarray, got {_type_label(value)}")
+        raise CheckFailure(_msg("check.ndarray", what=what, got=_type_label(value)))
 
 
 def check_tensor(value, what: str):
@@ -89,28 +91,29 @@ def check_tensor(value, what: str):
     import torch
 
     if type(value) is not torch.Tensor:
-        raise CheckFailure(f"{what} should be a torch.Tensor, got {_type_label(value)}")
+        raise CheckFailure(_msg("check.tensor", what=what, got=_type_label(value)))
 
 
 def check_shape(value, shape, what: str):
     __tracebackhide__ = True
     if not hasattr(value, "shape"):
-        raise CheckFailure(f"{what} should be an array with shape {tuple(shape)}, got {_type_label(value)}")
+        raise CheckFailure(_msg("check.array_with_shape", what=what, shape=tuple(shape), got=_type_label(value)))
     got = tuple(value.shape)
     if got != tuple(shape):
         raise CheckFailure(
-            f"{what} has shape {got}, expected {tuple(shape)}", f"{what} has the wrong shape: expected {tuple(shape)}"
+            _msg("check.shape", what=what, got=got, shape=tuple(shape)),
+            _msg("check.shape_hidden", what=what, shape=tuple(shape)),
         )
 
 
 def check_dtype(value, dtype, what: str):
     __tracebackhide__ = True
     if not hasattr(value, "dtype"):
-        raise CheckFailure(f"{what} should be an array, got {_type_label(value)}")
+        raise CheckFailure(_msg("check.array", what=what, got=_type_label(value)))
     got = str(value.dtype).removeprefix("torch.")
     want = str(np.dtype(dtype)) if not str(dtype).startswith("torch.") else str(dtype).removeprefix("torch.")
     if got != want:
-        raise CheckFailure(f"{what} has dtype {_dtype_label(value)}, expected {want}")
+        raise CheckFailure(_msg("check.dtype", what=what, got=_dtype_label(value), want=want))
 
 
 def check_finite(value, what: str):
@@ -121,8 +124,8 @@ def check_finite(value, what: str):
         where = tuple(int(i) for i in np.argwhere(bad)[0])
         kind = "NaN" if np.isnan(arr[where]) else "inf"
         raise CheckFailure(
-            f"{what} contains {int(bad.sum())} non-finite values (first: {kind} at index {where})",
-            f"{what} contains non-finite values (NaN or inf)",
+            _msg("check.finite", what=what, n=int(bad.sum()), kind=kind, where=where),
+            _msg("check.finite_hidden", what=what),
         )
 
 
@@ -142,7 +145,7 @@ def check_close(actual, expected, what: str, *, rtol: float, atol: float, dtype=
     if a.dtype == bool or e.dtype == bool:
         a, e = a.astype(np.int64), e.astype(np.int64)
     if a.dtype == object or e.dtype == object:
-        raise CheckFailure(f"{what} should hold numbers, got objects")
+        raise CheckFailure(_msg("check.objects", what=what))
     a64, e64 = a.astype(np.float64), e.astype(np.float64)
     finite_e = np.isfinite(e64)
     both_nan = np.isnan(a64) & np.isnan(e64)
@@ -154,18 +157,15 @@ def check_close(actual, expected, what: str, *, rtol: float, atol: float, dtype=
     if bad.any():
         where = tuple(int(i) for i in np.argwhere(bad)[0])
         n, size = int(bad.sum()), a.size
-        msg = f"{what}: {n} of {size} values differ from the expected ones (first at index {where}"
+        msg = _msg("check.close", what=what, n=n, size=size, where=where)
         if show_values:
-            msg += f": got {_plain(a64[where])}, expected {_plain(e64[where])}"
+            msg += _msg("check.close_values", got=_plain(a64[where]), want=_plain(e64[where]))
         elif not finite_e[where] or not np.isfinite(a64[where]):
-            msg += "; a value that should be finite is not, or one that should be ±inf/NaN is not"
+            msg += _msg("check.close_nonfinite")
         finite = err[np.isfinite(err) & finite_e]
         worst = float(finite.max()) if finite.size else float("nan")
-        msg += f"; largest error {worst:.3g}, tolerance atol={atol:g} rtol={rtol:g})"
-        hidden_msg = (
-            f"{what}: values differ from the expected ones (largest error {_magnitude(worst)}, "
-            f"tolerance atol={atol:g} rtol={rtol:g})"
-        )
+        msg += _msg("check.close_tail", worst=f"{worst:.3g}", atol=f"{atol:g}", rtol=f"{rtol:g}")
+        hidden_msg = _msg("check.close_hidden", what=what, worst=_magnitude(worst), atol=f"{atol:g}", rtol=f"{rtol:g}")
         raise CheckFailure(msg, hidden_msg)
 
 
@@ -180,11 +180,11 @@ def check_equal(actual, expected, what: str):
     if isinstance(expected, (list, tuple, int, str, bool)) or expected is None:
         if isinstance(expected, int) and not isinstance(expected, bool):
             if not isinstance(actual, (int, np.integer)) or isinstance(actual, bool):
-                raise CheckFailure(f"{what} should be an int, got {_type_label(actual)}")
+                raise CheckFailure(_msg("check.int", what=what, got=_type_label(actual)))
         elif type(actual) is not type(expected):
-            raise CheckFailure(f"{what} should be a {type(expected).__name__}, got {_type_label(actual)}")
+            raise CheckFailure(_msg("check.type", what=what, want=type(expected).__name__, got=_type_label(actual)))
         if actual != expected:
-            raise CheckFailure(f"{what} is not the expected value")
+            raise CheckFailure(_msg("check.value", what=what))
         return
     a, e = np.asarray(_to_numpy(actual)), np.asarray(_to_numpy(expected))
     check_shape(a, e.shape, what)
@@ -192,8 +192,8 @@ def check_equal(actual, expected, what: str):
     if diff.any():
         where = tuple(int(i) for i in np.argwhere(diff)[0])
         raise CheckFailure(
-            f"{what}: {int(diff.sum())} of {a.size} entries differ (first at index {where})",
-            f"{what}: entries differ from the expected ones",
+            _msg("check.entries", what=what, n=int(diff.sum()), size=a.size, where=where),
+            _msg("check.entries_hidden", what=what),
         )
 
 
@@ -201,4 +201,4 @@ def check_unchanged(before, after, what: str):
     """An input array was not modified in place."""
     __tracebackhide__ = True
     if not np.array_equal(np.asarray(_to_numpy(before)), np.asarray(_to_numpy(after)), equal_nan=True):
-        raise CheckFailure(f"{what} was modified in place; work on a copy (e.g. x = x - m, not x -= m)")
+        raise CheckFailure(_msg("check.unchanged", what=what))

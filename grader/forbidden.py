@@ -110,7 +110,6 @@ def scan_file(path: Path, section_name: str) -> dict[str, list[str]]:
 
 
 def message(names: list[str]) -> str:
-    return (
-        f"uses {', '.join(names)}, the library shortcut this exercise asks you to write yourself: "
-        "the exercise scores 0 (see the module docstring)"
-    )
+    from grader.messages import t
+
+    return t("forbidden", names=", ".join(names))

@@ -90,6 +90,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "en": "uses {names}, the library shortcut this exercise asks you to write yourself: "
         "the exercise scores 0 (see the module docstring)",
     },
+    "quiet.student_line": {"ja": "あなたのコードの行 (your line)", "en": "your line"},
     # --- grader/checks.py -----------------------------------------------------------------------
     "check.ndarray": {
         "ja": "{what} は numpy.ndarray であるべきですが、{got} が返されました",

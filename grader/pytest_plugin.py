@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pytest
 
+from grader.messages import t
 from grader.sections import HIDDEN_TESTS, SOLUTIONS, all_sections
 from grader.targets import TargetError, load_module_file, load_target
 
@@ -42,6 +43,13 @@ def pytest_addoption(parser):
     group.addoption("--sandbox-report", default=None, help="write the sandbox's facts (protections, crashes) here")
     group.addoption("--call-timeout", type=float, default=None, help="seconds per sandboxed call (default 60)")
     group.addoption("--results-json", default=None, help="write every test outcome to this file")
+    group.addoption(
+        "--exercise",
+        action="append",
+        default=None,
+        metavar="NAME",
+        help="run only the tests of this exercise (exactly: --exercise softmax leaves out softmax_attention); repeatable",
+    )
     group.addoption(
         "--seed",
         type=int,
@@ -62,6 +70,19 @@ def pytest_configure(config):
     timeout = config.getoption("--call-timeout", default=None)
     if timeout is not None:
         os.environ["COURSE_CALL_TIMEOUT"] = str(timeout)
+
+
+def pytest_collection_modifyitems(config, items):
+    """``--exercise NAME``: keep the tests whose marker names exactly that exercise."""
+    wanted = config.getoption("--exercise", default=None)
+    if not wanted:
+        return
+    keep, drop = [], []
+    for item in items:
+        (keep if exercise_of(item)[0] in wanted else drop).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
 
 
 def pytest_sessionstart(session):
@@ -201,7 +222,7 @@ def _not_implemented_message(excinfo) -> str:
         entry = excinfo.traceback[-1]
         name, file = entry.name, Path(entry.path).name
     name, file = clean_type_name(name), clean_line(file, 100)
-    return f"{name}: {NOT_IMPLEMENTED} (replace the `raise NotImplementedError` in {file})"
+    return t("not_implemented", name=name, file=file)
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -210,9 +231,55 @@ def pytest_runtest_makereport(item, call):
     report = outcome.get_result()
     excinfo = call.excinfo
     if report.failed and excinfo is not None:
-        report.course_message = describe_failure(excinfo, hidden=is_hidden_test(item))
+        hidden = is_hidden_test(item)
+        report.course_message = describe_failure(excinfo, hidden=hidden)
         if excinfo.errisinstance(NotImplementedError):
             report.longrepr = _not_implemented_message(excinfo)
+        elif item.config.getoption("tbstyle", "auto") == "auto" and item.get_closest_marker("exercise"):
+            report.longrepr = quiet_failure(report.course_message, excinfo, hidden)
+
+
+# --- quiet output: the message and the student's line, nothing of the grader ---------------------
+
+
+def _is_course_or_library(path: Path) -> bool:
+    """A file of the grader, the course's tests, Python or an installed library (not a submission's)."""
+    import sysconfig
+
+    from grader.sections import PUBLIC_TESTS, REPO
+
+    grader = REPO / "grader"
+    if path.is_relative_to(grader) and not path.is_relative_to(grader / "mutants"):
+        return True
+    if path.is_relative_to(PUBLIC_TESTS):
+        return True
+    roots = {sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib", "purelib", "platlib")}
+    return any(path.is_relative_to(Path(r).resolve()) for r in roots if r)
+
+
+def student_line(excinfo) -> str:
+    """``file:line: code`` of the innermost frame in the submission's own files ('' when the
+    exception did not pass through them, e.g. a check failed on what a function returned)."""
+    for entry in reversed(list(excinfo.traceback)):
+        try:
+            path = Path(str(entry.path)).resolve()
+        except (OSError, TypeError):
+            continue
+        if path.suffix != ".py" or _is_course_or_library(path):
+            continue
+        try:
+            code = str(entry.statement).strip().splitlines()[0]
+        except (IndexError, Exception):  # noqa: BLE001 - no source for the line
+            code = ""
+        return f"{path.name}:{entry.lineno + 1}: {clean_line(code, 160)}"
+    return ""
+
+
+def quiet_failure(message: str, excinfo, hidden: bool) -> str:
+    """What pytest prints for a failed course test: the one-line message and, for a public test,
+    the student's line that raised."""
+    line = "" if hidden else student_line(excinfo)
+    return message + (f"\n  {t('quiet.student_line')}: {line}" if line else "")
 
 
 def load_failure_message(text: str, hidden: bool) -> str:

@@ -25,6 +25,20 @@ finite = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False, allow_infinit
 shapes = hnp.array_shapes(min_dims=1, max_dims=3, min_side=1, max_side=5)
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _english():
+    """These tests read the English messages (grader/tests/test_messages.py checks both languages)."""
+    import os
+
+    before = os.environ.get("COURSE_LANG")
+    os.environ["COURSE_LANG"] = "en"
+    yield
+    if before is None:
+        os.environ.pop("COURSE_LANG", None)
+    else:
+        os.environ["COURSE_LANG"] = before
+
+
 def finite_arrays(dtype=np.float64):
     width = 32 if dtype == np.float32 else 64
     return hnp.arrays(dtype, shapes, elements=st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False, width=width))

@@ -13,6 +13,20 @@ from grader.pytest_plugin import describe_failure
 SECRET = 7351  # a number the submission wants to get out (e.g. derived from a hidden input)
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _english():
+    """These tests read the English messages (grader/tests/test_messages.py checks both languages)."""
+    import os
+
+    before = os.environ.get("COURSE_LANG")
+    os.environ["COURSE_LANG"] = "en"
+    yield
+    if before is None:
+        os.environ.pop("COURSE_LANG", None)
+    else:
+        os.environ["COURSE_LANG"] = before
+
+
 def failure(fn, *args, **kwargs) -> CheckFailure:
     with pytest.raises(CheckFailure) as info:
         fn(*args, **kwargs)
