@@ -35,40 +35,93 @@ from torch import nn
 PEOPLE = ["mary", "john", "sandra", "daniel", "kenji", "yuki"]
 PLACES = ["kitchen", "garden", "office", "bathroom", "hallway", "bedroom"]
 VERBS = ["went", "moved", "journeyed", "travelled"]
-VOCAB = ["<pad>", "to", "the", "where", "is", *PEOPLE, *VERBS, *PLACES]
+VOCAB = ["<pad>", "to", "the", "where", "is", *PEOPLE, *VERBS, *PLACES, "read", "book"]
 WORD_ID = {w: i for i, w in enumerate(VOCAB)}
-SENTENCE_WORDS = 5  # person verb to the place
+SENTENCE_WORDS = 5  # person verb to the place  (or: person read the book <pad>)
 QUESTION_WORDS = 3  # where is person
 
+# Japanese for the notebooks (fig 38-1 tells its story in Japanese)
+JA = {
+    "mary": "メアリー", "john": "ジョン", "sandra": "サンドラ", "daniel": "ダニエル", "kenji": "ケンジ", "yuki": "ユキ",
+    "kitchen": "台所", "garden": "庭", "office": "事務所", "bathroom": "浴室", "hallway": "廊下", "bedroom": "寝室",
+    "went": "行った", "moved": "移動した", "journeyed": "旅した", "travelled": "向かった",
+}  # fmt: skip
 
-def make_stories(n, n_sentences=6, seed=0):
-    """``n`` random stories of ``n_sentences`` sentences, each with one question.
+
+def make_stories(n, n_sentences=6, seed=0, min_sentences=None, p_distractor=0.2):
+    """``n`` random stories of ``min_sentences`` to ``n_sentences`` sentences, each with one question.
+
+    A sentence is a move ("mary went to the kitchen") or, with probability ``p_distractor``, a
+    distractor that moves nobody ("john read the book"). A shorter story sits at the end of its
+    ``n_sentences`` rows, after empty rows (all padding), so that the last sentence is always in the
+    last row. The question asks about someone who moves in the story.
 
     Returns a dict of int64 arrays: ``story (n, N, 5)``, ``question (n, 3)``, ``answer (n,)`` (the id
-    of the place), ``support (n,)`` (index of the supporting sentence: the last one about the person
+    of the place), ``support (n,)`` (row of the supporting sentence: the last move of the person
     asked about).
     """
     rng = np.random.default_rng(seed)
-    person_ids = np.array([WORD_ID[w] for w in PEOPLE])
-    place_ids = np.array([WORD_ID[w] for w in PLACES])
-    verb_ids = np.array([WORD_ID[w] for w in VERBS])
-    people = person_ids[rng.integers(len(PEOPLE), size=(n, n_sentences))]  # (n, N) who moves
-    places = place_ids[rng.integers(len(PLACES), size=(n, n_sentences))]  # (n, N) where to
-    verbs = verb_ids[rng.integers(len(VERBS), size=(n, n_sentences))]
-    to, the = np.full((n, n_sentences), WORD_ID["to"]), np.full((n, n_sentences), WORD_ID["the"])
-    story = np.stack([people, verbs, to, the, places], axis=-1).astype(np.int64)  # (n, N, 5)
-    rows = np.arange(n)
-    asked = people[rows, rng.integers(n_sentences, size=n)]  # someone who appears in the story
-    positions = np.where(people == asked[:, None], np.arange(n_sentences), -1)
-    support = positions.max(axis=1).astype(np.int64)  # the last sentence about that person
-    answer = places[rows, support].astype(np.int64)
-    question = np.stack([np.full(n, WORD_ID["where"]), np.full(n, WORD_ID["is"]), asked], axis=-1).astype(np.int64)
+    min_sentences = n_sentences if min_sentences is None else min_sentences
+    story = np.zeros((n, n_sentences, SENTENCE_WORDS), dtype=np.int64)
+    question = np.zeros((n, QUESTION_WORDS), dtype=np.int64)
+    answer, support = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
+    for b in range(n):
+        length = int(rng.integers(min_sentences, n_sentences + 1))
+        rows = range(n_sentences - length, n_sentences)
+        moves = {}  # row -> (person, place)
+        for r in rows:
+            person = WORD_ID[PEOPLE[rng.integers(len(PEOPLE))]]
+            if rng.random() < p_distractor and (moves or r < n_sentences - 1):
+                story[b, r] = [person, WORD_ID["read"], WORD_ID["the"], WORD_ID["book"], 0]
+            else:
+                place = WORD_ID[PLACES[rng.integers(len(PLACES))]]
+                verb = WORD_ID[VERBS[rng.integers(len(VERBS))]]
+                story[b, r] = [person, verb, WORD_ID["to"], WORD_ID["the"], place]
+                moves[r] = (person, place)
+        asked = moves[list(moves)[rng.integers(len(moves))]][0]  # someone who moves in the story
+        support[b] = max(r for r, (person, _) in moves.items() if person == asked)
+        answer[b] = moves[support[b]][1]
+        question[b] = [WORD_ID["where"], WORD_ID["is"], asked]
     return {"story": story, "question": question, "answer": answer, "support": support}
+
+
+def figure_story(n_sentences=6):
+    """The story and question of fig 38-1 in the toy's words: ``(story (1, N, 5), question (1, 3))``.
+
+    メアリーは寝室に行った。ジョンは庭に行った。メアリーは台所に移動した。ジョンは本を読んだ。 —
+    メアリーはどこ？ (answer: 台所, supporting sentence: the third).
+    """
+    sentences = [
+        "mary went to the bedroom",
+        "john went to the garden",
+        "mary moved to the kitchen",
+        "john read the book",
+    ]
+    story = np.zeros((1, n_sentences, SENTENCE_WORDS), dtype=np.int64)
+    for r, sentence in enumerate(sentences, start=n_sentences - len(sentences)):
+        ids = [WORD_ID[w] for w in sentence.split()]
+        story[0, r, : len(ids)] = ids
+    question = np.array([[WORD_ID["where"], WORD_ID["is"], WORD_ID["mary"]]], dtype=np.int64)
+    return story, question
 
 
 def decode(ids):
     """Words of a sentence or question (padding dropped)."""
     return " ".join(VOCAB[int(i)] for i in ids if int(i) != 0)
+
+
+def decode_ja(ids):
+    """A sentence, a question or an answer in Japanese ("" for an empty row)."""
+    words = [VOCAB[int(i)] for i in np.atleast_1d(ids) if int(i) != 0]
+    if not words:
+        return ""
+    if len(words) == 1:
+        return JA.get(words[0], words[0])
+    if words[0] == "where":
+        return f"{JA[words[2]]}はどこ？"
+    if words[1] == "read":
+        return f"{JA[words[0]]}は本を読んだ。"
+    return f"{JA[words[0]]}は{JA[words[4]]}に{JA[words[1]]}。"
 
 
 class MemN2N(nn.Module):
@@ -113,8 +166,8 @@ def evaluate(model, data):
     return float(accuracy), float(support_hit)
 
 
-def train_memnet(seed=0, n_train=2000, n_test=1000, n_sentences=6, d=32, epochs=8, batch_size=64, lr=0.02):
-    """Train a one-hop memory network on toy stories.
+def train_memnet(seed=0, n_train=2000, n_test=1000, n_sentences=6, d=32, epochs=4, batch_size=64, lr=0.02):
+    """Train a one-hop memory network on toy stories (of 2 to ``n_sentences`` sentences, with distractors).
 
     Returns a dict: ``model`` (the trained ``MemN2N``), ``accuracy`` and ``support_hit`` on held-out
     stories (see ``evaluate``), ``seconds`` (training time), ``test`` (the held-out data).
@@ -129,8 +182,8 @@ def train_memnet(seed=0, n_train=2000, n_test=1000, n_sentences=6, d=32, epochs=
 
 def _train(seed, n_train, n_test, n_sentences, d, epochs, batch_size, lr):
     start = time.perf_counter()
-    train = make_stories(n_train, n_sentences, seed=seed)
-    test = make_stories(n_test, n_sentences, seed=seed + 1_000_003)
+    train = make_stories(n_train, n_sentences, seed=seed, min_sentences=2)
+    test = make_stories(n_test, n_sentences, seed=seed + 1_000_003, min_sentences=2)
     generator = torch.Generator().manual_seed(seed)
     model = MemN2N(len(VOCAB), n_sentences, d, generator)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
