@@ -205,6 +205,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     register(sub)
     register_integrations(sub)
+    from grader.nbgrader_collect import register as register_nbgrader_collect
+
+    register_nbgrader_collect(sub)
     return parser
 
 

@@ -667,3 +667,85 @@ def test_untouched_release_runs_all_cells_and_scores_zero(tmp_path, section):
         if cell.metadata.get("nbgrader", {}).get("grade") and not cell.metadata["nbgrader"].get("solution"):
             results = [o for o in cell.outputs if o.output_type == "execute_result"]
             assert results and float(results[-1]["data"]["text/plain"]) == 0.0, cell.metadata["nbgrader"]["grade_id"]
+
+
+# --- the instructor's nbgrader workflow, command by command (README "For instructors") ------------
+
+
+def _student_repo(repos: Path, name: str, released: Path, *, answered: bool, edit_locked: bool = False) -> Path:
+    """A student's repository as handed in: exercises/<section>/ (plus tests/), one git commit. The
+    module stays the released stub (scores of solved modules: the round trip above; the reference's
+    training tests would make this test minutes long on a loaded machine)."""
+    repo = repos / name
+    shutil.copytree(released, repo / "exercises" / SEC39)
+    (repo / "tests").mkdir()
+    path = nbs.notebook_path(repo / "exercises", SEC39)
+    nb = nbformat.read(str(path), as_version=4)
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if answered and cell.cell_type == "markdown" and meta.get("solution"):
+            cell.source = "注意機構は質問と検索キーの類似度で値を重み付けします。"
+        if edit_locked and meta.get("grade_id") == "test_softmax":
+            cell.source = "28.0  # full marks, please"
+    nbformat.write(nb, str(path))
+    git = ["git", "-C", str(repo), "-c", "user.name=s", "-c", "user.email=s@example.com"]
+    for args in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "hand in"]):
+        subprocess.run(git + args, check=True, capture_output=True, timeout=60)
+    return repo
+
+
+def test_instructor_workflow_release_collect_autograde_manual_feedback_export(tmp_path):
+    """Each command of the README's nbgrader workflow, on §39 with two students: alice answered
+    the written question, bob handed in the release untouched but for a locked test cell he
+    edited. Oracles: nbgrader's own checksum warnings, the written question's points (the source
+    notebook), the export CSV."""
+    import csv
+
+    from helpers import run_cli
+    from nbgrader.api import Gradebook
+
+    course = _cli_course(tmp_path)
+    _nbgrader(course, "generate_assignment", SEC39, "--force")  # 1. release (+ the gradebook's copy)
+    released = course / "exercises" / SEC39
+    repos = tmp_path / "repos"  # 2. distribute: students work in their copy of the student repository
+    _student_repo(repos, "ch6-alice", released, answered=True)
+    _student_repo(repos, "ch6-bob", released, answered=False, edit_locked=True)
+
+    proc = run_cli("nbgrader-collect", str(repos), "--course", str(course), "--section", SEC39, "--prefix", "ch6-")
+    assert proc.returncode == 0, proc.stderr  # 3. collect into submitted/<student>/<assignment>/
+    for student in ("alice", "bob"):
+        folder = course / "submitted" / student / SEC39
+        assert nbs.notebook_path(course / "submitted" / student, SEC39).is_file()
+        assert (folder / Section(SEC39).module_file(folder.parent).name).is_file()
+        assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.0+ UTC\n", (folder / "timestamp.txt").read_text())
+
+    logs = {s: _nbgrader(course, "autograde", SEC39, "--create", "--student", s).stderr for s in ("alice", "bob")}
+    warned = {s: [line for line in log.splitlines() if "'checksum'" in line] for s, log in logs.items()}
+    assert warned["alice"] == [], "an untouched notebook autogrades without checksum warnings"
+    assert len(warned["bob"]) == 1 and "test_softmax" in warned["bob"][0], warned["bob"]
+
+    source = nbs.read_notebook(nbs.notebook_path(SOLUTIONS, SEC39))
+    written = next(
+        c.metadata["nbgrader"] for c in source.cells if c.cell_type == "markdown" and c.metadata.get("nbgrader", {}).get("solution")
+    )  # fmt: skip
+    with Gradebook("sqlite:///" + str(course / "gradebook.db")) as gb:  # 4. formgrader: what it stores
+        for student, score in (("alice", written["points"]), ("bob", 0.0)):
+            grade = gb.find_grade(written["grade_id"], SEC39, SEC39, student)
+            grade.manual_score = score
+        gb.db.commit()
+
+    _nbgrader(course, "generate_feedback", SEC39)  # 5. feedback
+    for student in ("alice", "bob"):
+        text = _text_of_html(course / "feedback" / student / SEC39 / f"{SEC39}.html")
+        assert "BEGIN HIDDEN TESTS" not in text and '"hidden")' not in text
+    bob_nb = nbs.read_notebook(nbs.notebook_path(course / "autograded" / "bob", SEC39))
+    cell = next(c for c in bob_nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "test_softmax")
+    assert "full marks, please" not in cell.source  # graded with the original
+
+    _nbgrader(course, "export", "--to", str(tmp_path / "nbgrader.csv"))  # 6. export (merged by `grader gradebook`)
+    with open(tmp_path / "nbgrader.csv", newline="", encoding="utf-8") as f:
+        rows = {r["student_id"]: r for r in csv.DictReader(f)}
+    top = _auto_max(SEC39) + written["points"]
+    assert float(rows["alice"]["score"]) == pytest.approx(written["points"], abs=1e-9)  # stubs score 0
+    assert float(rows["bob"]["score"]) == 0.0, "bob's edited cell must be graded with the original"
+    assert float(rows["alice"]["max_score"]) == float(rows["bob"]["max_score"]) == pytest.approx(top, abs=1e-9)
