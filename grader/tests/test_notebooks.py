@@ -694,6 +694,34 @@ def _student_repo(repos: Path, name: str, released: Path, *, answered: bool, edi
     return repo
 
 
+def test_collect_takes_repositories_and_bare_folders_and_names_students_by_folder(tmp_path):
+    """Oracle: the folders written by hand. A repository (exercises/<section>/) and a bare folder
+    (<section>/) both land in submitted/<student>/<section>/; a missing section is listed, a folder
+    whose name is no student id is skipped, a previous copy is replaced, caches are left out."""
+    from grader.nbgrader_collect import collect
+
+    repos, course = tmp_path / "repos", tmp_path / "course"
+    (repos / "ch6-alice" / "exercises" / SEC39 / "__pycache__").mkdir(parents=True)
+    (repos / "ch6-alice" / "exercises" / SEC39 / "attention_math.py").write_text("# alice\n")
+    (repos / "ch6-alice" / "exercises" / SEC39 / "__pycache__" / "x.pyc").write_bytes(b"")
+    (repos / "ch6-alice" / "tests").mkdir()
+    (repos / "ch6-bob" / SEC39).mkdir(parents=True)
+    (repos / "ch6-bob" / SEC39 / "attention_math.py").write_text("# bob\n")
+    (repos / "ch6-bad name").mkdir()
+    stale = course / "submitted" / "alice" / SEC39 / "stale.txt"
+    stale.parent.mkdir(parents=True)
+    stale.write_text("old")
+    found = collect(repos, course, [SEC39, "sec40_transformer"], prefix="ch6-")
+    assert sorted(found.copied) == [("alice", SEC39), ("bob", SEC39)]
+    assert sorted(found.missing) == [("alice", "sec40_transformer"), ("bob", "sec40_transformer")]
+    assert found.skipped == ["ch6-bad name"]
+    for student in ("alice", "bob"):
+        folder = course / "submitted" / student / SEC39
+        assert (folder / "attention_math.py").read_text() == f"# {student}\n"
+        assert not (folder / "__pycache__").exists() and not (folder / "stale.txt").exists()
+        assert not (folder / "timestamp.txt").exists()  # not a git repository: no commit time
+
+
 def test_instructor_workflow_release_collect_autograde_manual_feedback_export(tmp_path):
     """Each command of the README's nbgrader workflow, on §39 with two students: alice answered
     the written question, bob handed in the release untouched but for a locked test cell he
@@ -719,8 +747,13 @@ def test_instructor_workflow_release_collect_autograde_manual_feedback_export(tm
         assert (folder / Section(SEC39).module_file(folder.parent).name).is_file()
         assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.0+ UTC\n", (folder / "timestamp.txt").read_text())
 
-    logs = {s: _nbgrader(course, "autograde", SEC39, "--create", "--student", s).stderr for s in ("alice", "bob")}
-    warned = {s: [line for line in log.splitlines() if "'checksum'" in line] for s, log in logs.items()}
+    log = _nbgrader(course, "autograde", SEC39, "--create").stderr  # 4. every student of submitted/
+    warned, student = {"alice": [], "bob": []}, None
+    for line in log.splitlines():
+        if m := re.search(r"Creating/updating student with ID '(\w+)'", line):
+            student = m.group(1)
+        elif "'checksum'" in line:
+            warned[student].append(line)
     assert warned["alice"] == [], "an untouched notebook autogrades without checksum warnings"
     assert len(warned["bob"]) == 1 and "test_softmax" in warned["bob"][0], warned["bob"]
 
@@ -728,13 +761,13 @@ def test_instructor_workflow_release_collect_autograde_manual_feedback_export(tm
     written = next(
         c.metadata["nbgrader"] for c in source.cells if c.cell_type == "markdown" and c.metadata.get("nbgrader", {}).get("solution")
     )  # fmt: skip
-    with Gradebook("sqlite:///" + str(course / "gradebook.db")) as gb:  # 4. formgrader: what it stores
+    with Gradebook("sqlite:///" + str(course / "gradebook.db")) as gb:  # 5. formgrader: what it stores
         for student, score in (("alice", written["points"]), ("bob", 0.0)):
             grade = gb.find_grade(written["grade_id"], SEC39, SEC39, student)
             grade.manual_score = score
         gb.db.commit()
 
-    _nbgrader(course, "generate_feedback", SEC39)  # 5. feedback
+    _nbgrader(course, "generate_feedback", SEC39)  # 6. feedback
     for student in ("alice", "bob"):
         text = _text_of_html(course / "feedback" / student / SEC39 / f"{SEC39}.html")
         assert "BEGIN HIDDEN TESTS" not in text and '"hidden")' not in text
@@ -742,7 +775,7 @@ def test_instructor_workflow_release_collect_autograde_manual_feedback_export(tm
     cell = next(c for c in bob_nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "test_softmax")
     assert "full marks, please" not in cell.source  # graded with the original
 
-    _nbgrader(course, "export", "--to", str(tmp_path / "nbgrader.csv"))  # 6. export (merged by `grader gradebook`)
+    _nbgrader(course, "export", "--to", str(tmp_path / "nbgrader.csv"))  # 7. export (8. merged by `grader gradebook`)
     with open(tmp_path / "nbgrader.csv", newline="", encoding="utf-8") as f:
         rows = {r["student_id"]: r for r in csv.DictReader(f)}
     top = _auto_max(SEC39) + written["points"]
