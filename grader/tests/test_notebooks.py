@@ -641,6 +641,34 @@ def test_run_all_still_stops_at_a_real_error(tmp_path):
         _run_all([STUB, "f()", "print('not reached')"], tmp_path)
 
 
+def _queued_replies(cells: list[str]) -> list[str]:
+    """Reply statuses when ``cells`` are sent at once with ``stop_on_error`` — how JupyterLab's Run
+    All sends a notebook's cells: after an ``error`` reply ipykernel aborts the rest."""
+    from jupyter_client.manager import start_new_kernel
+
+    with nbs._nbgrader_environment():
+        km, kc = start_new_kernel(kernel_name="python3")
+    try:
+        ids = [kc.execute(code, stop_on_error=True) for code in cells]
+        replies = {}
+        while not set(ids) <= set(replies):
+            msg = kc.get_shell_msg(timeout=120)
+            if msg["msg_type"] == "execute_reply":
+                replies[msg["parent_header"]["msg_id"]] = msg["content"]["status"]
+        return [replies[i] for i in ids]
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+
+
+def test_run_all_as_jupyterlab_sends_it_goes_on_past_a_stub():
+    """Oracle: ipykernel's ``stop_on_error`` (JupyterLab's Run All): with the course's import every
+    cell is run; without it the cells after the stub are aborted."""
+    cells = [STUB, "y = f()", "print(y)", "z = 1"]
+    assert _queued_replies(["import grader.notebooks", *cells]) == ["ok"] * 5
+    assert _queued_replies(cells) == ["ok", "error", "aborted", "aborted"]
+
+
 def _student_layout(tmp_path: Path, section: str, *, solved: bool) -> Path:
     """A student repository's layout (the kernel finds `grader` from the notebook's folder)."""
     repo = tmp_path / "repo"
