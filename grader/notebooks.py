@@ -36,6 +36,13 @@ Decisions (each is tested in ``grader/tests/test_notebooks.py``):
   generates into a temporary course folder and copies only the notebooks; ``--check`` compares
   cell types, sources, nbgrader metadata and attachments (not outputs, execution counts or other
   volatile fields) of the generated and the committed notebooks.
+* **nbgrader's own commands work too.** ``nbgrader generate_assignment SECTION --force`` releases
+  the same files as ``python -m grader release`` (:func:`nbgrader_release_hooks`, in
+  ``nbgrader_config.py``); ``nbgrader autograde`` compares a locked cell with its released version
+  (:class:`OverwriteReleasedCells`), so only a cell the student changed is reported.
+* **Run All goes on past stubs**: importing this module in a notebook's kernel installs
+  ``grader/notebook_run_all.py`` (a cell that reaches ``NotImplementedError`` says so and the next
+  cell runs).
 * **Autograding** (:func:`autograde`) builds a temporary nbgrader course (source = the repository's
   ``solutions/``), runs ``generate_assignment``, ``autograde`` and ``generate_feedback`` and reads the
   gradebook. The module in the submission is the one graded (``Autograde.exclude_overwriting``);

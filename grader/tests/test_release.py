@@ -91,3 +91,19 @@ def test_exercise_module_contains_no_solution_line(section):
         elif inside and len(line.strip()) > 12 and line in exercise.splitlines():
             leaked.append(line.strip())
     assert not leaked, f"solution lines found in exercises/: {leaked[:3]}"
+
+
+def test_release_of_one_section_writes_only_its_stub_modules(tmp_path):
+    """Oracle: ``stub_source`` of each module of the section (what nbgrader's generate_assignment
+    hook writes back); no other section and no non-module file is touched."""
+    from grader.release import release_section_modules
+
+    section = all_sections()[0]
+    written = release_section_modules(SOLUTIONS, tmp_path, section.name)
+    modules = sorted(p for p in (SOLUTIONS / section.name).glob("*.py"))
+    assert sorted(written) == sorted(f"{section.name}/{p.name}" for p in modules)
+    for path in modules:
+        expected = stub_source(path.read_text(encoding="utf-8"), path.name)
+        assert (tmp_path / section.name / path.name).read_text(encoding="utf-8") == expected, path.name
+    assert [p.name for p in tmp_path.iterdir()] == [section.name]
+    assert sorted(p.name for p in (tmp_path / section.name).iterdir()) == sorted(p.name for p in modules)
