@@ -207,6 +207,21 @@ def vector_cells(ax, x, y, values, cell=0.3, horizontal=True, cmap="RdBu_r", vma
         )
 
 
+def relative_luminance(rgba) -> float:
+    """WCAG 2 relative luminance of an RGB(A) colour with components in [0, 1] (sRGB, linearised)."""
+    r, g, b = (c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in rgba[:3])
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+# The luminance at which black and white text contrast equally: (1 + 0.05) / (L + 0.05) = (L + 0.05) / 0.05.
+EQUAL_CONTRAST = (1.05 * 0.05) ** 0.5 - 0.05  # ≈ 0.179
+
+
+def text_color_on(rgba) -> str:
+    """ "white" on a cell darker than ``EQUAL_CONTRAST``, else "black": the text colour of higher contrast."""
+    return "white" if relative_luminance(rgba) < EQUAL_CONTRAST else "black"
+
+
 def heatmap(
     ax,
     M,
@@ -220,7 +235,7 @@ def heatmap(
     fontsize=10,
     xrotation=0,
 ):
-    """A labelled matrix; cells annotated with their value (white text on dark cells)."""
+    """A labelled matrix; cells annotated with their value (white text on dark cells, see ``text_color_on``)."""
     M = np.asarray(M, dtype=float)
     vmin = M.min() if vmin is None else vmin
     vmax = M.max() if vmax is None else vmax
@@ -235,12 +250,9 @@ def heatmap(
         ax.set_yticks([])
     ax.tick_params(length=0)
     if annotate:
-        span = (vmax - vmin) or 1.0
         for (i, j), v in np.ndenumerate(M):
-            dark = (v - vmin) / span > 0.6
-            ax.text(
-                j, i, fmt.format(v), ha="center", va="center", fontsize=fontsize, color="white" if dark else "black"
-            )
+            color = text_color_on(im.cmap(im.norm(v)))  # the cell's own colour, so diverging maps work too
+            ax.text(j, i, fmt.format(v), ha="center", va="center", fontsize=fontsize, color=color)
     for s in ax.spines.values():
         s.set_visible(False)
     return im

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from matplotlib.patches import Rectangle
+from matplotlib.patches import Circle, Rectangle
 
 from figures.common import (
     BLUE,
@@ -85,11 +85,23 @@ def memory_network_figure():
     label(ax, 11.6, 3.3, "$u$ と各 $m_i$ の\n内積で比較", fontsize=10, color=BLUE)
     # weighted sum of c → o, answer
     ox = 17.2
-    arrow(ax, (bx + 3.9, ys[1] - 0.6), (ox + 0.4, 7.4), lw=2.0, color=C["attn"][1])
+    gx = bx + 3.8  # a bracket gathers the weights p_i: the weighted sum starts from it
+    ax.plot([gx - 0.2, gx, gx, gx - 0.2], [ys[0] + 0.4, ys[0] + 0.4, ys[-1] - 0.4, ys[-1] - 0.4],
+            color=C["attn"][1], lw=1.6, zorder=3)  # fmt: skip
+    gy = (ys[0] + ys[-1]) / 2
+    arrow(ax, (gx, gy), (ox + 0.2, 7.15), lw=2.0, color=C["attn"][1])
     label(ax, ox + 1.2, 8.75, "$o = \\sum_i p_i c_i$", fontsize=13)
     vector_cells(ax, ox + 0.45, 7.0, o, cell=0.3, cmap="PuOr_r", vmax=vmax)
-    label(ax, ox + 2.5, 5.9, "+ $u$", fontsize=13, color=BLUE)
-    arrow(ax, (ox + 1.2, 6.6), (ox + 1.2, 4.6), lw=2.0)
+    # o + u: u comes from the question's vector along the bottom, into the sum
+    sy, sr = 5.6, 0.28  # the sum node
+    arrow(ax, (ox + 1.2, 6.75), (ox + 1.2, sy + sr), lw=2.0)
+    ax.add_patch(Circle((ox + 1.2, sy), sr, fc="white", ec="#333333", lw=1.6, zorder=4))
+    label(ax, ox + 1.2, sy, "+", fontsize=14)
+    ux = gx + 0.25
+    ax.plot([9.7, ux, ux], [qy - 0.3, qy - 0.3, sy], color=BLUE, lw=1.6, zorder=3)
+    arrow(ax, (ux, sy), (ox + 1.2 - sr, sy), lw=1.6, color=BLUE, shrink=0.0)
+    label(ax, (ux + ox + 1.2) / 2 - 0.1, sy + 0.4, "$u$", fontsize=13, color=BLUE)
+    arrow(ax, (ox + 1.2, sy - sr), (ox + 1.2, 4.6), lw=2.0, shrink=0.0)
     box(ax, ox + 1.2, 4.0, 3.8, 1.0, "$W(o + u)$ → softmax", role="ffn", fontsize=11)
     arrow(ax, (ox + 1.2, 3.5), (ox + 1.2, 2.75), lw=2.0)
     box(ax, ox + 1.2, 2.2, 3.0, 1.0, "答え：台所", role="out", fontsize=14, weight="bold")
