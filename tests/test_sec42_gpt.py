@@ -141,6 +141,121 @@ def test_gpt_forward_logits_use_the_tied_embedding(gpt):
     check_close(got, expected, "gpt_forward logits through the tied embedding", **F64, show_values=True)
 
 
+# --- the language-model loss and the training step ----------------------------------------------
+
+
+def next_token_nll(logits, ids, pad_id=None):
+    """Plain loop: mean over b and t < T-1 of -log softmax(logits[b, t])[ids[b, t + 1]], skipping pad targets."""
+    total, count = 0.0, 0
+    B, T, _ = logits.shape
+    for b in range(B):
+        for t in range(T - 1):
+            target = int(ids[b, t + 1])
+            if target == pad_id:
+                continue
+            row = logits[b, t].tolist()
+            top = max(row)
+            total += top + math.log(sum(math.exp(z - top) for z in row)) - row[target]
+            count += 1
+    return total / count
+
+
+@pytest.mark.exercise("lm_loss", points=2)
+def test_lm_loss_position_t_predicts_the_next_token(gpt):
+    # oracle: a plain loop over the positions 0..T-2, each scored on the token that follows it
+    g = torch.Generator().manual_seed(1)
+    logits = torch.randn(2, 4, 5, generator=g, dtype=torch.float64) * 2
+    ids = torch.tensor([[1, 4, 0, 2], [3, 3, 1, 0]])
+    loss = call(gpt, "lm_loss", logits, ids)
+    check_tensor(loss, "lm_loss(logits, ids)")
+    check_shape(loss, (), "lm_loss(logits, ids)")
+    check_dtype(loss, torch.float64, "lm_loss(logits, ids)")
+    expected = torch.tensor(next_token_nll(logits, ids), dtype=torch.float64)
+    check_close(loss, expected, "mean cross-entropy of logits[:, :-1] against ids[:, 1:]", **F64)
+
+
+@pytest.mark.exercise("lm_loss", points=1)
+def test_lm_loss_skips_padding_targets(gpt):
+    # oracle: the same loop without the targets equal to pad_id (row 1 ends with two pads)
+    g = torch.Generator().manual_seed(2)
+    logits = torch.randn(2, 5, 6, generator=g, dtype=torch.float64) * 2
+    ids = torch.tensor([[5, 1, 2, 3, 4], [2, 4, 1, 0, 0]])
+    expected = torch.tensor(next_token_nll(logits, ids, pad_id=0), dtype=torch.float64)
+    check_close(call(gpt, "lm_loss", logits, ids, pad_id=0), expected, "lm_loss with pad_id=0", **F64)
+
+
+@pytest.mark.exercise("lm_loss", points=1)
+def test_lm_loss_keeps_float32(gpt):
+    # contract: float32 logits give a float32 loss (oracle: the loop of the first test)
+    g = torch.Generator().manual_seed(4)
+    logits = torch.randn(1, 4, 3, generator=g)
+    ids = torch.tensor([[0, 2, 1, 1]])
+    loss = call(gpt, "lm_loss", logits, ids)
+    check_dtype(loss, torch.float32, "lm_loss of float32 logits")
+    check_close(loss, torch.tensor(next_token_nll(logits, ids)), "lm_loss of float32 logits", rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.exercise("lm_loss", points=1, needs_core=True)
+def test_lm_loss_without_targets_is_zero(gpt):
+    # contract: when every target is pad_id there is nothing to average: 0.0, not NaN
+    logits = torch.zeros(2, 3, 4, dtype=torch.float64)
+    loss = call(gpt, "lm_loss", logits, torch.tensor([[1, 0, 0], [3, 0, 0]]), pad_id=0)
+    check_close(loss, torch.tensor(0.0, dtype=torch.float64), "lm_loss when every target is pad_id", rtol=0, atol=0)
+
+
+@pytest.mark.exercise("perplexity", points=1)
+def test_perplexity_of_a_uniform_guess_is_the_vocabulary_size(gpt):
+    # oracle: uniform logits over V = 7 tokens have loss log 7, and exp(log 7) = 7
+    got = call(gpt, "perplexity", torch.tensor(math.log(7.0), dtype=torch.float64))
+    assert isinstance(got, float), f"perplexity should return a Python float, got {type(got).__name__}"
+    check_close(torch.tensor(got), torch.tensor(7.0, dtype=torch.float64), "perplexity(log 7)", **F64)
+
+
+def blockless_model(n_vocab=5, T_max=6, d=4, seed=3):
+    """A GPT with no blocks: logits = layer_norm(wte[ids] + wpe[:T]) @ wte.T (float64, seeded)."""
+    g = torch.Generator().manual_seed(seed)
+    r = lambda *shape: torch.randn(*shape, generator=g, dtype=torch.float64)  # noqa: E731
+    return {"wte": r(n_vocab, d), "wpe": r(T_max, d) * 0.5, "blocks": [],
+            "ln_f": {"gamma": 1 + 0.1 * r(d), "beta": 0.1 * r(d)}}  # fmt: skip
+
+
+def sgd_oracle(params, batches, lr):
+    """Plain SGD on the blockless model with autograd and F.cross_entropy on the shifted tensors."""
+    p = {name: params[name].clone().requires_grad_(True) for name in ("wte", "wpe")}
+    ln_f = {name: params["ln_f"][name].clone().requires_grad_(True) for name in ("gamma", "beta")}
+    leaves, losses = [p["wte"], p["wpe"], ln_f["gamma"], ln_f["beta"]], []
+    for ids in batches:
+        T = ids.shape[1]
+        h = torch.nn.functional.layer_norm(p["wte"][ids] + p["wpe"][:T], (4,), ln_f["gamma"], ln_f["beta"])
+        logits = h @ p["wte"].T  # (B, T, V)
+        loss = torch.nn.functional.cross_entropy(logits[:, :-1].reshape(-1, 5), ids[:, 1:].reshape(-1))
+        grads = torch.autograd.grad(loss, leaves)
+        with torch.no_grad():
+            for leaf, grad in zip(leaves, grads):
+                leaf -= lr * grad
+        losses.append(loss.item())
+    return {"wte": p["wte"], "wpe": p["wpe"], "gamma": ln_f["gamma"], "beta": ln_f["beta"]}, losses
+
+
+@pytest.mark.exercise("train_step", points=2)
+def test_train_step_two_sgd_steps_match_autograd(gpt):
+    # oracle: two plain SGD steps (lr 0.5) computed with torch.autograd and F.cross_entropy on the
+    # shifted tensors; the given run_train_steps calls your train_step once per batch
+    params = blockless_model()
+    batches = torch.tensor([[[1, 2, 3, 4, 0], [4, 3, 2, 1, 0]], [[0, 1, 0, 1, 0], [2, 2, 4, 4, 1]]])
+    expected, expected_losses = sgd_oracle(params, batches, lr=0.5)
+    got = call(gpt, "run_train_steps", params, batches, n_heads=1, lr=0.5)
+    for loss in got["losses"]:
+        assert isinstance(loss, float), (
+            f"train_step should return the loss as a Python float (loss.item()), got {type(loss).__name__}"
+        )
+    check_close(torch.tensor(got["losses"], dtype=torch.float64), torch.tensor(expected_losses, dtype=torch.float64),
+                "the losses returned by train_step (before each update)", **F64, show_values=True)  # fmt: skip
+    check_close(got["params"]["wte"], expected["wte"], "wte after two steps (zero_grad, backward, step?)", **F64)
+    check_close(got["params"]["wpe"], expected["wpe"], "wpe after two steps", **F64)
+    check_close(got["params"]["ln_f"]["gamma"], expected["gamma"], "ln_f gamma after two steps", **F64)
+
+
 @pytest.mark.exercise("filter_logits", points=1)
 def test_filter_logits_top_k_keeps_the_two_largest(gpt):
     # oracle: by hand — 3 and 2 are the two largest, the rest become -inf
@@ -165,6 +280,17 @@ def test_generate_greedy_repeats_with_a_repeat_model(gpt):
     check_tensor(ids, "generate(...)")
     check_dtype(ids, torch.int64, "generate(...)")
     check_equal(ids.tolist(), [2, 2, 2, 2], "the 4 new ids")
+
+
+@pytest.mark.exercise("generate", points=1)
+def test_generate_step_i_draws_with_seed_plus_i(gpt):
+    # contract (the course's one seeding rule): step i draws with torch.Generator().manual_seed(seed + i);
+    # oracle: your one-step generate from the prompt extended by the first new token, with seed 5 + 1
+    params = random_model(T_max=8)
+    params["wte"] = params["wte"] / 4  # logits of size ~1: a spread-out distribution
+    first_two = call(gpt, "generate", [1, 2], params, n_heads=2, n_new=2, temperature=1.0, seed=5).tolist()
+    second = call(gpt, "generate", [1, 2, first_two[0]], params, n_heads=2, n_new=1, temperature=1.0, seed=6).tolist()
+    check_equal(first_two[1:], second, "the 2nd token of generate(seed=5) vs a one-step generate with seed=6")
 
 
 @pytest.mark.exercise("moe_gate", points=1)

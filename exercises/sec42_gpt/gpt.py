@@ -31,8 +31,19 @@ these names and takes the points of an exercise that uses them. Plain tensor ope
 (``@``, ``torch.softmax``, ``torch.topk``, ``torch.erf``, ``torch.multinomial``, …) are fine, and
 so is the given helper ``ln`` (the LayerNorm you wrote in §40).
 
+Training (exercises): ``lm_loss(logits, ids, pad_id=None)`` is the language-model loss (position t
+predicts token t + 1), ``perplexity(loss)`` its exponential, and the teacher-forcing step is
+
+    train_step(params, optimizer, ids, n_heads, pad_id=None, n_prompt=0) -> float
+
+(forward on the true tokens, ``lm_loss``, ``optimizer.zero_grad()``, ``backward``, ``optimizer.step()``;
+the loss before the update comes back as a float). The given training loops call it:
+``run_train_steps`` (plain data in and out, as the notebook and the grader use it) and the dense
+half of ``train_sorting_gpt``.
+
 The end of the module is given code, not an exercise: ``train_sorting_gpt`` trains a tiny GPT
-built from your functions to sort digits (a bonus, 0 points; see the comment there).
+built from your functions — with your ``train_step`` — to sort digits (a bonus, 0 points; see the
+comment there).
 """
 
 import math
@@ -162,11 +173,105 @@ def gpt_forward(ids, params, n_heads):
     raise NotImplementedError("gpt_forward: your code here (see the docstring)")
 
 
+def lm_loss(logits, ids, pad_id=None):
+    """The language-model loss of GPT: position ``t`` predicts token ``t + 1`` (teacher forcing).
+
+    ``logits = gpt_forward(ids, ...)``; the prediction made at position ``t`` is compared with the
+    token that really comes next, ``ids[:, t + 1]``: the mean cross-entropy of ``logits[:, :-1]``
+    against ``ids[:, 1:]``, over every target that is not ``pad_id``. The last position has no next
+    token and the first token is never a target.
+
+    ``cross_entropy(z, y) = logsumexp(z) - z[y]`` (subtract the row maximum before ``exp``: no overflow).
+
+    Args:
+        logits: ``(B, T, n_vocab)`` float tensor computed from ``ids``.
+        ids: ``(B, T)`` integer tensor of token ids in ``[0, n_vocab)``.
+        pad_id: ``None`` (every target counts) or the id of the padding token: targets equal to it
+            are skipped.
+
+    Returns:
+        0-dim tensor in ``logits``' dtype, differentiable with respect to ``logits``. When no target
+        is left (``T == 1``, or every target is ``pad_id``) it is ``0.0`` — still part of the graph
+        (gradient 0), never NaN.
+
+    Raises:
+        ValueError: ``logits`` is not 3-D (names ``logits``); ``ids`` is not an integer tensor of
+        shape ``(B, T)`` matching ``logits``, or holds an id outside ``[0, n_vocab)`` other than
+        ``pad_id`` (names ``ids``).
+
+    Figure: chatgpt-book-ch6-42-1-masked-attention.png
+    Hint: ``torch.log_softmax(logits[:, :-1], dim=-1)``, pick each target's entry with ``gather``,
+    and average over the positions whose target is not ``pad_id`` (a boolean mask).
+    """
+    raise NotImplementedError("lm_loss: your code here (see the docstring)")
+
+
+def perplexity(loss):
+    """Perplexity of a language model from its mean cross-entropy: ``exp(loss)``, as a Python float.
+
+    A model that spreads its probability uniformly over ``n_vocab`` tokens has loss ``log(n_vocab)``
+    and perplexity ``n_vocab``: "as unsure as a choice among n_vocab tokens".
+
+    Args:
+        loss: a mean cross-entropy in nats (a 0-dim tensor or a number), e.g. from ``lm_loss``.
+
+    Returns:
+        ``float``: ``exp(loss)`` (``inf`` for a loss too large to exponentiate).
+
+    Raises:
+        ValueError: ``loss`` is not a single number (names ``loss``).
+
+    Figure: chatgpt-book-ch6-42-1-masked-attention.png
+    Hint: ``math.exp(float(loss))`` — mind ``OverflowError`` for huge losses.
+    """
+    raise NotImplementedError("perplexity: your code here (see the docstring)")
+
+
+def train_step(params, optimizer, ids, n_heads, pad_id=None, n_prompt=0):
+    """One teacher-forcing training step of GPT on a batch of token sequences.
+
+    Teacher forcing: the model reads the *true* tokens ``ids`` (not its own predictions) and, at
+    every position at once, learns to predict the next one. One step is::
+
+        logits = gpt_forward(ids, params, n_heads)      # (B, T, n_vocab)
+        loss   = lm_loss(logits, ids, pad_id)           # position t predicts ids[:, t + 1]
+        optimizer.zero_grad()                           # forget the previous step's gradients
+        loss.backward()                                 # gradients of every parameter
+        optimizer.step()                                # update the parameters in place
+
+    ``n_prompt > 0`` leaves the first ``n_prompt`` tokens of every row out of the loss as targets
+    (they are still read as input): only ``ids[:, n_prompt:]`` are predicted, as in a task whose
+    prompt is given. ``n_prompt = 0`` (and 1) predicts every token but the first.
+
+    Args:
+        params: GPT parameters as in ``gpt_forward``; the tensors the optimiser updates are leaves
+            with ``requires_grad=True``.
+        optimizer: a ``torch.optim`` optimiser over those tensors.
+        ids: ``(B, T)`` integer tensor of token ids (``T >= 2``).
+        n_heads: number of attention heads.
+        pad_id: passed to ``lm_loss``: targets equal to it are skipped.
+        n_prompt: ``0 <= n_prompt < T``: tokens at the start of each row that are not targets.
+
+    Returns:
+        ``float``: the loss of this batch *before* the update (``loss.item()``).
+
+    Raises:
+        ValueError: ``n_prompt`` not an int in ``[0, T)`` (names ``n_prompt``), or any error of
+        ``gpt_forward`` and ``lm_loss``.
+
+    Figure: chatgpt-book-ch6-42-1-masked-attention.png
+    Hint: the order matters: zero the gradients, then ``backward``, then ``step``; for ``n_prompt``
+    pass ``logits[:, s:]`` and ``ids[:, s:]`` with ``s = max(n_prompt - 1, 0)`` to ``lm_loss``.
+    """
+    raise NotImplementedError("train_step: your code here (see the docstring)")
+
+
 def filter_logits(logits, top_k=None, top_p=None):
     """Keep the most likely tokens and set every other logit to ``-inf`` (top-k and/or nucleus top-p).
 
-    * ``top_k``: keep the ``top_k`` largest logits. Ties: every logit equal to the ``top_k``-th
-      largest is kept too (so more than ``top_k`` may survive when values tie at the boundary);
+    * ``top_k``: keep the ``top_k`` largest logits. Ties (the course's one top-k rule, §37's
+      ``sample_next_token`` too): every logit equal to the ``top_k``-th largest is kept as well (so
+      more than ``top_k`` may survive when values tie at the boundary);
       ``top_k >= n_vocab`` keeps everything.
     * ``top_p``: with ``p = softmax(logits)``, keep the smallest set of most likely tokens whose total
       probability is ``>= top_p`` (always at least the most likely token). Ties: every token whose
@@ -202,8 +307,14 @@ def generate(prompt, params, n_heads, n_new, temperature=0.0, top_k=None, seed=0
 
     * ``temperature == 0``: greedy, ``argmax`` (the lowest id on ties);
     * ``temperature > 0``: ``filter_logits(logits / temperature, top_k)``, softmax, then one draw with
-      ``torch.multinomial(probs, 1, generator=g)`` where ``g = torch.Generator().manual_seed(seed)``
-      is created once per call — so the same arguments always give the same ids.
+      ``torch.multinomial(probs, 1, generator=g)``.
+
+    Seeding rule (the course's one rule for generation, as ``rnn_generate`` in §37): **step ``i``
+    (``i = 0, 1, …``) draws its token with seed ``seed + i``**, i.e. with a fresh
+    ``g = torch.Generator().manual_seed(seed + i)``. So the same arguments always give the same ids,
+    and the token of step ``i`` is the one that a one-step ``generate`` from the prompt extended by
+    the ``i`` tokens before it draws with seed ``seed + i``. Top-k ties follow the course's one rule
+    too (``filter_logits``): every logit equal to the ``top_k``-th largest survives.
 
     Args:
         prompt: non-empty list of ints or 1-D integer tensor of token ids.
@@ -212,7 +323,7 @@ def generate(prompt, params, n_heads, n_new, temperature=0.0, top_k=None, seed=0
         n_new: number of tokens to generate (``>= 0``).
         temperature: ``>= 0``; 0 means greedy.
         top_k: ``None`` or a positive int, passed to ``filter_logits`` when sampling.
-        seed: seed of the sampling generator.
+        seed: seed of the first step's generator; step ``i`` uses ``seed + i``.
 
     Returns:
         int64 tensor ``(n_new,)`` with the new ids only (the prompt is not included).
@@ -316,11 +427,11 @@ def load_balancing_loss(router_probs, indices, n_experts):
 def generate_with_kv_cache(prompt, params, n_heads, n_new, temperature=0.0, top_k=None, seed=0):
     """Bonus: ``generate`` with a key/value cache — the same ids, without recomputing the past.
 
-    Same signature, arguments, sampling rule (one ``torch.multinomial`` draw per step from a
-    ``torch.Generator().manual_seed(seed)`` created once) and return value as ``generate``; for the
-    same arguments it returns the same ids. The prompt is processed once; each layer keeps the keys
-    and values of every position seen so far, and each new token then needs one forward step of
-    one position whose query attends to the cached keys and values.
+    Same signature, arguments, sampling rule (one ``torch.multinomial`` draw per step; step ``i``
+    draws with ``torch.Generator().manual_seed(seed + i)``, the course's one seeding rule) and return
+    value as ``generate``; for the same arguments it returns the same ids. The prompt is processed
+    once; each layer keeps the keys and values of every position seen so far, and each new token
+    then needs one forward step of one position whose query attends to the cached keys and values.
 
     Write the cached attention yourself (no ``F.scaled_dot_product_attention``, ``nn.MultiheadAttention``,
     ``F.layer_norm``/``nn.LayerNorm`` or ``nn.Transformer*``); the given ``ln`` is fine.
@@ -367,15 +478,15 @@ def expert_capacity_mask(indices, n_experts, capacity):
 
 # --- given code — you do not write this: a tiny GPT learns to sort digits (bonus, 0 points) --------
 #
-# Run it once gpt_forward (and, for the MoE half, moe_layer and load_balancing_loss) pass their
-# tests. The task: ``SORT_DIGITS`` random digits, a separator, then the same digits sorted::
+# Run it once gpt_forward, lm_loss and train_step (and, for the MoE half, moe_layer and
+# load_balancing_loss) pass their tests. The task: ``SORT_DIGITS`` random digits, a separator, then the same digits sorted::
 #
 #     3 9 1 4 1 7 | 1 1 3 4 7 9
 #
 # The model reads the digits and the separator (the prompt) and writes the sorted digits one at a
-# time (greedy decoding). Only the sorted half is in the loss. Everything is seeded
-# (``torch.Generator``s) and runs on one thread, and every function returns plain data (tensors,
-# numbers, lists, dicts), so the grader can call it like any exercise.
+# time (greedy decoding). Only the sorted half is in the loss (``n_prompt = SORT_DIGITS + 1`` in
+# ``train_step``). Everything is seeded (``torch.Generator``s) and runs on one thread, and every
+# function returns plain data (tensors, numbers, lists, dicts), so the grader can call it like any exercise.
 #
 # Mixture of Experts: ``use_moe=True`` replaces every block's feed-forward by your ``moe_layer``
 # (``n_experts`` experts, top-``k`` routing) and adds ``aux_weight`` times your
@@ -406,7 +517,7 @@ def init_sort_params(
     n_layers=2,
     d=64,
     d_ff=256,
-    T_max=2 * SORT_DIGITS,
+    T_max=2 * SORT_DIGITS + 1,
     use_moe=False,
     n_experts=4,
     gate_std=0.02,
@@ -484,6 +595,39 @@ def detached(tree):
     return [detached(v) for v in tree]
 
 
+def run_train_steps(params, batches, n_heads, lr=0.1, optimizer="sgd", pad_id=None, n_prompt=0):
+    """Train a copy of ``params`` with your ``train_step``, one step per batch (given).
+
+    This is how a notebook or the grader calls ``train_step`` with plain data: the weights are
+    copied into fresh leaves with ``requires_grad=True`` (``params`` itself is not modified), an
+    optimiser is made over them (``"sgd"``: plain ``torch.optim.SGD(lr=lr)``; ``"adam"``:
+    ``torch.optim.Adam(lr=lr)``), and ``train_step(params, opt, batches[i], n_heads, pad_id,
+    n_prompt)`` runs for every batch in order. Gradients are never zeroed here: that is the step's job.
+
+    Args:
+        params: GPT parameters as in ``gpt_forward``.
+        batches: ``(n_steps, B, T)`` integer tensor, or a list of ``(B, T)`` tensors.
+
+    Returns:
+        ``{"params": the trained weights (detached), "losses": what train_step returned, per step}``.
+    """
+    params = detached(params)
+    tensors = param_tensors(params)
+    for p in tensors:
+        p.requires_grad_(True)
+    if optimizer == "sgd":
+        opt = torch.optim.SGD(tensors, lr=lr)
+    elif optimizer == "adam":
+        opt = torch.optim.Adam(tensors, lr=lr)
+    else:
+        raise ValueError(f"optimizer must be 'sgd' or 'adam', got {optimizer!r}")
+    losses = []
+    for ids in batches:
+        loss = train_step(params, opt, ids, n_heads, pad_id=pad_id, n_prompt=n_prompt)
+        losses.append(loss.detach().clone() if isinstance(loss, torch.Tensor) else loss)  # plain data back
+    return {"params": detached(params), "losses": losses}
+
+
 def moe_gpt_forward(ids, params, n_heads, k=1):
     """``gpt_forward`` with your ``moe_layer`` as the feed-forward of every block (given).
 
@@ -524,11 +668,12 @@ def train_sorting_gpt(
     gate_std=0.02,
     router_skew=0.0,
 ):
-    """Train a tiny GPT built from your ``gpt_forward`` (or, ``use_moe=True``, from your
-    ``moe_layer`` and ``load_balancing_loss``) to sort ``n_digits`` digits (given; ~5 s on one core).
+    """Train a tiny GPT built from your ``gpt_forward`` with your ``train_step`` (or, ``use_moe=True``,
+    from your ``moe_layer`` and ``load_balancing_loss``) to sort ``n_digits`` digits (given; ~5 s on one core).
 
     Adam, a learning rate that warms up for 30 steps then decays to a tenth (cosine), gradient
-    clipping at 1, a fresh random batch every step (data from ``seed + 1``, weights from ``seed``).
+    clipping at 1 for the MoE model, a fresh random batch every step (data from ``seed + 1``,
+    weights from ``seed``).
     One PyTorch thread; the caller's thread count is restored.
 
     Returns:
@@ -545,7 +690,7 @@ def train_sorting_gpt(
     torch.set_num_threads(1)
     start = time.perf_counter()
     try:
-        params = init_sort_params(n_layers, d, d_ff, 2 * n_digits, use_moe, n_experts, gate_std, router_skew, seed)
+        params = init_sort_params(n_layers, d, d_ff, 2 * n_digits + 1, use_moe, n_experts, gate_std, router_skew, seed)
         opt = torch.optim.Adam(param_tensors(params), lr=lr)
         g = torch.Generator().manual_seed(seed + 1)
         losses, aux_losses = [], []
@@ -555,15 +700,11 @@ def train_sorting_gpt(
             for group in opt.param_groups:
                 group["lr"] = lr * warm * decay
             seq = _sort_batch(batch_size, n_digits, g)  # (B, 2n + 1)
-            ids, targets = seq[:, :-1], seq[:, 1:]  # position t predicts token t + 1
-            if use_moe:
-                logits, aux, _ = moe_gpt_forward(ids, params, SORT_HEADS, k)
-            else:
-                logits, aux = gpt_forward(ids, params, SORT_HEADS), torch.zeros(())
-            # only the sorted half is learned: positions n .. 2n-1 predict it
-            loss = torch.nn.functional.cross_entropy(
-                logits[:, n_digits:].flatten(0, 1), targets[:, n_digits:].flatten()
-            )
+            if not use_moe:  # your train_step: only the sorted half (after the n + 1 prompt tokens) is learned
+                losses.append(train_step(params, opt, seq, SORT_HEADS, n_prompt=n_digits + 1))
+                continue
+            logits, aux, _ = moe_gpt_forward(seq, params, SORT_HEADS, k)
+            loss = lm_loss(logits[:, n_digits:], seq[:, n_digits:])  # position t predicts token t + 1
             opt.zero_grad()
             (loss + aux_weight * aux).backward()
             torch.nn.utils.clip_grad_norm_(param_tensors(params), 1.0)

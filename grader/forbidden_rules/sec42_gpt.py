@@ -6,7 +6,8 @@ torch.multinomial, F.gelu, F.one_hot) stay allowed.
 The check follows the module-level functions an exercise calls, so a shortcut inside
 causal_self_attention also costs gpt_block and gpt_forward, whose outputs it computes. `generate`
 has no rule: a sampling loop has no PyTorch shortcut, and its points should not also vanish for a
-shortcut in the model code it calls. The bonus generate_with_kv_cache writes its own attention."""
+shortcut in the model code it calls. The bonus generate_with_kv_cache writes its own attention. lm_loss writes the shifted, masked mean of
+the cross-entropy itself; train_step has no rule (it calls lm_loss, whose rule is lm_loss's)."""
 
 # attention computed by PyTorch instead of by the student
 _ATTENTION = [
@@ -27,4 +28,6 @@ RULES = {
     "gpt_block": _ATTENTION + _NORM,
     "gpt_forward": _ATTENTION + _NORM,
     "generate_with_kv_cache": _ATTENTION + _NORM,
+    # the shifted, padding-aware mean of the cross-entropy is the exercise (torch.log_softmax is fine)
+    "lm_loss": ["cross_entropy", "CrossEntropyLoss", "nll_loss", "NLLLoss"],
 }

@@ -393,6 +393,248 @@ def test_gpt_forward_rejects_bad_ids(gpt, seed):
         expect_value_error(raising(gpt, "gpt_forward", ids, params, 2), f"gpt_forward with {what}", "ids")
 
 
+# --- lm_loss and perplexity ------------------------------------------------------------------------
+
+
+def shifted_cross_entropy(logits, ids, pad_id=None):
+    """Oracle: F.cross_entropy(ignore_index=pad_id) of logits[:, :-1] against ids[:, 1:]."""
+    V = logits.shape[-1]
+    ignore = -100 if pad_id is None else pad_id
+    return F.cross_entropy(logits[:, :-1].reshape(-1, V), ids[:, 1:].reshape(-1), ignore_index=ignore)
+
+
+def random_lm_batch(seed, k, dtype=torch.float64, scale=2.0):
+    """Random (B, T, V), ids with a random pad id sprinkled over them (at least one real target)."""
+    rng = rng_for(seed, k)
+    B, T, V = (int(n) for n in (rng.integers(1, 5), rng.integers(2, 9), rng.integers(3, 12)))
+    logits = randn(gen(seed, k), B, T, V, dtype=dtype, scale=scale)
+    pad_id = int(rng.integers(0, V))
+    ids = torch.from_numpy(rng.integers(0, V, size=(B, T)))
+    ids[torch.from_numpy(rng.random((B, T)) < 0.3)] = pad_id
+    ids[0, 1] = (pad_id + 1) % V  # one real target
+    return logits, ids, pad_id
+
+
+@pytest.mark.exercise("lm_loss", points=2)
+@pytest.mark.parametrize("dtype", DTYPES, ids=["float64", "float32"])
+def test_lm_loss_matches_shifted_cross_entropy(gpt, seed, dtype):
+    # oracle: F.cross_entropy(ignore_index=pad_id) on logits[:, :-1] and ids[:, 1:]; random B, T, V
+    for k in range(3):
+        logits, ids, pad_id = random_lm_batch(seed, 100 + 10 * k + (dtype == torch.float32), dtype)
+        loss = call(gpt, "lm_loss", logits, ids, pad_id=pad_id)
+        check_tensor(loss, "lm_loss(logits, ids, pad_id)")
+        check_shape(loss, (), "lm_loss(logits, ids, pad_id)")
+        check_dtype(loss, dtype, "lm_loss(logits, ids, pad_id)")
+        check_close(loss, shifted_cross_entropy(logits, ids, pad_id), "lm_loss with padding", **tol(dtype))
+
+
+@pytest.mark.exercise("lm_loss", points=1)
+def test_lm_loss_without_pad_id_counts_every_target(gpt, seed):
+    # oracle: F.cross_entropy on the shifted tensors, nothing ignored (id 0 is an ordinary token)
+    logits, ids, _ = random_lm_batch(seed, 110)
+    check_close(call(gpt, "lm_loss", logits, ids), shifted_cross_entropy(logits, ids), "lm_loss with pad_id=None",
+                **F64)  # fmt: skip
+
+
+@pytest.mark.exercise("lm_loss", points=1)
+def test_lm_loss_gradient_matches_cross_entropy(gpt, seed):
+    # oracle: the gradient of F.cross_entropy(ignore_index=pad_id) on the shifted tensors (float64 autograd)
+    logits, ids, pad_id = random_lm_batch(seed, 111)
+    _, (grad,) = call_with_grad(gpt, "lm_loss", (logits, ids), dict(pad_id=pad_id), wrt=[logits])
+    assert grad is not None, "lm_loss is not differentiable with respect to the logits"
+    ref = logits.detach().clone().requires_grad_(True)
+    shifted_cross_entropy(ref, ids, pad_id).backward()
+    check_close(grad, ref.grad, "the gradient of lm_loss with respect to the logits", **F64)
+
+
+@pytest.mark.exercise("lm_loss", points=1, needs_core=True)
+@pytest.mark.parametrize("dtype, scale", [(torch.float64, 1e3), (torch.float32, 1e2)], ids=["float64", "float32"])
+def test_lm_loss_is_stable_for_large_logits(gpt, seed, dtype, scale):
+    # oracle: F.cross_entropy on logits of size 1e3 (float64) / 1e2 (float32): a naive exp overflows
+    logits, ids, pad_id = random_lm_batch(seed, 112, dtype, scale=scale)
+    loss = call(gpt, "lm_loss", logits, ids, pad_id=pad_id)
+    check_finite(loss, "lm_loss of large logits")
+    check_close(loss, shifted_cross_entropy(logits, ids, pad_id), "lm_loss of large logits", **tol(dtype))
+
+
+@pytest.mark.exercise("lm_loss", points=1, needs_core=True)
+def test_lm_loss_without_targets_is_zero_and_differentiable(gpt, seed):
+    # contract: every target is pad_id (the first token may be anything), or T = 1 -> 0.0, finite,
+    # still in the graph with gradient 0 (F.cross_entropy gives NaN here)
+    g = gen(seed, 113)
+    all_pad = torch.full((3, 5), 2)
+    all_pad[:, 0] = torch.tensor([0, 1, 4])
+    for what, logits, ids in (("every target pad_id", randn(g, 3, 5, 6), all_pad),
+                              ("T = 1", randn(g, 2, 1, 6), torch.tensor([[1], [3]]))):  # fmt: skip
+        loss, (grad,) = call_with_grad(gpt, "lm_loss", (logits, ids), dict(pad_id=2), wrt=[logits])
+        check_finite(loss, f"lm_loss with {what}")
+        check_close(loss, torch.tensor(0.0, dtype=torch.float64), f"lm_loss with {what}", rtol=0, atol=0)
+        assert grad is not None, f"with {what} the loss is not connected to the logits (loss.backward() fails)"
+        check_close(grad, torch.zeros_like(logits), f"the gradient with {what}", rtol=0, atol=0)
+
+
+@pytest.mark.exercise("lm_loss", points=1, needs_core=True)
+def test_lm_loss_rejects_bad_arguments(gpt):
+    # contract: logits not 3-D names logits; ids of another shape, float ids or an id outside
+    # [0, V) (that is not pad_id) name ids
+    logits = torch.zeros(2, 3, 5)
+    good = torch.zeros(2, 3, dtype=torch.long)
+    expect_value_error(raising(gpt, "lm_loss", torch.zeros(3, 5), good[0]), "lm_loss with 2-D logits", "logits")
+    cases = {"ids of shape (2, 4)": torch.zeros(2, 4, dtype=torch.long), "float ids": torch.zeros(2, 3),
+             "an id 5 for V = 5": torch.tensor([[0, 5, 1], [0, 1, 2]]),
+             "an id -1": torch.tensor([[0, 1, 1], [0, -1, 2]])}  # fmt: skip
+    for what, ids in cases.items():
+        expect_value_error(raising(gpt, "lm_loss", logits, ids), f"lm_loss with {what}", "ids")
+
+
+@pytest.mark.exercise("perplexity", points=1)
+def test_perplexity_is_exp_of_the_loss(gpt, seed):
+    # oracle: math.exp, for Python floats and 0-d tensors (float32 and float64); a Python float back
+    rng = rng_for(seed, 120)
+    for loss in [float(x) for x in rng.uniform(0, 6, size=3)]:
+        for arg in (loss, torch.tensor(loss, dtype=torch.float64), torch.tensor(loss, dtype=torch.float32)):
+            got = call_exercise(gpt, "perplexity", (arg,), check_dtypes=False)
+            assert isinstance(got, float), f"perplexity should return a Python float, got {type(got).__name__}"
+            expected = math.exp(float(arg))
+            assert math.isclose(got, expected, rel_tol=1e-7), f"perplexity({float(arg):.4g}) should be exp(loss)"
+
+
+@pytest.mark.exercise("perplexity", points=1)
+def test_perplexity_of_uniform_logits_is_the_vocabulary_size(gpt, gpt_ref):
+    # oracle: uniform logits over V tokens give the loss log V (the reference lm_loss), perplexity V
+    for V in (2, 11, 50257):
+        loss = gpt_ref.lm_loss(torch.zeros(1, 3, V, dtype=torch.float64), torch.tensor([[0, 1, 1]]))
+        got = call_exercise(gpt, "perplexity", (loss,), check_dtypes=False)
+        assert isinstance(got, float) and math.isclose(got, V, rel_tol=1e-9), (
+            f"the perplexity of uniform logits over {V} tokens should be {V}"
+        )
+
+
+@pytest.mark.exercise("perplexity", points=1, needs_core=True)
+def test_perplexity_edge_cases(gpt):
+    # contract: a loss too large for exp gives inf (no OverflowError); a tensor of several losses is
+    # rejected naming loss
+    got = call_exercise(gpt, "perplexity", (1000.0,), check_dtypes=False)
+    assert isinstance(got, float) and got == math.inf, "perplexity(1000.0) should be inf (exp overflows)"
+    expect_value_error(lambda: call_exercise(gpt, "perplexity", (torch.tensor([1.0, 2.0]),), check_dtypes=False),
+                       "perplexity of a tensor of two losses", "loss")  # fmt: skip
+
+
+# --- train_step ------------------------------------------------------------------------------------
+
+
+def tree_leaves(tree):
+    if isinstance(tree, torch.Tensor):
+        return [tree]
+    items = tree.values() if isinstance(tree, dict) else tree
+    return [t for item in items for t in tree_leaves(item)]
+
+
+def clone_tree(tree):
+    if isinstance(tree, torch.Tensor):
+        return tree.detach().clone()
+    if isinstance(tree, dict):
+        return {k: clone_tree(v) for k, v in tree.items()}
+    return [clone_tree(v) for v in tree]
+
+
+def oracle_sgd(params, batches, n_heads, lr, pad_id=None, n_prompt=0):
+    """Plain SGD with the torch-built-in GPT: F.cross_entropy(ignore_index) on the shifted targets
+    from position max(n_prompt - 1, 0) on, torch.autograd.grad, p -= lr * grad."""
+    params = clone_tree(params)
+    leaves = tree_leaves(params)
+    for p in leaves:
+        p.requires_grad_(True)
+    losses = []
+    for ids in batches:
+        s = max(n_prompt - 1, 0)
+        loss = shifted_cross_entropy(oracle_forward(ids, params, n_heads)[:, s:], ids[:, s:], pad_id)
+        grads = torch.autograd.grad(loss, leaves)
+        with torch.no_grad():
+            for p, grad in zip(leaves, grads):
+                p -= lr * grad
+        losses.append(loss.item())
+    return params, losses
+
+
+def train_case(seed, k, n_steps, B=3, T=7, n_vocab=9, dtype=torch.float64):
+    params = gpt_params(gen(seed, k), n_vocab, 8, 8, 2, dtype)
+    batches = torch.from_numpy(rng_for(seed, k).integers(0, n_vocab, size=(n_steps, B, T)))
+    return params, batches
+
+
+def check_trained(got, expected, expected_losses, what, tolerance=F64):
+    assert isinstance(got, dict) and "params" in got and "losses" in got, (
+        "run_train_steps should return {'params', 'losses'} (do not change the given code)"
+    )
+    losses = got["losses"]
+    assert len(losses) == len(expected_losses), "run_train_steps should give one loss per batch"
+    assert all(isinstance(x, float) for x in losses), (
+        "train_step should return the loss as a Python float (loss.item())"
+    )
+    check_close(torch.tensor(losses, dtype=torch.float64), torch.tensor(expected_losses, dtype=torch.float64),
+                f"the losses train_step returned ({what}; the loss before each update)", **tolerance)  # fmt: skip
+    names = ["wte", "wpe"]
+    for name in names:
+        check_close(got["params"][name], expected[name], f"{name} after {what}", **tolerance)
+    got_leaves, exp_leaves = tree_leaves(got["params"]["blocks"]), tree_leaves(expected["blocks"])
+    assert len(got_leaves) == len(exp_leaves), "run_train_steps should return every block's weights"
+    for i, (a, b) in enumerate(zip(got_leaves, exp_leaves)):
+        check_close(a, b, f"block weight {i} after {what}", **tolerance)
+
+
+@pytest.mark.exercise("train_step", points=2)
+def test_train_step_one_sgd_step_matches_autograd(gpt, seed):
+    # oracle: one plain SGD step (lr 0.3) with the torch-built-in GPT, F.cross_entropy on the
+    # shifted targets and torch.autograd.grad (float64)
+    params, batches = train_case(seed, 130, n_steps=1)
+    expected, losses = oracle_sgd(params, batches, 2, lr=0.3)
+    got = call(gpt, "run_train_steps", params, batches, 2, lr=0.3)
+    check_trained(got, expected, losses, "one SGD step")
+
+
+@pytest.mark.exercise("train_step", points=2)
+def test_train_step_zeroes_the_gradients_between_steps(gpt, seed):
+    # oracle: three plain SGD steps as above; a step that does not zero the gradients adds the previous
+    # steps' gradients to its own
+    params, batches = train_case(seed, 131, n_steps=3)
+    expected, losses = oracle_sgd(params, batches, 2, lr=0.3)
+    got = call(gpt, "run_train_steps", params, batches, 2, lr=0.3)
+    check_trained(got, expected, losses, "three SGD steps")
+
+
+@pytest.mark.exercise("train_step", points=1, needs_core=True)
+def test_train_step_skips_pad_and_prompt_targets(gpt, seed):
+    # oracle: two SGD steps whose loss skips targets equal to pad_id and the first n_prompt = 3 tokens
+    params, batches = train_case(seed, 132, n_steps=2)
+    batches[:, :, -2:] = 0  # padding at the end
+    expected, losses = oracle_sgd(params, batches, 2, lr=0.3, pad_id=0, n_prompt=3)
+    got = call(gpt, "run_train_steps", params, batches, 2, lr=0.3, pad_id=0, n_prompt=3)
+    check_trained(got, expected, losses, "two SGD steps with pad_id=0, n_prompt=3")
+
+
+@pytest.mark.exercise("train_step", points=1)
+def test_train_step_lowers_the_loss(gpt, seed):
+    # property: 12 Adam steps (lr 0.02) on one fixed float32 batch bring its loss under half its start
+    params, batches = train_case(seed, 133, n_steps=1, B=4, T=8, dtype=torch.float32)
+    got = call(gpt, "run_train_steps", params, batches.expand(12, -1, -1), 2, lr=0.02, optimizer="adam")
+    losses = [float(x) for x in got["losses"]]
+    assert np.all(np.isfinite(losses)), "train_step returned a loss that is not finite"
+    assert losses[-1] < 0.5 * losses[0], (
+        f"12 Adam steps on one batch took the loss only from {losses[0]:.3f} to {losses[-1]:.3f}: "
+        "does train_step call optimizer.step() after loss.backward()?"
+    )
+
+
+@pytest.mark.exercise("train_step", points=1, needs_core=True)
+def test_train_step_rejects_a_bad_n_prompt(gpt, seed):
+    # contract: n_prompt must be an int in [0, T); the message names n_prompt
+    params, batches = train_case(seed, 134, n_steps=1, T=5)
+    for bad in (5, -1):
+        expect_value_error(raising(gpt, "run_train_steps", params, batches, 2, n_prompt=bad),
+                           f"train_step with n_prompt = {bad} for T = 5", "n_prompt")  # fmt: skip
+
+
 # --- filter_logits -------------------------------------------------------------------------------
 
 
@@ -624,7 +866,7 @@ def known_logits_model(z):
 @pytest.mark.exercise("generate", points=1)
 def test_generate_sampling_equals_the_reference(gpt, gpt_ref, seed):
     # oracle: the reference generate — the docstring fixes the procedure (filter_logits(logits / T,
-    # top_k), softmax, one torch.multinomial draw per step from one generator seeded once per call)
+    # top_k), softmax, one torch.multinomial draw per step, step i from a generator seeded seed + i)
     params = varied_model(seed, 78, T_max=5)
     for kwargs in (dict(temperature=3.0), dict(temperature=2.0, top_k=4)):  # spread-out distributions
         expected = gpt_ref.generate([3, 1, 4], params, 2, n_new=12, seed=seed + 9, **kwargs)
@@ -639,19 +881,37 @@ def test_generate_sampling_steps_are_independent_draws(gpt, seed):
     # property: each step draws afresh from softmax(logits / T): on a model whose logits never change,
     # two consecutive ids are equal with probability sum(p^2) ~ 0.30 (a generator re-made at every
     # step from the same seed repeats its draw: 1.0), and the ids of later steps follow softmax(z)
-    # (560 draws, within 0.09 = 4 standard deviations)
+    # (560 draws with 560 different seeds: runs 100 seeds apart, within 0.09 = 4 standard deviations)
     z = torch.tensor([0.0, 0.6, 1.2, 1.8, 2.4], dtype=torch.float64)[torch.from_numpy(rng_for(seed, 79).permutation(5))]
     params = known_logits_model(z)
-    runs = [call(gpt, "generate", [1], params, 1, n_new=15, temperature=1.0, seed=seed * 40 + s).tolist()
+    runs = [call(gpt, "generate", [1], params, 1, n_new=15, temperature=1.0, seed=seed * 4000 + 100 * s).tolist()
             for s in range(40)]  # fmt: skip
     p = torch.softmax(z, dim=-1)
     repeats = sum(a == b for run in runs for a, b in zip(run, run[1:])) / (40 * 14)
     assert abs(repeats - float((p**2).sum())) < 0.1, (
-        f"{repeats:.0%} of consecutive sampled ids are equal, expected about {float((p**2).sum()):.0%}: create the "
-        "generator once per call and draw from it at every step"
+        f"{repeats:.0%} of consecutive sampled ids are equal, expected about {float((p**2).sum()):.0%}: step i "
+        "should draw with its own generator seeded seed + i"
     )
     counts = torch.bincount(torch.tensor([i for run in runs for i in run[1:]]), minlength=5).double()
     check_close(counts / counts.sum(), p, "frequencies of the ids sampled after the first step", rtol=0, atol=0.09)
+
+
+@pytest.mark.exercise("generate", points=1)
+def test_generate_step_i_draws_with_seed_plus_i(gpt, seed):
+    # contract (the course's one seeding rule): step i draws with torch.Generator().manual_seed(seed + i),
+    # so token i of generate(seed=s) is the one-step generate from the prompt extended by the tokens
+    # before it, with seed s + i (oracle: the student's own one-step calls)
+    params = varied_model(seed, 82, T_max=6)
+    params["wte"] = params["wte"] / 4  # logits of size ~1: spread-out distributions
+    prompt, s = [2, 7], seed * 10 + 3
+    for kwargs in (dict(temperature=1.5), dict(temperature=1.0, top_k=5)):
+        ids = call(gpt, "generate", prompt, params, 2, n_new=6, seed=s, **kwargs).tolist()
+        for i in range(6):
+            one = call(gpt, "generate", prompt + ids[:i], params, 2, n_new=1, seed=s + i, **kwargs).tolist()
+            assert one == ids[i : i + 1], (
+                f"token {i} of generate(seed={s}) should be drawn with seed {s} + {i}: a one-step generate from the "
+                f"prompt and the {i} tokens before it, seed={s + i}, drew another token"
+            )
 
 
 @pytest.mark.exercise("generate", points=1, needs_core=True)

@@ -1,5 +1,6 @@
-"""generate creates ``torch.Generator().manual_seed(seed)`` anew at every step: every step repeats the
-first step's random draw, so the sampled ids are not independent draws."""
+"""generate creates ``torch.Generator().manual_seed(seed)`` anew at every step — the same seed each time,
+not ``seed + i``: every step repeats the first step's random draw, so the sampled ids are not
+independent draws."""
 
 import torch
 
