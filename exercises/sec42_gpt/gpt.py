@@ -669,7 +669,7 @@ def train_sorting_gpt(
     router_skew=0.0,
 ):
     """Train a tiny GPT built from your ``gpt_forward`` with your ``train_step`` (or, ``use_moe=True``,
-    from your ``moe_layer`` and ``load_balancing_loss``) to sort ``n_digits`` digits (given; ~5 s on one core).
+    from your ``moe_layer`` and ``load_balancing_loss``) to sort ``n_digits`` digits (given; ~5 CPU-s; limit 30 CPU-s).
 
     Adam, a learning rate that warms up for 30 steps then decays to a tenth (cosine), gradient
     clipping at 1 for the MoE model, a fresh random batch every step (data from ``seed + 1``,

@@ -1,7 +1,8 @@
-"""What crosses the boundary between the grader and a worker: JSON and ``.npy`` only.
+"""What crosses the boundary between the grader and a worker: JSON and raw array bytes only.
 
-A message is a JSON header followed by binary blobs, each a NumPy ``.npy`` file written and read
-with ``allow_pickle=False``. Values are encoded as tagged JSON trees so that tuples stay tuples,
+A message is a JSON header followed by binary blobs, each one array: a short binary header (dtype
+string, memory order, shape) and the raw bytes (:func:`write_blob` / :func:`read_blob`; plain
+numeric dtypes only, never objects or pickles). Values are encoded as tagged JSON trees so that tuples stay tuples,
 dicts may have non-string keys, and arrays/tensors keep their dtype, shape and flags::
 
     None, bool, int, str          as themselves
@@ -20,7 +21,6 @@ from the grader).
 
 from __future__ import annotations
 
-import io
 import json
 import math
 import struct
@@ -83,9 +83,7 @@ class Encoder:
         self.items = 0
 
     def blob(self, arr: np.ndarray) -> int:
-        buf = io.BytesIO()
-        np.lib.format.write_array(buf, np.asarray(arr), allow_pickle=False)
-        self.blobs.append(buf.getvalue())
+        self.blobs.append(write_blob(np.asarray(arr)))
         return len(self.blobs) - 1
 
     def encode(self, x, depth: int = 0):
@@ -105,11 +103,11 @@ class Encoder:
                 "v": [self.encode(v, depth + 1) for v in x.values()],
             }
         if isinstance(x, np.ndarray):
-            if x.dtype.hasobject or x.dtype.fields is not None:
+            if x.dtype.hasobject or x.dtype.fields is not None or x.dtype.kind not in KINDS:
                 return self.opaque(x)
             cls = None if type(x) is np.ndarray else _qualname(type(x))
             return {"$": "nd", "i": self.blob(np.asarray(x)), "ro": not x.flags.writeable, "cls": cls}
-        if isinstance(x, np.generic) and not isinstance(x, np.object_):
+        if isinstance(x, np.generic) and not isinstance(x, np.object_) and x.dtype.kind in KINDS:
             return {"$": "npscalar", "i": self.blob(np.asarray(x))}
         if isinstance(x, np.dtype):
             return {"$": "npdtype", "v": x.str}
@@ -145,11 +143,41 @@ def encode(value, strict: bool = True) -> tuple[object, list[bytes]]:
     return enc.encode(value), enc.blobs
 
 
+KINDS = "biufcmMSU"  # bool, integers, floats, complex, time, bytes, str: the dtypes that cross
+_BLOB_HEAD = struct.Struct("<B8sB")  # order ("C" or "F"), dtype string (e.g. "<f8"), ndim; then ndim int64
+
+
+def write_blob(arr: np.ndarray) -> bytes:
+    """One array as bytes: ``_BLOB_HEAD``, the shape, the raw data (Fortran-ordered arrays stay so)."""
+    if arr.dtype.hasobject or arr.dtype.fields is not None or arr.dtype.kind not in KINDS:
+        raise CodecError(f"cannot send an array of dtype {arr.dtype}")
+    order = "F" if arr.flags.f_contiguous and not arr.flags.c_contiguous else "C"
+    dtype = arr.dtype.str.encode("ascii")
+    if len(dtype) > 8:
+        raise CodecError(f"cannot send an array of dtype {arr.dtype}")
+    head = _BLOB_HEAD.pack(ord(order), dtype, arr.ndim) + struct.pack(f"<{arr.ndim}q", *arr.shape)
+    return head + arr.tobytes(order=order)
+
+
 def read_blob(data: bytes) -> np.ndarray:
-    arr = np.lib.format.read_array(io.BytesIO(data), allow_pickle=False)
-    if arr.dtype.hasobject:
+    """The array of :func:`write_blob` (a writable copy); anything else raises :class:`CodecError`."""
+    try:
+        order, dtype, ndim = _BLOB_HEAD.unpack_from(data)
+        if chr(order) not in "CF" or ndim > 64:
+            raise CodecError("malformed array")
+        shape = struct.unpack_from(f"<{ndim}q", data, _BLOB_HEAD.size)
+        dtype = np.dtype(dtype.rstrip(b"\0").decode("ascii"))
+    except (struct.error, TypeError, ValueError, UnicodeDecodeError) as e:
+        raise CodecError("malformed array") from e
+    if dtype.hasobject or dtype.fields is not None or dtype.subdtype is not None or dtype.kind not in KINDS:
         raise CodecError("object arrays are not accepted")
-    return arr
+    start = _BLOB_HEAD.size + 8 * ndim
+    if any(n < 0 for n in shape) or len(data) - start != math.prod(shape) * dtype.itemsize:
+        raise CodecError("malformed array")
+    if math.prod(shape) * dtype.itemsize == 0:
+        return np.zeros(shape, dtype=dtype, order=chr(order))
+    flat = np.frombuffer(data, dtype=dtype, offset=start)
+    return flat.reshape(shape, order=chr(order)).copy(order="K")
 
 
 class Decoder:

@@ -580,7 +580,7 @@ class SandboxTarget:
         self.__file__ = str(section.module_file(self._root))
         self.crashes: list[str] = []
         self.output_total = 0
-        self._last_call_facts: dict = {}  # what the worker measured during the last call
+        self._last_call_facts: dict = {}  # what the worker measured during the last call (RNG use, CPU-s)
         if self._config.time_budget is not None:
             self._budget_base, self._budget_min = float(self._config.time_budget), None
             self._budget_source = "set by the caller"
@@ -732,7 +732,11 @@ class SandboxTarget:
             self._fail(name, f"{name}: the submission's process sent an invalid reply ({type(e).__name__})")
         call_id = reply.get("id")
         self._note_forbidden(reply.get("forbidden"))
-        self._last_call_facts = {"global_rng": reply.get("global_rng") is True}
+        cpu = reply.get("cpu")
+        self._last_call_facts = {
+            "global_rng": reply.get("global_rng") is True,
+            "cpu_seconds": float(cpu) if type(cpu) in (int, float) and cpu >= 0 else None,
+        }
         for category, message in reply.get("warnings", [])[:20]:
             cls = getattr(builtins, str(category), None)
             cls = cls if isinstance(cls, type) and issubclass(cls, Warning) else UserWarning
