@@ -76,6 +76,9 @@ c.Autograde.exclude_overwriting = {
     if name.startswith("sec") and "_" in name
 }
 
+# late submissions: the course's late policy (grader/classroom/course.toml [late]), as in the batch grade
+c.AssignLatePenalties.plugin_class = "grader.nbgrader_plugins.CourseLatePenalty"
+
 # each test cell runs a whole exercise's tests; the slowest (training) needs well under a minute
 c.Execute.timeout = 120
 

@@ -156,14 +156,8 @@ def course(tmp_path_factory):
 
     from grader import notebooks as nbs
 
-    class LateCourse(nbs.Course):
-        def config(self, **kw):
-            cfg = super().config(**kw)
-            cfg.AssignLatePenalties.plugin_class = "grader.nbgrader_plugins.CourseLatePenalty"
-            return cfg
-
     root = tmp_path_factory.mktemp("gradebook")
-    c = LateCourse(root / "course")
+    c = nbs.Course(root / "course")  # nbgrader_config.py: the late plugin is the course's
     c.generate(SEC39)
     db = f"sqlite:///{c.root / 'gradebook.db'}"
     with Gradebook(db) as gb:
@@ -200,7 +194,8 @@ def test_nbgrader_applies_the_course_late_policy(course):
     factor = policy.factor(2)
     assert factor < 1, "course.toml's late policy gives no penalty for 2 days: the check would be vacuous"
     assert penalty == pytest.approx(score * (1 - factor), rel=1e-9), (
-        "nbgrader's late penalty is not the course's rule: is CourseLatePenalty configured?"
+        "nbgrader's late penalty is not the course's rule: does nbgrader_config.py set "
+        "c.AssignLatePenalties.plugin_class to grader.nbgrader_plugins.CourseLatePenalty?"
     )
 
 
