@@ -98,10 +98,10 @@ def _batch(args) -> int:
         rows = batch(
             args.folder, args.csv, jobs=args.jobs, seed=seed, secret_seed=secret, reports=args.reports,
             only=args.section, sandbox=not args.no_sandbox, call_timeout=args.call_timeout, timeout=args.timeout,
-            hidden=not args.public_only,
+            hidden=not args.public_only, deadline=args.deadline,
             progress=lambda row: bar.update(task, advance=1, description=f"{row['student']}: {row.get('score', 0):g}"),
         )  # fmt: skip
-    failed = [r for r in rows if str(r.get("status", "")).startswith("error")]
+    failed = [r for r in rows if str(r.get("status", "")).startswith("not graded")]
     print(f"graded {len(rows)} submission(s) → {args.csv}" + (f"; {len(failed)} could not be graded" if failed else ""))
     return 0
 
@@ -192,6 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument(
         "--timeout", type=float, default=900, help="seconds per section of a submission before it is stopped"
     )
+    b.add_argument("--deadline", default=None, help="ISO 8601 deadline for the late_days column (default: course.toml)")
     _common(b)
     b.set_defaults(func=_batch)
 

@@ -27,7 +27,7 @@ NOT_GRADED = "not graded"
 
 
 def _is_grade(row: dict) -> bool:
-    return row.get("max_score") not in (None, "") and not str(row.get("status", "")).startswith("error")
+    return row.get("max_score") not in (None, "") and not str(row.get("status", "")).startswith(("error", "not graded"))
 
 
 def load_shards(plan: dict, shards: Path) -> tuple[dict[str, dict], dict[int, str]]:

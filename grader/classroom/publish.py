@@ -35,7 +35,7 @@ def status_payload(item: dict, penalty_per_day: float, cap_days: float) -> dict:
         note = f" (late {days} day{'s' if days != 1 else ''}: counts x{factor:g})"
     else:
         note = ""
-    ok = not str(item.get("status", "")).startswith("error")
+    ok = not str(item.get("status", "")).startswith(("error", "not graded"))
     return {
         "state": "success" if ok else "error",
         "context": CONTEXT,

@@ -1,0 +1,127 @@
+"""The batch CSV tells the truth: per student score, max, status, seconds and late days.
+
+One real batch (public tests of §38, sandboxed, ``--jobs 2``) of five submissions, each made to show
+one status: an untouched copy of the reference holding only ``exercises/`` (``ok``: files it does
+not have are no tampering), a syntax error, a module that raises at import, a function that hangs
+(``timeout in``) and a repository that changed a public test (``tampered:``). Late days come from
+the last commit of a git repository or, for a plain folder, the newest file time."""
+
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+import subprocess
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from grader import batch as batch_module
+from grader.sections import PUBLIC_TESTS, SOLUTIONS
+
+SECTION = "sec38_attention"
+MODULE = f"{SECTION}/attention.py"
+
+
+def reference_copy(dst):
+    shutil.copytree(SOLUTIONS / SECTION, dst / SECTION, ignore=shutil.ignore_patterns("__pycache__", "*.ipynb"))
+
+
+def edit(root, old: str, new: str) -> None:
+    path = root / MODULE
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def rows(tmp_path_factory):
+    subs = tmp_path_factory.mktemp("subs")
+    reference_copy(subs / "a_ok" / "exercises")  # only exercises/: what a student hands in
+    reference_copy(subs / "b_syntax")
+    edit(subs / "b_syntax", "def softmax(", "def softmax((")
+    reference_copy(subs / "c_import")
+    (subs / "c_import" / MODULE).write_text(
+        (subs / "c_import" / MODULE).read_text(encoding="utf-8") + "\nraise RuntimeError('broken at import')\n"
+    )
+    reference_copy(subs / "d_hang")
+    edit(
+        subs / "d_hang",
+        "def bag_of_words(ids, E, pad_id=0):\n",
+        "def bag_of_words(ids, E, pad_id=0):\n    while True:\n        pass\n",
+    )
+    repo = subs / "e_tampered"
+    reference_copy(repo / "exercises")
+    (repo / "tests").mkdir()
+    shutil.copy(PUBLIC_TESTS / f"test_{SECTION}.py", repo / "tests" / f"test_{SECTION}.py")
+    with open(repo / "tests" / f"test_{SECTION}.py", "a", encoding="utf-8") as f:
+        f.write("\n# changed\n")
+    out = tmp_path_factory.mktemp("out") / "grades.csv"
+    batch_module.batch(subs, out, jobs=2, only=[SECTION], hidden=False, call_timeout=2)
+    with open(out, encoding="utf-8") as f:
+        return {r["student"]: r for r in csv.DictReader(f)}
+
+
+def test_columns(rows):
+    assert list(rows["a_ok"]) == ["student", "score", "max_score", SECTION, "status", "seconds", "late_days"]
+    assert all(float(r["seconds"]) > 0 for r in rows.values())
+
+
+def test_untouched_exercises_folder_is_ok_not_tampered(rows):
+    row = rows["a_ok"]
+    assert row["status"] == "ok" and float(row["score"]) == float(row["max_score"]) > 0
+
+
+def test_syntax_error_names_the_file(rows):
+    assert rows["b_syntax"]["status"] == f"syntax error in {MODULE}"
+    assert float(rows["b_syntax"]["score"]) == 0
+
+
+def test_import_error(rows):
+    assert rows["c_import"]["status"] == f"import error in {MODULE}"
+    assert float(rows["c_import"]["score"]) == 0
+
+
+def test_hanging_function_shows_timeout_in_its_exercise(rows):
+    status = rows["d_hang"]["status"]
+    assert status.startswith("timeout in ") and "bag_of_words" in status.removeprefix("timeout in ").split(", ")
+
+
+def test_changed_public_test_is_tampered(rows):
+    assert rows["e_tampered"]["status"] == f"tampered: tests/test_{SECTION}.py"
+
+
+def test_missing_protected_files_are_no_tampering(tmp_path):
+    findings = ["deleted: tests/test_sec38_attention.py", "added: exercises/conftest.py (ignored)"]
+    assert batch_module.real_tampering(findings, tmp_path) == ["added: exercises/conftest.py (ignored)"]
+
+
+def test_nothing_to_grade_is_not_graded(tmp_path):
+    out = tmp_path / "g.csv"
+    (tmp_path / "subs" / "empty").mkdir(parents=True)
+    (rows,) = batch_module.batch(tmp_path / "subs", out, only=[SECTION], hidden=False, sandbox=False)
+    assert rows["status"].startswith("not graded: ")
+
+
+def test_late_days_from_the_last_commit(tmp_path):
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "f.txt").write_text("x")
+    when = "2026-05-03T10:00:00+00:00"
+    env = {**os.environ, "GIT_AUTHOR_DATE": when, "GIT_COMMITTER_DATE": when, "GIT_AUTHOR_NAME": "s",
+           "GIT_AUTHOR_EMAIL": "s@example.org", "GIT_COMMITTER_NAME": "s", "GIT_COMMITTER_EMAIL": "s@example.org"}  # fmt: skip
+    for cmd in (["init", "-q"], ["add", "f.txt"], ["commit", "-qm", "work"]):
+        subprocess.run(["git", "-C", str(repo), *cmd], check=True, env=env)
+    deadline = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)  # 1 day 22 hours before: 2 started days
+    assert batch_module.submitted_at(repo) == datetime(2026, 5, 3, 10, 0, tzinfo=UTC)
+    assert batch_module.late_days(repo, deadline) == 2
+    assert batch_module.late_days(repo, datetime(2026, 5, 4, tzinfo=UTC)) == 0
+    assert batch_module.late_days(repo, None) == ""
+
+
+def test_late_days_of_a_plain_folder_from_its_newest_file(tmp_path):
+    (tmp_path / "f.txt").write_text("x")
+    stamp = datetime(2026, 5, 2, 13, 0, tzinfo=UTC).timestamp()
+    os.utime(tmp_path / "f.txt", (stamp, stamp))
+    deadline = datetime(2026, 5, 2, 12, 0, tzinfo=UTC) - timedelta(days=1)
+    assert batch_module.late_days(tmp_path, deadline) == 2
