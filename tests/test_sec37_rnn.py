@@ -7,6 +7,8 @@ Run: `pytest tests/test_sec37_rnn.py`.
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from grader.calls import call
 from grader.checks import check_close, check_dtype, check_equal, check_ndarray, check_shape
@@ -184,3 +186,37 @@ def test_encoder_decoder_stops_at_max_len(rnn):
                b_out=np.array([0.0, 1.0, 0.5]))  # fmt: skip
     out = call(rnn, "encoder_decoder_greedy", [1, 2], enc, dec, bos_id=2, eos_id=0, max_len=4)
     check_equal(out, [1, 1, 1, 1], "output ids")
+
+
+# --- bonus: byte-level BPE ------------------------------------------------------------------
+
+
+# any Unicode scalar value (code points without the surrogates, which UTF-8 cannot encode)
+CODE_POINTS = st.integers(0, 0x10FFFF).filter(lambda c: not 0xD800 <= c <= 0xDFFF).map(chr)
+
+
+@pytest.mark.exercise("train_bpe", points=1)
+def test_train_bpe_by_hand(rnn):
+    # oracle: worked out by hand. Bytes of "aaaaabcbcbc": (a,a) occurs 4 times (overlaps count),
+    # (b,c) 3 times -> merge 256 = (97, 97): [256, 256, 97, 98, 99, 98, 99, 98, 99]; then
+    # 257 = (98, 99) (3 times): [256, 256, 97, 257, 257, 257]; then 258 = (257, 257) (twice)
+    merges = call(rnn, "train_bpe", "aaaaabcbcbc", 3)
+    check_equal([tuple(m) for m in merges], [(97, 97), (98, 99), (257, 257)], "train_bpe('aaaaabcbcbc', 3)")
+
+
+@pytest.mark.exercise("bpe_encode", points=1)
+def test_bpe_encode_by_hand(rnn):
+    # oracle: by hand: "aaa" -> bytes [97, 97, 97]; the merge (97, 97) -> 256 applies left to right
+    check_equal(call(rnn, "bpe_encode", "aaa", [(97, 97)]), [256, 97], "bpe_encode('aaa', [(97, 97)])")
+
+
+@pytest.mark.exercise("bpe_decode", points=1)
+@settings(max_examples=40, deadline=None, derandomize=True, database=None)
+@given(text=st.lists(st.one_of(st.sampled_from("ねこがをパン。\n漢aé🙂"), CODE_POINTS), max_size=20).map("".join))
+def test_bpe_round_trip_any_text(rnn, text):
+    # property: bpe_decode(bpe_encode(t)) == t for any text (hypothesis draws any code point but
+    # the surrogates, and often the kana of the merges), with the merges learnt from Japanese text
+    # (they cut kana into byte pieces)
+    merges = call(rnn, "train_bpe", "ねこがパンをたべる。いぬがみずをのむ。" * 3, 12)
+    ids = call(rnn, "bpe_encode", text, merges)
+    check_equal(call(rnn, "bpe_decode", ids, merges), text, "bpe_decode(bpe_encode(text))")

@@ -1203,6 +1203,217 @@ def test_encoder_decoder_max_len_is_an_int(rnn, seed):
     check_equal(got, path, "output ids with max_len=np.int64(3)")
 
 
+# --- byte-level BPE (bonus) -----------------------------------------------------------------
+#
+# Oracles written independently of the reference: a brute-force pair counter (every pair counted
+# by scanning every position), a merge-by-merge encoder and a recursive byte expansion.
+
+
+def bpe_merge_oracle(ids, pair, new_id):
+    """Replace the adjacent pair from left to right, without overlaps (the rule of the docstrings)."""
+    out, i = [], 0  # "aaa" -> [aa, a]
+    while i < len(ids):
+        if ids[i : i + 2] == list(pair):
+            out.append(new_id)
+            i += 2
+        else:
+            out.append(ids[i])
+            i += 1
+    return out
+
+
+def brute_force_bpe(text, n_merges):
+    """(merges, final ids): each step counts every distinct pair at every position (overlaps
+    included), takes the largest count, the smallest pair on ties, and stops when no pair repeats."""
+    ids = list(text.encode("utf-8"))
+    merges = []
+    for r in range(n_merges):
+        pairs = sorted({(ids[i], ids[i + 1]) for i in range(len(ids) - 1)})  # ascending: ties -> first
+        best, best_count = None, 1
+        for p in pairs:
+            count = sum(1 for i in range(len(ids) - 1) if (ids[i], ids[i + 1]) == p)
+            if count > best_count:
+                best, best_count = p, count
+        if best is None:
+            break
+        merges.append(best)
+        ids = bpe_merge_oracle(ids, best, 256 + r)
+    return merges, ids
+
+
+def bpe_bytes_oracle(token, merges):
+    """The bytes of one id, expanded recursively."""
+    if token < 256:
+        return bytes([token])
+    a, b = merges[token - 256]
+    return bpe_bytes_oracle(a, merges) + bpe_bytes_oracle(b, merges)
+
+
+def as_pairs(merges):
+    assert isinstance(merges, list), "train_bpe should return a list of (left id, right id) pairs"
+    assert all(len(m) == 2 for m in merges), "every merge should be a pair (left id, right id)"
+    return [(int(a), int(b)) for a, b in merges]
+
+
+def as_ids(ids, what):
+    assert isinstance(ids, list), f"{what} should return a list of ints"
+    return [int(t) for t in ids]
+
+
+JAPANESE = "ねこがパンをたべる。いぬがみずをのむ。漢字とカタカナ、そして English も。🙂"
+
+
+def mixed_texts(rnn_ref, seed, n):
+    """Seeded texts mixing the course's grammar (make_char_text), kanji, ASCII and a 4-byte emoji."""
+    rng = rng_for(seed, 50)
+    pieces = [*rnn_ref.make_char_text(12, seed).splitlines(keepends=True), "abab", "aaaa", "漢字", "🙂", " ", "é"]
+    return [
+        "".join(pieces[int(i)] for i in rng.integers(0, len(pieces), size=int(rng.integers(1, 9)))) for _ in range(n)
+    ]
+
+
+@pytest.mark.exercise("train_bpe", points=2)
+def test_train_bpe_matches_a_brute_force_counter(rnn, rnn_ref, seed):
+    # oracle: brute_force_bpe (every pair counted at every position, the most frequent merged,
+    # the smallest pair on ties, stop when no pair repeats) on short seeded texts
+    for k, text in enumerate(mixed_texts(rnn_ref, seed, 4)):
+        expected, _ = brute_force_bpe(text, 12)
+        got = as_pairs(call(rnn, "train_bpe", text, 12))
+        check_equal(got, expected, f"the merges learnt from a short text (case {k})")
+
+
+@pytest.mark.exercise("train_bpe", points=2)
+def test_train_bpe_reference_merges_on_the_course_text(rnn, rnn_ref, seed):
+    # oracle: the reference and the brute-force counter on make_char_text(40, seed): 25 merges
+    text = rnn_ref.make_char_text(40, seed)
+    expected, _ = brute_force_bpe(text, 25)
+    assert rnn_ref.train_bpe(text, 25) == expected
+    got = as_pairs(call(rnn, "train_bpe", text, 25))
+    check_equal(got, expected, "the 25 merges learnt from the course's Japanese text")
+
+
+@pytest.mark.exercise("train_bpe", points=1, needs_core=True)
+def test_train_bpe_ties_go_to_the_smallest_pair(rnn):
+    # contract: "cdab" * 3 has (c,d), (d,a) and (a,b) three times each: the smallest pair,
+    # (97, 98) = "ab", is merged first (oracle: brute_force_bpe)
+    text = "cdab" * 3
+    expected, _ = brute_force_bpe(text, 2)
+    assert expected[0] == (97, 98)
+    check_equal(as_pairs(call(rnn, "train_bpe", text, 2)), expected, "merges when three pairs tie (smallest first)")
+
+
+@pytest.mark.exercise("train_bpe", points=1, needs_core=True)
+def test_train_bpe_counts_overlapping_pairs(rnn):
+    # contract: pairs are counted at every position, overlaps included: in "aaaaabcbcbc" the pair
+    # (a, a) counts 4 (not 2, the occurrences that do not overlap) and beats (b, c) with 3
+    # (oracle: brute_force_bpe; the merges are (97, 97), (98, 99), (257, 257))
+    expected, _ = brute_force_bpe("aaaaabcbcbc", 3)
+    assert expected == [(97, 97), (98, 99), (257, 257)]
+    got = as_pairs(call(rnn, "train_bpe", "aaaaabcbcbc", 3))
+    check_equal(got, expected, "merges of 'aaaaabcbcbc' (count overlapping pairs; merge left to right)")
+
+
+@pytest.mark.exercise("train_bpe", points=1, needs_core=True)
+def test_train_bpe_stops_when_no_pair_repeats(rnn):
+    # contract: training stops early when no pair occurs twice: "abcdef" gives no merge, "abab"
+    # one ((a, b); then (256, 256) occurs once), "" and n_merges = 0 none
+    for text, n, expected in (("abcdef", 5, []), ("abab", 10, [(97, 98)]), ("", 3, []), ("aaaa", 0, [])):
+        check_equal(as_pairs(call(rnn, "train_bpe", text, n)), expected, f"train_bpe({text!r}, {n})")
+
+
+@pytest.mark.exercise("train_bpe", points=1, needs_core=True)
+def test_train_bpe_bad_input(rnn):
+    # contract: n_merges not an int >= 0 (-1, 2.5, True) -> ValueError naming `n_merges`; a text
+    # that is not a str (a list of byte values) -> naming `text`
+    for bad in (-1, 2.5, True):
+        with pytest.raises(ValueError, match="n_merges"):
+            call(rnn, "train_bpe", "abab", bad)
+    with pytest.raises(ValueError, match="text"):
+        call(rnn, "train_bpe", [97, 98, 97, 98], 2)
+
+
+def encode_oracle(text, merges):
+    ids = list(text.encode("utf-8"))
+    for r, pair in enumerate(merges):
+        ids = bpe_merge_oracle(ids, tuple(pair), 256 + r)
+    return ids
+
+
+@pytest.mark.exercise("bpe_encode", points=2)
+def test_bpe_encode_applies_the_merges_in_order(rnn, rnn_ref, seed):
+    # oracle: encode_oracle (the bytes, then each merge in order, left to right) with the merges
+    # the brute-force counter learns from the course's text, on held-out sentences and mixed texts
+    merges, final = brute_force_bpe(rnn_ref.make_char_text(30, seed), 20)
+    texts = [rnn_ref.make_char_text(5, seed + 999), JAPANESE, *mixed_texts(rnn_ref, seed + 1, 3)]
+    for k, text in enumerate(texts):
+        got = as_ids(call(rnn, "bpe_encode", text, merges), "bpe_encode")
+        check_equal(got, encode_oracle(text, merges), f"the ids of a text (case {k})")
+    got = as_ids(call(rnn, "bpe_encode", rnn_ref.make_char_text(30, seed), merges), "bpe_encode")
+    check_equal(got, final, "the training text encoded with its own merges (the sequence training ended with)")
+
+
+@pytest.mark.exercise("bpe_encode", points=1, needs_core=True)
+def test_bpe_encode_left_to_right_and_in_order(rnn):
+    # contract: "aaa" with [(97, 97)] -> [256, 97] (left to right, no overlaps); with the merges
+    # [(98, 99), (97, 98)] "abc" becomes [97, 256]: (b, c) is merged first, so (a, b) never occurs
+    check_equal(as_ids(call(rnn, "bpe_encode", "aaa", [(97, 97)]), "bpe_encode"), [256, 97], "bpe_encode('aaa')")
+    got = as_ids(call(rnn, "bpe_encode", "abc", [(98, 99), (97, 98)]), "bpe_encode")
+    check_equal(got, [97, 256], "bpe_encode('abc') with the merges (b, c) then (a, b)")
+    check_equal(as_ids(call(rnn, "bpe_encode", "", [(97, 97)]), "bpe_encode"), [], "bpe_encode('')")
+
+
+@pytest.mark.exercise("bpe_encode", points=1, needs_core=True)
+def test_bpe_encode_bad_input(rnn):
+    # contract: a merge using an id not yet defined (300 in merge 0), or not a pair -> ValueError
+    # naming `merges`; a text that is not a str -> naming `text`
+    with pytest.raises(ValueError, match="merges"):
+        call(rnn, "bpe_encode", "ab", [(97, 300)])
+    with pytest.raises(ValueError, match="merges"):
+        call(rnn, "bpe_encode", "ab", [(97, 98, 99)])
+    with pytest.raises(ValueError, match="text"):
+        call(rnn, "bpe_encode", [97, 98], [(97, 98)])
+
+
+@pytest.mark.exercise("bpe_decode", points=2)
+def test_bpe_decode_inverts_encoding(rnn, rnn_ref, seed):
+    # oracle: the text itself; the ids come from encode_oracle with merges the brute-force
+    # counter learns from the course's text: Japanese (3-byte kana), kanji, ASCII, an emoji, ""
+    merges, _ = brute_force_bpe(rnn_ref.make_char_text(30, seed), 20)
+    texts = [rnn_ref.make_char_text(5, seed + 999), JAPANESE, "", *mixed_texts(rnn_ref, seed + 2, 4)]
+    for k, text in enumerate(texts):
+        got = call(rnn, "bpe_decode", encode_oracle(text, merges), merges)
+        assert isinstance(got, str), "bpe_decode should return a str"
+        check_equal(got, text, f"the decoded text (case {k})")
+
+
+@pytest.mark.exercise("bpe_decode", points=1, needs_core=True)
+def test_bpe_decode_expands_every_id(rnn, seed):
+    # oracle: bpe_bytes_oracle (recursive expansion) on ids that are whole characters: each id of
+    # the merges is decoded alone and in a random sequence
+    merges = [(227, 129), (256, 140), (227, 130), (258, 146), (257, 259)]  # が, を, then がを
+    singles = {256 + r: bpe_bytes_oracle(256 + r, merges) for r in range(len(merges))}
+    for token, data in singles.items():
+        if token == 256 or token == 258:
+            continue  # 2 bytes of a 3-byte character: not whole on their own
+        check_equal(call(rnn, "bpe_decode", [token], merges), data.decode("utf-8"), f"bpe_decode([{token}])")
+    ids = [int(t) for t in rng_for(seed, 51).choice([97, 257, 259, 260, 10], size=12)]
+    expected = b"".join(bpe_bytes_oracle(t, merges) for t in ids).decode("utf-8")
+    check_equal(call(rnn, "bpe_decode", ids, merges), expected, "bpe_decode of a sequence of ids")
+
+
+@pytest.mark.exercise("bpe_decode", points=1, needs_core=True)
+def test_bpe_decode_is_strict(rnn):
+    # contract: bytes that are not whole UTF-8 characters (the first 2 bytes of "あ"), or an id
+    # out of range -> ValueError naming `ids`; a merge with an undefined id -> naming `merges`
+    merges = [(227, 129)]
+    with pytest.raises(ValueError, match="ids"):
+        call(rnn, "bpe_decode", [256], merges)  # 2 bytes of a 3-byte kana
+    with pytest.raises(ValueError, match="ids"):
+        call(rnn, "bpe_decode", [257], merges)
+    with pytest.raises(ValueError, match="merges"):
+        call(rnn, "bpe_decode", [97], [(97, 256)])
+
+
 # --- contract details the mutation testing showed untested --------------------------------
 
 

@@ -20,6 +20,8 @@ randomness comes only from a ``seed`` argument. A count argument (``patch``, ``m
 float (``2.0``, ``2.5``, ``True`` raise ``ValueError`` naming the argument).
 """
 
+from collections import Counter
+
 import numpy as np
 
 
@@ -546,6 +548,160 @@ def encoder_decoder_greedy(src, enc, dec, bos_id, eos_id, max_len):
             break
         out.append(y)
     return out
+    ### END SOLUTION
+
+
+# --- bonus (0 points): byte-level BPE, how GPT-style tokenizers build their vocabulary ----------
+
+
+def train_bpe(text, n_merges):
+    """Learn the merges of a byte-level BPE tokenizer (byte pair encoding) from ``text``.
+
+    Start from the UTF-8 bytes of ``text`` as ids 0..255 (``list(text.encode("utf-8"))``; a kana or
+    kanji is 3 bytes). Merge ``r`` (``r = 0, 1, ...``) takes the most frequent adjacent pair of ids
+    in the current sequence, ties → the smallest ``(left id, right id)``, gives it the new id
+    ``256 + r`` and replaces its occurrences from left to right (``bpe_encode`` replaces the same way).
+
+    Rules this course fixes:
+
+    * counting: a pair is counted at every position where it occurs, overlapping occurrences
+      included: in the bytes of ``"aaa"`` the pair ``(97, 97)`` counts 2 (although one merge can
+      replace only one of them: ``"aaa"`` becomes ``[256, 97]``);
+    * stopping: training stops early when no pair occurs at least twice (a pair seen once only
+      memorises the text), so fewer than ``n_merges`` merges come back when the text allows no
+      more (an empty text, ``"abc"``, or ``n_merges`` larger than the text can use).
+
+    Args:
+        text: the training text, a ``str`` (any Unicode, e.g. ``make_char_text()``).
+        n_merges: most merges to learn, an int >= 0 (a bool or a float is not an int).
+
+    Returns:
+        ``merges``: list of ``(left id, right id)`` tuples of Python ints, in the order they were
+        learnt; ``merges[r]`` made the id ``256 + r``, and both its ids are ``< 256 + r``.
+
+    Raises:
+        ValueError: ``text`` is not a ``str`` (message names ``text``); ``n_merges`` is not an
+        int >= 0 (names ``n_merges``).
+
+    Figure: chatgpt-book-ch6-37-2-padding-tokens.png (the token ids a tokenizer produces)
+    Hint: ``Counter(zip(ids, ids[1:]))`` counts the pairs; ``min(counts, key=lambda p: (-counts[p], p))``
+    is the most frequent pair, the smallest on ties.
+    """
+    ### BEGIN SOLUTION
+    if not isinstance(text, str):
+        raise ValueError(f"text must be a str, got {type(text).__name__}")
+    if isinstance(n_merges, bool) or not isinstance(n_merges, (int, np.integer)) or n_merges < 0:
+        raise ValueError(f"n_merges must be an int >= 0, got {n_merges!r}")
+    ids = list(text.encode("utf-8"))  # ids 0..255
+    merges = []
+    for r in range(int(n_merges)):
+        counts = Counter(zip(ids, ids[1:]))  # every adjacent position, overlaps included
+        if not counts:
+            break
+        pair = min(counts, key=lambda p: (-counts[p], p))  # most frequent, smallest on ties
+        if counts[pair] < 2:
+            break  # no pair repeats: stop early
+        out, i = [], 0
+        while i < len(ids):  # replace left to right, without overlaps
+            if i + 1 < len(ids) and (ids[i], ids[i + 1]) == pair:
+                out.append(256 + r)
+                i += 2
+            else:
+                out.append(ids[i])
+                i += 1
+        ids = out
+        merges.append(pair)
+    return merges
+    ### END SOLUTION
+
+
+def bpe_encode(text, merges):
+    """Encode ``text`` into token ids with the merges of ``train_bpe``.
+
+    Start from the UTF-8 bytes of ``text`` (ids 0..255) and apply the merges **in the order they
+    were learnt**: merge ``r = (a, b)`` replaces every occurrence of the adjacent pair ``(a, b)``,
+    from left to right without overlaps (``"aaa"`` with ``[(97, 97)]`` gives ``[256, 97]``), by the
+    id ``256 + r``. Encoding the training text this way gives exactly the sequence training ended with.
+
+    Args:
+        text: a ``str``.
+        merges: list of ``(left id, right id)`` pairs; pair ``r`` may use only ids ``< 256 + r``.
+
+    Returns:
+        list of Python ints in ``[0, 256 + len(merges))``.
+
+    Raises:
+        ValueError: ``text`` is not a ``str`` (names ``text``); a merge is not a pair of ints
+        ``>= 0`` and ``< 256 + r`` (names ``merges``).
+
+    Figure: chatgpt-book-ch6-37-2-padding-tokens.png
+    Hint: one left-to-right pass over the ids per merge, the same replacement as in ``train_bpe``.
+    """
+    ### BEGIN SOLUTION
+    if not isinstance(text, str):
+        raise ValueError(f"text must be a str, got {type(text).__name__}")
+    for r, pair in enumerate(merges):
+        if len(pair) != 2 or not all(
+            isinstance(i, (int, np.integer)) and not isinstance(i, bool) and 0 <= i < 256 + r for i in pair
+        ):
+            raise ValueError(f"merges[{r}] must be a pair of ids in [0, {256 + r}), got {pair!r}")
+    ids = list(text.encode("utf-8"))  # ids 0..255
+    for r, (a, b) in enumerate(merges):
+        out, i = [], 0
+        while i < len(ids):  # left to right, without overlaps
+            if i + 1 < len(ids) and ids[i] == a and ids[i + 1] == b:
+                out.append(256 + r)
+                i += 2
+            else:
+                out.append(ids[i])
+                i += 1
+        ids = out
+    return ids
+    ### END SOLUTION
+
+
+def bpe_decode(ids, merges):
+    """Turn token ids back into text: every id stands for a byte string, joined and read as UTF-8.
+
+    Id ``i < 256`` is the byte ``i``; id ``256 + r`` is the bytes of ``merges[r][0]`` followed by
+    those of ``merges[r][1]``. The joined bytes are decoded **strictly** (``errors="strict"``):
+    the ids of a whole text (``bpe_encode(text, merges)``) always decode, and
+    ``bpe_decode(bpe_encode(text, merges), merges) == text`` for every text; a slice of them may cut
+    a multi-byte character (a kana is 3 bytes, an id may hold only part of one) and then raises
+    ``ValueError``. Decode whole sequences, never id by id.
+
+    Args:
+        ids: list (or 1-D array) of ints in ``[0, 256 + len(merges))``.
+        merges: the merges of ``train_bpe``.
+
+    Returns:
+        a ``str``.
+
+    Raises:
+        ValueError: an id is out of range, or the bytes are not whole UTF-8 characters (names
+        ``ids``); a merge is not a pair of ids ``< 256 + r`` (names ``merges``).
+
+    Figure: chatgpt-book-ch6-37-2-padding-tokens.png
+    Hint: build a table ``vocab[i]`` of byte strings (``bytes([i])`` for the first 256, then one per
+    merge), join ``vocab[i]`` over the ids, ``.decode("utf-8")``.
+    """
+    ### BEGIN SOLUTION
+    vocab = [bytes([i]) for i in range(256)]  # id -> its bytes
+    for r, pair in enumerate(merges):
+        if len(pair) != 2 or not all(
+            isinstance(i, (int, np.integer)) and not isinstance(i, bool) and 0 <= i < 256 + r for i in pair
+        ):
+            raise ValueError(f"merges[{r}] must be a pair of ids in [0, {256 + r}), got {pair!r}")
+        vocab.append(vocab[pair[0]] + vocab[pair[1]])
+    data = []
+    for i in list(ids):
+        if isinstance(i, bool) or not isinstance(i, (int, np.integer)) or not 0 <= i < len(vocab):
+            raise ValueError(f"ids must be ints in [0, {len(vocab)}), got {i!r}")
+        data.append(vocab[i])
+    try:
+        return b"".join(data).decode("utf-8", errors="strict")
+    except UnicodeDecodeError:
+        raise ValueError("ids do not decode to whole UTF-8 characters (a slice that cuts a character?)") from None
     ### END SOLUTION
 
 
