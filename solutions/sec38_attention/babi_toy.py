@@ -193,9 +193,9 @@ def _train(seed, n_train, n_test, n_sentences, d, epochs, batch_size, lr):
         order = torch.from_numpy(order_rng.permutation(n_train))
         for i in range(0, n_train, batch_size):
             idx = order[i : i + batch_size]
+            optimizer.zero_grad()
             logits, _ = model(story[idx], question[idx])
             loss = nn.functional.cross_entropy(logits, answer[idx])
-            optimizer.zero_grad()
             loss.backward()
             optimizer.step()
     seconds = time.perf_counter() - start
