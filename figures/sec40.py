@@ -304,7 +304,8 @@ MHA_WORDS = ["私", "は", "昨日", "猫", "を", "見た"]
 
 def multihead_weights(n_heads=4, d=16, seed=405):
     """Per-head attention weights of ``multi_head_attention`` on the sentence: seeded embeddings plus
-    positional encodings, seeded projections (scaled up so that each head has a clear pattern)."""
+    positional encodings, seeded RANDOM projections (nothing is trained; scaled up so that each head
+    has a clear pattern). The figure says so under its schematic."""
     import torch
 
     mha = ref_function(SEC, "multi_head_attention", _standin_multi_head_attention)
@@ -369,4 +370,13 @@ def multihead_figure():
             s.set_linewidth(2.5)
         ax.set_title(f"ヘッド{i + 1} の重み", fontsize=12, color=HEAD_COLORS[i])
     fig.text(0.008, 0.25, "質問（行）→ キー（列）", rotation=90, va="center", fontsize=11, color=GRAY)
+    fig.text(
+        0.5,
+        0.515,
+        "下の重みは学習していないランダムな重み（シード固定）で計算した例：模様に意味はなく、ヘッドごとに違う重みになることを示す",
+        ha="center",
+        va="center",
+        fontsize=10,
+        color=GRAY,
+    )
     return fig
