@@ -90,8 +90,8 @@ def image_to_vector_figure():
     label(ax, tx, 5.8, "ニューラルネットワークはこのベクトルを入力として受け取る", fontsize=12, ha="left", color=GRAY)
     arrow(ax, (x0 + W * s - 0.2, 6.0), (12.0, 3.2), lw=2.4, rad=-0.15, mutation=22, color=BLUE)
     # the vector
-    cw, vy = 0.62, 2.0
-    vx0 = 12.0 - (x.size * cw) / 2 + cw / 2
+    cw, vy = 0.6, 2.0
+    vx0 = 12.4 - (x.size * cw) / 2 + cw / 2  # leaves room on the left for "x ="
     for k, v in enumerate(x):
         i = k // W
         cx = vx0 + k * cw
@@ -101,7 +101,7 @@ def image_to_vector_figure():
         a, b = vx0 + i * W * cw - cw / 2, vx0 + (i + 1) * W * cw - cw / 2
         ax.plot([a + 0.05, b - 0.05], [vy - 0.65, vy - 0.65], color=ROW_COLORS[i], lw=4, solid_capstyle="butt")
         label(ax, (a + b) / 2, vy - 1.15, f"{i + 1}行目", fontsize=11, color=ROW_COLORS[i])
-    label(ax, vx0 - cw / 2 - 0.3, vy, "$\\mathbf{x}$ =", fontsize=14, ha="right")
+    label(ax, vx0 - cw / 2 - 0.25, vy, "$\\mathbf{x}$ =", fontsize=14, ha="right")
     return fig
 
 
@@ -184,8 +184,8 @@ def padding_figure():
 # --- shared drawing for unrolled RNNs -------------------------------------------------------
 
 
-def rnn_cell(ax, x, y, text="RNN", w=1.6, h=1.1, role="rnn", fontsize=13):
-    return box(ax, x, y, w, h, text, role=role, fontsize=fontsize, weight="bold")
+def rnn_cell(ax, x, y, text="RNN", w=1.6, h=1.1, role="rnn", fontsize=13, weight="bold"):
+    return box(ax, x, y, w, h, text, role=role, fontsize=fontsize, weight=weight)
 
 
 def token(ax, x, y, text, role="token", w=1.5, h=0.8, fontsize=13):
@@ -246,7 +246,7 @@ def rnn_variants_figure():
     ax = diagram_axes(fig.add_axes([0, 0, 1, 1]), (0, 24), (0, 13))
     words = ["猫", "が", "鳴く"]
     # (a) stacked RNN
-    label(ax, 6.0, 12.3, "(a) 多層RNN（層を積み重ねる）", fontsize=15, weight="bold")
+    label(ax, 6.0, 12.3, "(a) 多層RNN（層を積み重ねる）", fontsize=16)
     label(ax, 6.0, 11.3, "時刻ごとに複数のRNNセルを縦に重ねる", fontsize=12, color=GRAY)
     xs = [2.4 + 3.4 * i for i in range(3)]
     layer_y = [4.6, 7.4]
@@ -254,7 +254,7 @@ def rnn_variants_figure():
         token(ax, x, 2.2, w)
         arrow(ax, (x, 2.6), (x, layer_y[0] - 0.55))
         for li, y in enumerate(layer_y):
-            rnn_cell(ax, x, y, f"層{li + 1}", fontsize=12)
+            rnn_cell(ax, x, y, f"層{li + 1}", fontsize=13, weight="normal")
             if li:
                 arrow(ax, (x, layer_y[li - 1] + 0.55), (x, y - 0.55), color=C["hidden"][1], lw=2.0)
             if t:
@@ -264,7 +264,7 @@ def rnn_variants_figure():
     label(ax, 6.0, 0.9, "下の層の出力 $h_t$ が上の層の入力になる", fontsize=12, color=GRAY)
     ax.plot([11.9, 11.9], [0.5, 12.0], color="#CCCCCC", lw=1.5)
     # (b) bidirectional RNN
-    label(ax, 18.0, 12.3, "(b) 双方向RNN（前向き＋後ろ向き）", fontsize=15, weight="bold")
+    label(ax, 18.0, 12.3, "(b) 双方向RNN（前向き＋後ろ向き）", fontsize=16)
     label(ax, 18.0, 11.3, "前向き：文頭→文末、後ろ向き：文末→文頭", fontsize=12, color=GRAY)
     xs = [14.4 + 3.4 * i for i in range(3)]
     fwd_y, bwd_y = 4.6, 7.1
@@ -273,8 +273,8 @@ def rnn_variants_figure():
         arrow(ax, (x, 2.6), (x, fwd_y - 0.55))
         ax.plot([x, x, x - 1.2, x - 1.2], [2.6, 3.2, 3.2, bwd_y - 0.3], color="#888888", lw=1.4, zorder=3)
         arrow(ax, (x - 1.2, bwd_y - 0.3), (x - 0.95, bwd_y - 0.3), color="#888888", lw=1.4, shrink=0, mutation=10)
-        rnn_cell(ax, x, fwd_y, "前向き", w=1.9, fontsize=11)
-        rnn_cell(ax, x, bwd_y, "後ろ向き", role="attn", w=1.9, fontsize=11)
+        rnn_cell(ax, x, fwd_y, "前向き", w=1.9, fontsize=12, weight="normal")
+        rnn_cell(ax, x, bwd_y, "後ろ向き", role="attn", w=1.9, fontsize=12, weight="normal")
         if t:
             arrow(ax, (xs[t - 1] + 0.95, fwd_y), (x - 0.95, fwd_y), color=C["rnn"][1], lw=2.2)
             arrow(ax, (x - 0.95, bwd_y + 0.15), (xs[t - 1] + 0.95, bwd_y + 0.15), color=C["attn"][1], lw=2.2)
