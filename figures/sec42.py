@@ -62,7 +62,7 @@ def gpt_figure():
     ax = diagram_axes(fig.add_axes([0.0, 0.0, 0.42, 1.0]), (0, 10), (0, 16.5))
     cx = 5.2
     label(ax, cx, 16.0, "GPTの基本構成", fontsize=15, weight="bold")
-    token(ax, cx, 1.0, "入力：吾輩 は 猫 で", w=5.4, fontsize=12)
+    token(ax, cx, 1.0, "入力：" + " ".join(GPT_WORDS), w=5.6, fontsize=12)  # the 6 tokens of the mask
     arrow(ax, (cx, 1.4), (cx, 2.1))
     box(ax, cx, 2.7, 5.4, 1.0, "トークン埋め込み + 位置埋め込み", role="token", fontsize=10)
     ax.add_patch(
@@ -97,7 +97,7 @@ def gpt_figure():
     arrow(ax, (cx, 12.3), (cx, 12.85))
     box(ax, cx, 13.3, 5.0, 0.8, "線形層（埋め込みと共有）+ softmax", role="out", fontsize=9)
     arrow(ax, (cx, 13.7), (cx, 14.4))
-    token(ax, cx, 14.9, "次のトークンの確率 → 「ある」", role="out", w=5.6, fontsize=11)
+    token(ax, cx, 14.9, "各位置で次のトークンの確率", role="out", w=5.6, fontsize=11)  # position t predicts t + 1
     # right: causal mask and masked attention weights
     ax = fig.add_axes([0.47, 0.12, 0.24, 0.66])
     heatmap(ax, mask.astype(float), GPT_WORDS, GPT_WORDS, cmap="Greens", vmin=0, vmax=1.6, annotate=False)
@@ -120,10 +120,12 @@ def gpt_figure():
     panel_title(ax, "マスク後の注意の重み", fontsize=13, loc="center")
     fig.text(
         0.73,
-        0.9,
-        "各トークンは自分と自分より前のトークンだけを参照する（未来は見えない）\n→ 左から右へ1トークンずつ文章を生成できる",
+        0.97,
+        "各トークンは自分自身とそれより前のトークンだけを\n参照する（未来は見えない）\n→ 左から右へ1トークンずつ文章を生成できる",
         ha="center",
+        va="top",
         fontsize=12,
+        linespacing=1.4,
         color=GRAY,
     )
     return fig
