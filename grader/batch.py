@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -131,7 +132,7 @@ def batch(folder: Path, csv_path: Path, *, jobs: int = 2, seed: int = 0, secret_
           reports: Path | None = None, only=None, sandbox: bool = True, call_timeout: float | None = None,
           timeout: float = 900, hidden: bool = True, progress=None, deadline: str | None = None) -> list[dict]:  # fmt: skip
     from grader.classroom.ledger import parse_time
-    from grader.grade import grade
+    from grader.grade import WARM_ENV, grade
     from grader.report.json_report import write_json
 
     folder, csv_path = Path(folder), Path(csv_path)
@@ -144,6 +145,12 @@ def batch(folder: Path, csv_path: Path, *, jobs: int = 2, seed: int = 0, secret_
         from grader.sandbox.pool import Zygote
 
         zygote = Zygote()
+    runner = None
+    if os.environ.get(WARM_ENV, "1") != "0":  # pytest, NumPy and torch imported once for the whole batch
+        from grader.run import child_env
+        from grader.warm import WarmRunner
+
+        runner = WarmRunner(child_env())
     sections = [s.name for s in all_sections() if not only or s.name in only or s.module in only]
 
     def one(sub: Path) -> dict:
@@ -152,7 +159,7 @@ def batch(folder: Path, csv_path: Path, *, jobs: int = 2, seed: int = 0, secret_
         try:
             result = grade(
                 sub, jobs=1, seed=seed, only=only, sandbox=sandbox, call_timeout=call_timeout, zygote=zygote,
-                hidden=hidden, section_timeout=timeout,
+                hidden=hidden, section_timeout=timeout, runner=runner,
             )  # fmt: skip
             if secret_seed:  # the official seed: graded with it, never written into a report
                 result.seed = None
@@ -181,6 +188,8 @@ def batch(folder: Path, csv_path: Path, *, jobs: int = 2, seed: int = 0, secret_
     finally:
         if zygote is not None:
             zygote.close()
+        if runner is not None:
+            runner.close()
     rows.sort(key=lambda r: r["student"])
     fields = ["student", "score", "max_score", *sections, "status", "seconds", "late_days"]
     with open(csv_path, "w", newline="", encoding="utf-8") as f:

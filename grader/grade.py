@@ -23,6 +23,7 @@ from grader.sections import HIDDEN_TESTS
 
 TRUSTED_ENV = "COURSE_GRADE_TRUSTED"  # "1": the instructor said the submissions are trusted
 SIMULATE_ENV = "COURSE_SANDBOX_SIMULATE_NO_VIEW"  # "1": behave as on a machine without the view
+WARM_ENV = "COURSE_WARM_RUNNER"  # "0": one new pytest process per section instead of the warm runner
 
 
 class UnsafeGrading(GradingError):
@@ -102,6 +103,7 @@ def grade(
     zygote=None,
     section_timeout: float = 900,
     trusted: bool | None = None,
+    runner=None,
 ) -> GradeResult:
     """Grade the folder ``root`` (laid out like ``exercises/``). ``progress(section_name)`` is called
     as each section finishes. ``zygote``: a running :class:`grader.sandbox.pool.Zygote` to share
@@ -131,9 +133,17 @@ def grade(
     if call_timeout is not None:
         env["COURSE_CALL_TIMEOUT"] = str(call_timeout)
     impl = f"sandbox:{root}" if sandbox else str(root)
+    own_runner = None
+    if runner is None and os.environ.get(WARM_ENV, "1") != "0":
+        from grader.run import child_env
+        from grader.warm import WarmRunner
+
+        runner = own_runner = WarmRunner(child_env())
 
     def one(job):
-        outcome = run_section(job.section, impl, hidden=hidden, seed=seed, env=env, timeout=section_timeout)
+        outcome = run_section(
+            job.section, impl, hidden=hidden, seed=seed, env=env, timeout=section_timeout, runner=runner
+        )
         if progress:
             progress(job.section.name)
         return judge_section(job, outcome)
@@ -147,4 +157,6 @@ def grade(
     finally:
         if own_zygote is not None:
             own_zygote.close()
+        if own_runner is not None:
+            own_runner.close()
     return result

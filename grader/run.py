@@ -49,31 +49,50 @@ def suite_files(section: Section, hidden: bool) -> list[Path]:
 
 
 def run_section(
-    section: Section, impl: str, *, hidden: bool = True, seed: int = 0, timeout: float = 900, env: dict | None = None
+    section: Section,
+    impl: str,
+    *,
+    hidden: bool = True,
+    seed: int = 0,
+    timeout: float = 900,
+    env: dict | None = None,
+    runner=None,
 ) -> RunOutcome:
-    """Run the section's suites against ``impl`` (a target spec, see ``grader.targets``)."""
+    """Run the section's suites against ``impl`` (a target spec, see ``grader.targets``): in a child
+    forked by ``runner`` (a :class:`grader.warm.WarmRunner`, pytest and torch already imported), else
+    in a new ``python -m pytest`` process."""
     start = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="grade-") as tmp:  # 0700: no worker can look inside
         results = Path(tmp) / "results.json"
         facts = Path(tmp) / "sandbox.json"
-        cmd = [
-            sys.executable, "-m", "pytest", "-c", str(REPO / "grader" / "pytest.ini"), "--rootdir", str(REPO),
+        args = [
+            "-c", str(REPO / "grader" / "pytest.ini"), "--rootdir", str(REPO),
             "-q", "--no-header", "-p", "no:randomly", f"--impl={impl}", f"--seed={seed}",
             f"--results-json={results}", f"--sandbox-report={facts}", *map(str, suite_files(section, hidden)),
         ]  # fmt: skip
         problems = []
-        try:
-            proc = subprocess.run(
-                cmd, cwd=tmp, env={**child_env(), "COURSE_TIME_BUDGET_SUITES": "all" if hidden else "public", **(env or {})}, stdin=subprocess.DEVNULL, capture_output=True,
-                timeout=timeout,
-            )  # fmt: skip
-            if proc.returncode not in (0, 1):  # 0 all passed, 1 some failed; anything else: pytest broke
-                tail = proc.stdout.decode(errors="replace").strip().splitlines()[-3:]
-                problems.append(
-                    f"the test run of {section.name} ended abnormally (exit {proc.returncode}): " + " / ".join(tail)
-                )
-        except subprocess.TimeoutExpired:
+        run_env = {**child_env(), "COURSE_TIME_BUDGET_SUITES": "all" if hidden else "public", **(env or {})}
+        if runner is not None:
+            from grader.warm import RunnerError
+
+            try:
+                rc, output = runner.run(args, cwd=tmp, env=run_env, timeout=timeout)
+            except (RunnerError, OSError, ValueError, KeyError) as e:
+                rc, output = -1, f"{type(e).__name__}: {e}"
+        else:
+            try:
+                proc = subprocess.run(
+                    [sys.executable, "-m", "pytest", *args], cwd=tmp, env=run_env, stdin=subprocess.DEVNULL,
+                    capture_output=True, timeout=timeout,
+                )  # fmt: skip
+                rc, output = proc.returncode, proc.stdout.decode(errors="replace")
+            except subprocess.TimeoutExpired:
+                rc, output = None, ""
+        if rc is None:
             problems.append(f"{section.name}: the tests did not finish within {timeout:.0f} s")
+        elif rc not in (0, 1):  # 0 all passed, 1 some failed; anything else: pytest broke
+            tail = output.strip().splitlines()[-3:]
+            problems.append(f"the test run of {section.name} ended abnormally (exit {rc}): " + " / ".join(tail))
         records = json.loads(results.read_text(encoding="utf-8")) if results.is_file() else []
         sandbox = json.loads(facts.read_text(encoding="utf-8")).get(section.name, {}) if facts.is_file() else {}
     if not records:

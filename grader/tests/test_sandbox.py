@@ -1,5 +1,5 @@
 """The sandbox proxy behaves like an in-process module for data in / data out, and no more:
-codec round trips (JSON + .npy, never pickle), exceptions, in-place changes written back, warning
+codec round trips (JSON + raw array bytes, never pickle), exceptions, in-place changes written back, warning
 filters, autograd through the worker, time limits and crashes, the protections it reports."""
 
 from __future__ import annotations
