@@ -153,6 +153,8 @@ def run() -> int:
                             "(the instructor can rebuild the zip with --trusted).")  # fmt: skip
         except (GradingError, OSError) as e:
             data = _failure(f"The submission could not be graded: {e}")
+        except Exception as e:  # noqa: BLE001 - Gradescope shows nothing useful without a results.json
+            data = _failure(f"The autograder failed ({type(e).__name__}); please tell the course staff.")
     results.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     print(f"wrote {results}: {data['score']:g} points")
     return 0
