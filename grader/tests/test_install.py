@@ -64,6 +64,18 @@ def test_student_readme_installs_the_cpu_build_first():
     assert text.index(lines[0]) < text.index("-r requirements.txt")
 
 
+def test_student_tox_installs_the_cpu_build():
+    """Oracle: tox's documented way to add an index (set_env PIP_EXTRA_INDEX_URL); the CPU build's local
+    version (2.13.0+cpu) ranks above PyPI's 2.13.0, so pip takes it for the pin ``torch==2.13.0``."""
+    import configparser
+
+    ini = configparser.ConfigParser(interpolation=None)
+    ini.read(REPO / "grader" / "student_template" / "tox.ini", encoding="utf-8")
+    env = dict(ln.split("=", 1) for ln in ini["testenv"]["set_env"].strip().splitlines() if "=" in ln)
+    env = {k.strip(): v.strip() for k, v in env.items()}
+    assert env.get("PIP_EXTRA_INDEX_URL", "").rstrip("}").endswith(CPU_INDEX), "student tox.ini: no CPU index"
+
+
 @pytest.mark.parametrize(
     "line",
     [
