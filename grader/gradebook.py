@@ -97,11 +97,13 @@ def _number(value: str, path: Path, line: int, column: str, default: float | Non
         raise GradebookError(f"{path}:{line}: {column} is not a number: {value!r}") from None
 
 
-def read_batch(path: Path, students: dict[str, Student]) -> bool:
-    """The batch CSV into ``students``; returns whether it has a ``late_days`` column."""
+def read_batch(path: Path, students: dict[str, Student], prefix: str = "") -> bool:
+    """The batch CSV into ``students`` (``prefix`` removed from folder names that start with it, as
+    ``nbgrader-collect --prefix`` does); returns whether it has a ``late_days`` column."""
     rows = _read(path, BATCH_REQUIRED, "batch CSV", "written by `python -m grader batch DIR --csv FILE`")
     for line, row in enumerate(rows, start=2):
         name = row["student"].strip()
+        name = name[len(prefix) :] if prefix and name.startswith(prefix) and len(name) > len(prefix) else name
         if name in students:
             raise GradebookError(f"{path}:{line}: student {name!r} appears twice")
         s = students[name] = Student(name, status=row.get("status", "") or "")
@@ -132,11 +134,11 @@ def read_export(path: Path, students: dict[str, Student]) -> list[str]:
     return assignments
 
 
-def merge(export: Path, batch: Path, out: Path, policy=None) -> tuple[list[dict], list[str]]:
+def merge(export: Path, batch: Path, out: Path, policy=None, prefix: str = "") -> tuple[list[dict], list[str]]:
     """Write the gradebook CSV; returns (rows, warnings)."""
     policy = policy or load_policy()
     students: dict[str, Student] = {}
-    has_late = read_batch(batch, students)
+    has_late = read_batch(batch, students, prefix)
     in_batch = set(students)
     assignments = read_export(export, students)
     warnings = [] if has_late or not in_batch else [f"{batch}: no late_days column: module grades count as on time"]

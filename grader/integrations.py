@@ -12,7 +12,7 @@ def _gradebook(args) -> int:
     from grader.gradebook import GradebookError, load_policy, merge
 
     try:
-        rows, warnings = merge(args.nbgrader, args.batch, args.out, load_policy(args.config))
+        rows, warnings = merge(args.nbgrader, args.batch, args.out, load_policy(args.config), args.prefix)
     except GradebookError as e:
         print(f"gradebook: {e}", file=sys.stderr)
         return 2
@@ -28,6 +28,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="CSV of `nbgrader export --exporter grader.nbgrader_plugins.WrittenExport --to FILE`")  # fmt: skip
     g.add_argument("--batch", type=Path, required=True, help="CSV of `python -m grader batch DIR --csv FILE`")
     g.add_argument("--out", type=Path, default=Path("gradebook.csv"), help="CSV to write (default gradebook.csv)")
+    g.add_argument("--prefix", default="",
+                   help="batch folder names start with this (e.g. ch6- for ch6-<student>): removed to get the student id")  # fmt: skip
     g.add_argument("--config", type=Path, default=None,
                    help="course settings with the [late] policy (default: grader/classroom/course.toml)")  # fmt: skip
     g.set_defaults(func=_gradebook)

@@ -88,6 +88,14 @@ def test_a_student_in_one_file_only_is_kept_and_flagged(tmp_path):
     assert any(w.startswith("bob:") for w in warnings) and any(w.startswith("cy:") for w in warnings)
 
 
+def test_prefix_of_the_batch_folders_is_removed_to_match_nbgrader_ids(tmp_path):
+    """Oracle: the inputs — batch folder ch6-ann is nbgrader's student ann (as nbgrader-collect --prefix names her)."""
+    batch = write(tmp_path / "b.csv", BATCH_HEADER + "ch6-ann,20,24,20,ok,3,0\n")
+    export = export_csv(tmp_path / "e.csv", [("sec39", "ann", 3, 3, 0)])
+    (row,), warnings = merge(export, batch, tmp_path / "g.csv", POLICY, prefix="ch6-")
+    assert row["student"] == "ann" and row["total"] == 23 and warnings == []
+
+
 def test_missing_file_and_wrong_columns_are_clear_errors(tmp_path):
     """Oracle: the message names the file and what is wrong with it."""
     good = export_csv(tmp_path / "e.csv", [("sec39", "ann", 3, 3, 0)])
