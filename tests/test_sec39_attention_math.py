@@ -190,3 +190,13 @@ def test_numerical_gradient_of_attention_matches_autograd(attention_math):
     got = call(attention_math, "numerical_attention_gradients", dout, Q, K, V)
     for name, g, expected in zip(("dQ", "dK", "dV"), got, _autograd_attention(dout, Q, K, V)):
         check_close(g, expected, f"{name} by central differences", rtol=0, atol=1e-6, show_values=True)
+
+
+@pytest.mark.exercise("softmax_attention", points=1)
+def test_softmax_attention_mask_true_means_may_attend(attention_math):
+    # oracle: equal scores; the mask lets the query see keys 0 and 2 only -> weights [1/2, 0, 1/2], out 3
+    Q, K = np.zeros((1, 2)), np.zeros((3, 2))
+    V = np.array([[2.0], [100.0], [4.0]])
+    out, weights = call(attention_math, "softmax_attention", Q, K, V, mask=np.array([[True, False, True]]))
+    check_close(weights, np.array([[0.5, 0.0, 0.5]]), "weights (True = may attend)", **F64, show_values=True)
+    check_close(out, np.array([[3.0]]), "attention output", **F64, show_values=True)

@@ -190,3 +190,41 @@ def test_pre_ln_block_with_zero_weights_is_the_identity(transformer):
     x = torch.randn(2, 3, d, generator=torch.Generator().manual_seed(0))
     out = call(transformer, "transformer_block", x, params, n_heads=2, norm_first=True)
     check_close(out, x, "pre-LN block with zero weights", **F32, show_values=True)
+
+
+@pytest.mark.exercise("scaled_dot_product_attention", points=1)
+def test_attention_divides_the_scores_by_sqrt_dk(transformer):
+    # oracle: by hand — q·k = [1, 0], divided by sqrt(2): weights = softmax([1/sqrt 2, 0])
+    q = torch.tensor([[1.0, 1.0]], dtype=torch.float64)
+    k = torch.tensor([[1.0, 0.0], [0.0, 0.0]], dtype=torch.float64)
+    v = torch.tensor([[1.0], [0.0]], dtype=torch.float64)
+    out, weights = call(transformer, "scaled_dot_product_attention", q, k, v)
+    e = math.exp(1 / math.sqrt(2))
+    expected = torch.tensor([[e / (e + 1), 1 / (e + 1)]], dtype=torch.float64)
+    check_close(weights, expected, "weights (scores / sqrt(d_k))", **F64, show_values=True)
+
+
+@pytest.mark.exercise("feed_forward", points=1)
+def test_feed_forward_output_can_be_negative(transformer):
+    # oracle: relu([1, -1]) = [1, 0]; [1, 0] @ [[-2], [3]] + 0.5 = -1.5 (no ReLU after the second layer)
+    x = torch.tensor([[1.0, -1.0]], dtype=torch.float64)
+    W1, b1 = torch.eye(2, dtype=torch.float64), torch.zeros(2, dtype=torch.float64)
+    W2, b2 = torch.tensor([[-2.0], [3.0]], dtype=torch.float64), torch.tensor([0.5], dtype=torch.float64)
+    out = call(transformer, "feed_forward", x, W1, b1, W2, b2)
+    check_close(out, torch.tensor([[-1.5]], dtype=torch.float64), "feed_forward", **F64, show_values=True)
+
+
+@pytest.mark.exercise("multi_head_attention", points=1)
+def test_multi_head_attention_mask_true_means_may_attend(transformer):
+    # oracle: W = identity, b = 0 and equal scores (x = 0 on the query side): the mask lets every
+    # head see keys 0 and 2 only -> weights [1/2, 0, 1/2] in each head
+    d, h = 4, 2
+    eye = torch.eye(d, dtype=torch.float64)
+    params = {k: eye if k.startswith("W") else torch.zeros(d, dtype=torch.float64) for k in MHA_KEYS}
+    x_q = torch.zeros(1, 1, d, dtype=torch.float64)
+    x_kv = torch.tensor([[[1.0, 2.0, 3.0, 4.0], [9.0, 9.0, 9.0, 9.0], [3.0, 2.0, 1.0, 0.0]]], dtype=torch.float64)
+    mask = torch.tensor([[True, False, True]])
+    out, weights = call(transformer, "multi_head_attention", x_q, x_kv, params, h, mask=mask)
+    half = torch.tensor([0.5, 0.0, 0.5], dtype=torch.float64)
+    check_close(weights[0], half.expand(h, 1, 3), "weights (True = may attend)", **F64, show_values=True)
+    check_close(out[0, 0], torch.tensor([2.0, 2.0, 2.0, 2.0], dtype=torch.float64), "out", **F64, show_values=True)
