@@ -131,7 +131,7 @@ def test_the_batch_csv_has_the_columns_the_gradebook_reads(tmp_path):
     (tmp_path / "class").mkdir()
     batch(tmp_path / "class", tmp_path / "grades.csv", sandbox=False)
     header = (tmp_path / "grades.csv").read_text(encoding="utf-8").splitlines()[0].split(",")
-    assert {"student", "score", "max_score"} <= set(header)
+    assert {"student", "score", "max_score", "late_days"} <= set(header)
 
 
 # ---------------------------------------------------------------- real nbgrader
