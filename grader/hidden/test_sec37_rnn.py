@@ -6,6 +6,7 @@ Oracles: torch.nn modules with weights mapped from the course's (in, out) layout
 has no built-in; chi-square tests for the sampler.
 """
 
+import functools
 import math
 
 import numpy as np
@@ -1222,9 +1223,11 @@ def bpe_merge_oracle(ids, pair, new_id):
     return out
 
 
+@functools.lru_cache(maxsize=16)  # several tests learn from the same text: count it once
 def brute_force_bpe(text, n_merges):
     """(merges, final ids): each step counts every distinct pair at every position (overlaps
-    included), takes the largest count, the smallest pair on ties, and stops when no pair repeats."""
+    included), takes the largest count, the smallest pair on ties, and stops when no pair repeats.
+    Treat the lists returned as read-only (they are cached)."""
     ids = list(text.encode("utf-8"))
     merges = []
     for r in range(n_merges):
