@@ -220,3 +220,16 @@ def test_bpe_round_trip_any_text(rnn, text):
     merges = call(rnn, "train_bpe", "ねこがパンをたべる。いぬがみずをのむ。" * 3, 12)
     ids = call(rnn, "bpe_encode", text, merges)
     check_equal(call(rnn, "bpe_decode", ids, merges), text, "bpe_decode(bpe_encode(text))")
+
+
+@pytest.mark.exercise("lstm_step", points=1)
+def test_lstm_step_gate_order_is_i_f_g_o(rnn):
+    # oracle: the gates written out with PyTorch's order i, f, g, o — b = [0, 0 | 0, 0 | 1, 1 | -1, -1]
+    # (H = 2, zero weights): i = f = 1/2, g = tanh(1), o = sigmoid(-1); c = c_prev / 2 + tanh(1) / 2
+    sigmoid = lambda a: 1 / (1 + np.exp(-a))  # noqa: E731
+    b = np.array([0.0, 0.0, 0.0, 0.0, 1.0, 1.0, -1.0, -1.0])
+    c_prev = np.array([[2.0, -4.0]])
+    h, c = call(rnn, "lstm_step", np.ones((1, 3)), np.zeros((1, 2)), c_prev, np.zeros((3, 8)), np.zeros((2, 8)), b)
+    c_expected = 0.5 * c_prev + 0.5 * np.tanh(1.0)
+    check_close(c, c_expected, "c_t (gates in the order i, f, g, o)", **F64, show_values=True)
+    check_close(h, sigmoid(-1.0) * np.tanh(c_expected), "h_t = o * tanh(c_t)", **F64, show_values=True)

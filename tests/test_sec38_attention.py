@@ -180,3 +180,12 @@ def test_beam_search_length_penalty_divides_by_the_number_of_steps(attention):
     ids, score = call(attention, "beam_search_decode", [1], params, 1, 3, 4, 2, length_penalty=1.0)
     check_equal(ids, [], "ids when EOS comes first (EOS itself is not returned)")
     check_close(score, log_p[3], "score of the hypothesis [EOS] with length_penalty = 1", **F64, show_values=True)
+
+
+@pytest.mark.exercise("dot_product_attention", points=1)
+def test_dot_product_attention_is_not_scaled(attention):
+    # oracle: Luong's score is the plain dot product q . k_s (no 1/sqrt(H)): scores [1, 0] by hand
+    keys = np.array([[[1.0, 0.0], [0.0, 0.0]]])
+    ctx, w = call(attention, "dot_product_attention", np.array([[1.0, 1.0]]), keys, keys)
+    e = np.e
+    check_close(w, np.array([[e / (e + 1), 1 / (e + 1)]]), "weights = softmax(q . k_s)", **F64, show_values=True)

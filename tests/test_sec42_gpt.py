@@ -346,3 +346,36 @@ def test_expert_capacity_mask_drops_late_assignments(gpt):
     got = call(gpt, "expert_capacity_mask", indices, n_experts=3, capacity=2)
     expected = torch.tensor([[True, True], [True, True], [False, True], [False, True]])
     check_equal(got, expected, "expert_capacity_mask(capacity=2)")
+
+
+@pytest.mark.exercise("causal_self_attention", points=1)
+def test_causal_self_attention_heads_own_contiguous_features(gpt):
+    # oracle: a plain loop over heads and tokens — with W_qkv = [I, I, I] and W_o = I, head h attends
+    # with features [2h, 2h + 2) of x (q = k = v = x) over tokens 0..t, scores / sqrt(2)
+    d, n_heads, T = 4, 2, 3
+    eye = torch.eye(d, dtype=torch.float64)
+    params = {"W_qkv": torch.cat([eye, eye, eye], dim=1), "b_qkv": torch.zeros(3 * d, dtype=torch.float64),
+              "W_o": eye, "b_o": torch.zeros(d, dtype=torch.float64)}  # fmt: skip
+    x = torch.tensor([[[1.0, 0.0, 0.0, 2.0], [0.0, 1.0, 1.0, 0.0], [2.0, 1.0, 0.0, -1.0]]], dtype=torch.float64)
+    expected = torch.zeros(1, T, d, dtype=torch.float64)
+    for h in range(n_heads):
+        xh = x[0, :, 2 * h : 2 * h + 2]  # (T, 2): the features of head h
+        for t in range(T):
+            w = torch.softmax(xh[: t + 1] @ xh[t] / math.sqrt(2), dim=0)  # (t + 1,)
+            expected[0, t, 2 * h : 2 * h + 2] = w @ xh[: t + 1]
+    got = call(gpt, "causal_self_attention", x, params, n_heads=n_heads)
+    check_close(got, expected, "causal_self_attention (head h = features [2h, 2h + 2))", **F64, show_values=True)
+
+
+@pytest.mark.exercise("gpt_forward", points=1)
+def test_gpt_forward_adds_the_position_embeddings(gpt):
+    # oracle: repeat_model with position embeddings and no blocks: logits = ln_f(wte[id] + wpe[t]) @ wte.T,
+    # ln_f the LayerNorm with gamma = 1, beta = 0 written out (biased variance, eps 1e-5)
+    params = repeat_model(n_vocab=6)
+    params["wpe"] = torch.arange(32.0, dtype=torch.float64).reshape(8, 4) / 10
+    ids = torch.tensor([[0, 0, 3]])
+    h = params["wte"][ids] + params["wpe"][:3]  # (1, 3, 4)
+    mean, var = h.mean(-1, keepdim=True), h.var(-1, unbiased=False, keepdim=True)
+    expected = (h - mean) / torch.sqrt(var + 1e-5) @ params["wte"].T
+    got = call(gpt, "gpt_forward", ids, params, n_heads=1)
+    check_close(got, expected, "gpt_forward logits (token + position embeddings)", **F64, show_values=True)
