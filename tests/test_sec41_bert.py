@@ -184,7 +184,7 @@ def test_bert_encoder_is_blocks_over_embeddings(bert):
                 rtol=1e-7, atol=1e-10)  # fmt: skip
 
 
-@pytest.mark.exercise("bert_encoder", points=1)
+@pytest.mark.exercise("bert_encoder", points=1, needs_core=True)
 def test_bert_encoder_ignores_padding(bert):
     # property: a sequence padded with two [PAD] gives the same vectors at its real positions as alone
     p = small_bert_params(torch.Generator().manual_seed(4), n_blocks=2)
