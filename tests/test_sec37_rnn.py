@@ -233,3 +233,22 @@ def test_lstm_step_gate_order_is_i_f_g_o(rnn):
     c_expected = 0.5 * c_prev + 0.5 * np.tanh(1.0)
     check_close(c, c_expected, "c_t (gates in the order i, f, g, o)", **F64, show_values=True)
     check_close(h, sigmoid(-1.0) * np.tanh(c_expected), "h_t = o * tanh(c_t)", **F64, show_values=True)
+
+
+@pytest.mark.exercise("pad_sequences", points=1)
+def test_pad_sequences_max_len_keeps_the_first_tokens(rnn):
+    # oracle: written out by hand — max_len = 2 cuts [5, 6, 7] to its first two tokens
+    ids, mask = call(rnn, "pad_sequences", [[5, 6, 7], [8]], pad_id=0, max_len=2)
+    check_equal(ids, np.array([[5, 6], [8, 0]]), "ids with max_len=2")
+    check_equal(mask, np.array([[True, True], [True, False]]), "mask with max_len=2")
+
+
+@pytest.mark.exercise("encoder_decoder_greedy", points=1)
+def test_encoder_decoder_stops_before_eos(rnn):
+    # oracle: a decoder that always prefers EOS = 0 stops at once: EOS itself is not part of the output
+    V, H = 3, 2
+    enc = dict(E=np.ones((V, H)), W_x=np.eye(H), W_h=np.eye(H), b=np.zeros(H))
+    dec = dict(E=np.ones((V, H)), W_x=np.eye(H), W_h=np.eye(H), b=np.zeros(H), W_out=np.zeros((H, V)),
+               b_out=np.array([1.0, 0.0, 0.5]))  # fmt: skip
+    out = call(rnn, "encoder_decoder_greedy", [1, 2], enc, dec, bos_id=2, eos_id=0, max_len=4)
+    check_equal(out, [], "output ids (EOS first: nothing before it)")

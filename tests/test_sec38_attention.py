@@ -189,3 +189,11 @@ def test_dot_product_attention_is_not_scaled(attention):
     ctx, w = call(attention, "dot_product_attention", np.array([[1.0, 1.0]]), keys, keys)
     e = np.e
     check_close(w, np.array([[e / (e + 1), 1 / (e + 1)]]), "weights = softmax(q . k_s)", **F64, show_values=True)
+
+
+@pytest.mark.exercise("bag_of_words", points=1)
+def test_bag_of_words_skips_a_padding_id_with_a_nonzero_embedding(attention):
+    # oracle: E has row i = [i, 10 i]; with pad_id = 4 the sentence [2, 4, 4] is row 2 alone
+    E = np.stack([np.arange(5.0), 10 * np.arange(5.0)], axis=1)
+    v = call(attention, "bag_of_words", np.array([2, 4, 4]), E, pad_id=4)
+    check_close(v, np.array([2.0, 20.0]), "bag of words of [2, <pad>, <pad>] (pad_id=4)", **F64, show_values=True)
