@@ -302,7 +302,8 @@ def test_grading_a_shard_keeps_the_secret_seed_out_of_reports(tmp_path, monkeypa
     for f in (shards / "shard-0").rglob("*"):
         if f.is_file():
             assert "4242" not in f.read_text(encoding="utf-8"), f.name
-    assert "Grade: 7 / 10" in (shards / "shard-0" / "reports" / "s000.md").read_text(encoding="utf-8")
+    md = (shards / "shard-0" / "reports" / "s000.md").read_text(encoding="utf-8")
+    assert "Grade: 7 / 10" in md or "採点結果 (grade): 7 / 10" in md  # --lang en / the default Japanese
     gradescope = json.loads((shards / "shard-0" / "reports" / "s000.gradescope.json").read_text(encoding="utf-8"))
     assert gradescope["score"] == 7.0
 
