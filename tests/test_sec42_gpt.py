@@ -282,7 +282,7 @@ def test_generate_greedy_repeats_with_a_repeat_model(gpt):
     check_equal(ids.tolist(), [2, 2, 2, 2], "the 4 new ids")
 
 
-@pytest.mark.exercise("generate", points=1)
+@pytest.mark.exercise("generate", points=1, needs_core=True)
 def test_generate_step_i_draws_with_seed_plus_i(gpt):
     # contract (the course's one seeding rule): step i draws with torch.Generator().manual_seed(seed + i);
     # oracle: your one-step generate from the prompt extended by the first new token, with seed 5 + 1

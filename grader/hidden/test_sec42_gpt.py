@@ -896,7 +896,7 @@ def test_generate_sampling_steps_are_independent_draws(gpt, seed):
     check_close(counts / counts.sum(), p, "frequencies of the ids sampled after the first step", rtol=0, atol=0.09)
 
 
-@pytest.mark.exercise("generate", points=1)
+@pytest.mark.exercise("generate", points=1, needs_core=True)
 def test_generate_step_i_draws_with_seed_plus_i(gpt, seed):
     # contract (the course's one seeding rule): step i draws with torch.Generator().manual_seed(seed + i),
     # so token i of generate(seed=s) is the one-step generate from the prompt extended by the tokens
