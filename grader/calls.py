@@ -232,6 +232,7 @@ def call(target, name: str, /, *args, **kwargs):
 
 
 def call_with_grad(target, name: str, args=(), kwargs=None, *, wrt=(), output=None, cotangent=None):
+    __tracebackhide__ = True  # a failure shows the test's line, not this helper's
     import torch
 
     for t in wrt:
