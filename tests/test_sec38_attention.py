@@ -197,3 +197,12 @@ def test_bag_of_words_skips_a_padding_id_with_a_nonzero_embedding(attention):
     E = np.stack([np.arange(5.0), 10 * np.arange(5.0)], axis=1)
     v = call(attention, "bag_of_words", np.array([2, 4, 4]), E, pad_id=4)
     check_close(v, np.array([2.0, 20.0]), "bag of words of [2, <pad>, <pad>] (pad_id=4)", **F64, show_values=True)
+
+
+@pytest.mark.exercise("attention_greedy_decode", points=1)
+def test_attention_greedy_decode_stops_before_eos(attention):
+    # oracle: a decoder that always prefers EOS = 0 stops at once: no id and no attention row for EOS
+    params = _constant_preference_params([1.0, 0.5, 0.0, 0.2])
+    ids, att = call(attention, "attention_greedy_decode", [1, 2, 3], params, bos_id=1, eos_id=0, max_len=3)
+    check_equal(ids, [], "generated ids (EOS first: nothing before it)")
+    check_shape(att, (0, 3), "attention (len(ids), len(src))")
