@@ -228,3 +228,22 @@ def test_multi_head_attention_mask_true_means_may_attend(transformer):
     half = torch.tensor([0.5, 0.0, 0.5], dtype=torch.float64)
     check_close(weights[0], half.expand(h, 1, 3), "weights (True = may attend)", **F64, show_values=True)
     check_close(out[0, 0], torch.tensor([2.0, 2.0, 2.0, 2.0], dtype=torch.float64), "out", **F64, show_values=True)
+
+
+@pytest.mark.exercise("multi_head_attention", points=1)
+def test_multi_head_attention_projects_before_splitting_heads(transformer):
+    # oracle: a plain loop — with every W = diag(1, 2, 3, 4) and b = 0, q = k = v = x W and head i
+    # attends with the projected features [2i, 2i + 2); the heads side by side go through W_o = W
+    d, h = 4, 2
+    W = torch.diag(torch.tensor([1.0, 2.0, 3.0, 4.0], dtype=torch.float64))
+    params = {k: W if k.startswith("W") else torch.zeros(d, dtype=torch.float64) for k in MHA_KEYS}
+    x = torch.tensor([[[1.0, 0.0, 0.0, 0.5], [0.0, 0.5, 0.5, 0.0], [0.5, 0.5, 0.0, -0.5]]], dtype=torch.float64)
+    out, weights = call(transformer, "multi_head_attention", x, x, params, h)
+    p = x[0] @ W  # (T, d): queries, keys and values alike
+    heads = []
+    for i in range(h):
+        pi = p[:, 2 * i : 2 * i + 2]  # (T, 2): the projected features of head i
+        w = torch.softmax(pi @ pi.T / math.sqrt(2), dim=-1)
+        check_close(weights[0, i], w, f"weights of head {i}", **F64, show_values=True)
+        heads.append(w @ pi)
+    check_close(out[0], torch.cat(heads, dim=-1) @ W, "out (heads side by side, then W_o)", **F64, show_values=True)

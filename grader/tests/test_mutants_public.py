@@ -39,7 +39,6 @@ CLEARLY_WRONG_NOT_CAUGHT = {
     "sec39_attention_math/numerical_one_sided",
     "sec39_attention_math/residual_upcasts_float32",
     "sec39_attention_math/scores_scaled_by_numpy_float64",
-    "sec40_transformer/mha_shared_head_projection",
     "sec41_bert/mask_80_2_18",
     "sec41_bert/mask_draws_special_ids",
     "sec41_bert/nsp_negative_from_same_document",
