@@ -235,8 +235,10 @@ def pytest_runtest_makereport(item, call):
         report.course_message = describe_failure(excinfo, hidden=hidden)
         if excinfo.errisinstance(NotImplementedError):
             report.longrepr = _not_implemented_message(excinfo)
-        elif item.config.getoption("tbstyle", "auto") == "auto" and item.get_closest_marker("exercise"):
-            report.longrepr = quiet_failure(report.course_message, excinfo, hidden)
+        elif not hidden and item.config.getoption("tbstyle", "auto") == "auto" and item.get_closest_marker("exercise"):
+            # a public test (what a student runs): the message and the student's line; a hidden test
+            # keeps pytest's report for the course's own runs (graded runs show only course_message)
+            report.longrepr = quiet_failure(report.course_message, excinfo)
 
 
 # --- quiet output: the message and the student's line, nothing of the grader ---------------------
@@ -275,10 +277,10 @@ def student_line(excinfo) -> str:
     return ""
 
 
-def quiet_failure(message: str, excinfo, hidden: bool) -> str:
-    """What pytest prints for a failed course test: the one-line message and, for a public test,
-    the student's line that raised."""
-    line = "" if hidden else student_line(excinfo)
+def quiet_failure(message: str, excinfo) -> str:
+    """What pytest prints for a failed public test: the one-line message and the student's line
+    that raised (if any)."""
+    line = student_line(excinfo)
     return message + (f"\n  {t('quiet.student_line')}: {line}" if line else "")
 
 
