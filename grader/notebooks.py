@@ -849,7 +849,12 @@ def _case_points(section: Section, exercise: str, cases: list, other_cases: list
     from grader import points as budgets
 
     every = [*cases, *other_cases]
-    worth = budgets.shares(budgets.budget(section.name, exercise), [c.points for c in every])
+    weights = [c.points for c in every]
+    if not any(c.hidden for c in every):  # no hidden tests here: they keep their share (grader/suite_weights.json)
+        from grader import suite_weights
+
+        weights.append(suite_weights.hidden_weight(section.name, exercise))
+    worth = budgets.shares(budgets.budget(section.name, exercise), weights)
     return {id(c): w for c, w in zip(every, worth)}
 
 

@@ -482,3 +482,18 @@ def test_notebook_cells_share_the_same_budget():
         earned = nbs.grade_exercise(module, "memory_attention", "public")
         earned += nbs.grade_exercise(module, "memory_attention", "hidden")
     assert earned == points.budget(section.name, "memory_attention") == nbs.exercise_points(section)["memory_attention"]
+
+
+def test_notebook_cells_without_hidden_tests_keep_the_hidden_share():
+    """Oracle: the suite weights — where the hidden tests are absent (a student's repository), a
+    notebook's public cell is worth budget × public / (public + hidden), as the module grade gives."""
+    from grader import suite_weights
+    from grader.notebooks import _case_points, collect_cases
+
+    section = Section("sec39_attention_math")
+    cases = collect_cases(section, "softmax", "public")
+    weights = suite_weights.table()[section.name]["softmax"]
+    worth = _case_points(section, "softmax", cases, [])
+    budget = points.budget(section.name, "softmax")
+    expected = budget * weights["public"] / (weights["public"] + weights["hidden"])
+    assert sum(worth.values()) == pytest.approx(expected, rel=1e-12) and expected < budget
