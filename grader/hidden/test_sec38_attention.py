@@ -928,3 +928,12 @@ def test_beam_search_bad_input(attention, seed):
         src, max_len, beam_width = args
         with pytest.raises(ValueError, match=name):
             call(attention, "beam_search_decode", src, params, 0, 1, max_len, beam_width, **kwargs)
+
+
+@pytest.mark.exercise("attention_greedy_decode", points=0.5, needs_core=True)
+@pytest.mark.parametrize("max_len", [2.5, True], ids=["float", "bool"])
+def test_attention_greedy_decode_max_len_is_an_int(attention, seed, max_len):
+    # contract (docstring): max_len is an int >= 1; a float or a bool -> ValueError naming max_len
+    params = seq2seq_attention_params(rng_for(seed, 16), 4, 4, 2, 3, 3)
+    with pytest.raises(ValueError, match="max_len"):
+        call(attention, "attention_greedy_decode", [1, 2], params, 0, 1, max_len)

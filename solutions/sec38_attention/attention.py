@@ -286,7 +286,7 @@ def attention_greedy_decode(src, params, bos_id, eos_id, max_len):
         src: list of ``>= 1`` source ids.
         params: ``{"enc": {...}, "dec": {...}}`` (see ``attention_decoder_step`` for ``dec``).
         bos_id, eos_id: ids of the begin/end tokens of the target vocabulary.
-        max_len: most ids to generate (int >= 1).
+        max_len: most ids to generate: an int >= 1 (not a bool or a float; NumPy integers are fine).
 
     Returns:
         ``(ids, attention)``: ``ids`` the list of generated ids before ``eos_id`` (``eos_id`` not
@@ -294,7 +294,8 @@ def attention_greedy_decode(src, params, bos_id, eos_id, max_len):
         produced ``ids[j]``.
 
     Raises:
-        ValueError: ``src`` is empty (message names ``src``); ``max_len < 1`` (names ``max_len``).
+        ValueError: ``src`` is empty (message names ``src``); ``max_len`` is not an int >= 1 (names
+        ``max_len``).
 
     Figure: chatgpt-book-ch6-39-4-attention-learning.png
     Hint: collect the attention rows in a list and ``np.array`` them at the end (shape ``(0, S)`` if
