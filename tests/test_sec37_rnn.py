@@ -252,3 +252,17 @@ def test_encoder_decoder_stops_before_eos(rnn):
                b_out=np.array([1.0, 0.0, 0.5]))  # fmt: skip
     out = call(rnn, "encoder_decoder_greedy", [1, 2], enc, dec, bos_id=2, eos_id=0, max_len=4)
     check_equal(out, [], "output ids (EOS first: nothing before it)")
+
+
+@pytest.mark.exercise("stacked_rnn_forward", points=1)
+def test_stacked_rnn_second_layer_reads_the_first_layers_states(rnn):
+    # oracle: two layers written out by hand (H = D = 1, no recurrence): layer 0 gives tanh(0.5 x_t),
+    # layer 1 reads those states, not x: tanh(2 tanh(0.5 x_t))
+    x = np.array([[[1.0], [2.0]]])
+    layer0 = (np.array([[0.5]]), np.array([[0.0]]), np.array([0.0]))
+    layer1 = (np.array([[2.0]]), np.array([[0.0]]), np.array([0.0]))
+    hs, h_last = call(rnn, "stacked_rnn_forward", x, np.zeros((2, 1, 1)), [layer0, layer1])
+    h0 = np.tanh(0.5 * x)
+    check_close(hs, np.tanh(2 * h0), "hs (layer 1 reads layer 0's states)", **F64, show_values=True)
+    check_close(h_last, np.array([[[np.tanh(1.0)]], [[np.tanh(2 * np.tanh(1.0))]]]), "h_last (L, B, H)", **F64,
+                show_values=True)  # fmt: skip
