@@ -379,3 +379,16 @@ def test_gpt_forward_adds_the_position_embeddings(gpt):
     expected = (h - mean) / torch.sqrt(var + 1e-5) @ params["wte"].T
     got = call(gpt, "gpt_forward", ids, params, n_heads=1)
     check_close(got, expected, "gpt_forward logits (token + position embeddings)", **F64, show_values=True)
+
+
+@pytest.mark.exercise("moe_layer", points=1)
+def test_moe_layer_weighs_each_expert_by_its_own_gate_weight(gpt):
+    # oracle: by hand — logits x W_gate = [1, 0], k = E = 2, so the weights are softmax([1, 0]) =
+    # [e, 1] / (e + 1); expert 0 outputs [1, 0] and expert 1 [0, 1] (W = 0, b2 = output), so y = the weights
+    z = lambda *shape: torch.zeros(*shape, dtype=torch.float64)  # noqa: E731
+    experts = [{"W1": z(2, 3), "b1": z(3), "W2": z(3, 2), "b2": torch.eye(2, dtype=torch.float64)[e]} for e in range(2)]
+    x = torch.tensor([[1.0, 0.0]], dtype=torch.float64)
+    W_gate = torch.tensor([[1.0, 0.0], [0.0, 0.0]], dtype=torch.float64)
+    y, _, _ = call(gpt, "moe_layer", x, W_gate, experts, k=2)
+    e = math.e
+    check_close(y, torch.tensor([[e / (e + 1), 1 / (e + 1)]], dtype=torch.float64), "y", **F64, show_values=True)
