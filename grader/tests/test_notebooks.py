@@ -803,9 +803,14 @@ def test_instructor_workflow_release_collect_autograde_manual_feedback_export(tm
     cell = next(c for c in bob_nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "test_softmax")
     assert "full marks, please" not in cell.source  # graded with the original
 
-    _nbgrader(course, "export", "--to", str(tmp_path / "nbgrader.csv"))  # 7. export (8. merged by `grader gradebook`)
+    # 7. export, as the README gives it (8. merged by `grader gradebook`, grader/tests/test_gradebook.py)
+    _nbgrader(
+        course, "export", "--exporter", "grader.nbgrader_plugins.WrittenExport", "--to", str(tmp_path / "nbgrader.csv")
+    )
     with open(tmp_path / "nbgrader.csv", newline="", encoding="utf-8") as f:
         rows = {r["student_id"]: r for r in csv.DictReader(f)}
+    assert float(rows["alice"]["written_score"]) == pytest.approx(written["points"], abs=1e-9)
+    assert float(rows["bob"]["written_score"]) == 0.0
     top = _auto_max(SEC39) + written["points"]
     assert float(rows["alice"]["score"]) == pytest.approx(written["points"], abs=1e-9)  # stubs score 0
     assert float(rows["bob"]["score"]) == 0.0, "bob's edited cell must be graded with the original"
