@@ -302,13 +302,13 @@ def train_step(params, optimizer, ids, n_heads, pad_id=None, n_prompt=0):
     """One teacher-forcing training step of GPT on a batch of token sequences.
 
     Teacher forcing: the model reads the *true* tokens ``ids`` (not its own predictions) and, at
-    every position at once, learns to predict the next one. One step is::
+    every position at once, learns to predict the next one. One step, in this order:
 
-        logits = gpt_forward(ids, params, n_heads)      # (B, T, n_vocab)
-        loss   = lm_loss(logits, ids, pad_id)           # position t predicts ids[:, t + 1]
-        optimizer.zero_grad()                           # forget the previous step's gradients
-        loss.backward()                                 # gradients of every parameter
-        optimizer.step()                                # update the parameters in place
+    1. the logits ``(B, T, n_vocab)`` of ``gpt_forward`` on ``ids``;
+    2. their ``lm_loss`` (position t predicts ``ids[:, t + 1]``);
+    3. clear the gradients the previous step left in the parameters (the optimiser can);
+    4. backpropagate the loss: a gradient for every parameter;
+    5. let the optimiser update the parameters in place.
 
     ``n_prompt > 0`` leaves the first ``n_prompt`` tokens of every row out of the loss as targets
     (they are still read as input): only ``ids[:, n_prompt:]`` are predicted, as in a task whose
