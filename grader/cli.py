@@ -134,19 +134,23 @@ def _release(args) -> int:
             return 2
         print(f"wrote the student repository to {args.out} ({len(files)} files)")
         return 0
+    from grader import suite_weights
+
     try:
         changed = release_exercises(check=args.check)
-    except ReleaseError as e:
+        if suite_weights.sync(check=args.check):
+            changed.append(str(suite_weights.WEIGHTS_FILE.relative_to(Path(__file__).resolve().parent.parent)))
+    except (ReleaseError, RuntimeError) as e:
         print(f"release: {e}", file=sys.stderr)
         return 2
     if args.check:
         if changed:
-            print("exercises/ differs from what `python -m grader release` generates:")
+            print("exercises/ (or grader/suite_weights.json) differs from what `python -m grader release` generates:")
             print("\n".join(f"  {c}" for c in changed))
             return 1
         print("exercises/ is up to date")
         return 0
-    print(f"wrote {len(changed)} file(s) in exercises/" + "".join(f"\n  {c}" for c in changed))
+    print(f"wrote {len(changed)} file(s)" + "".join(f"\n  {c}" for c in changed))
     return 0
 
 

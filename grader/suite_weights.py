@@ -5,8 +5,9 @@ the public and of the hidden tests (the markers' ``points``, one per parametrise
 A student's repository has no hidden tests, so without this table the public tests would share the
 whole budget and a local grade would look like the official one. With it, a public-only grade
 gives each public test the share it has in the official grade: the student sees *public a / b of
-the exercise's budget c*. ``grader/tests/test_judge.py`` checks that the table matches the suites;
-``python -m grader.suite_weights`` rewrites it after tests were added or reweighted.
+the exercise's budget c*. ``python -m grader release`` rewrites the table with the exercises (alone:
+``python -m grader.suite_weights``), ``release --check`` (``tox -e lint``) and
+``grader/tests/test_judge.py`` fail when it does not match the suites.
 """
 
 from __future__ import annotations
@@ -68,8 +69,19 @@ def current() -> dict[str, dict[str, dict[str, float]]]:
     return {s: {e: {k: round(v, 9) + 0.0 for k, v in w.items()} for e, w in ex.items()} for s, ex in weights.items()}
 
 
+def sync(check: bool = False) -> bool:
+    """Rewrite the table from the suites (or, with ``check``, only compare). True when the file
+    differed from what the suites give."""
+    text = render(current())
+    stale = not WEIGHTS_FILE.is_file() or WEIGHTS_FILE.read_text(encoding="utf-8") != text
+    if stale and not check:
+        WEIGHTS_FILE.write_text(text, encoding="utf-8")
+        table.cache_clear()
+    return stale
+
+
 def main() -> int:
-    WEIGHTS_FILE.write_text(render(current()), encoding="utf-8")
+    sync()
     print(f"wrote {WEIGHTS_FILE}")
     return 0
 

@@ -497,3 +497,19 @@ def test_notebook_cells_without_hidden_tests_keep_the_hidden_share():
     budget = points.budget(section.name, "softmax")
     expected = budget * weights["public"] / (weights["public"] + weights["hidden"])
     assert sum(worth.values()) == pytest.approx(expected, rel=1e-12) and expected < budget
+
+
+def test_suite_weights_sync_rewrites_a_stale_table_and_check_only_reports(tmp_path, monkeypatch):
+    """Oracle: the file's own text — `release` rewrites a stale table, `release --check` leaves it."""
+    from grader import suite_weights
+
+    wanted = {"sec39_attention_math": {"softmax": {"hidden": 3.0, "public": 1.0}}}
+    monkeypatch.setattr(suite_weights, "current", lambda: wanted)
+    monkeypatch.setattr(suite_weights, "WEIGHTS_FILE", tmp_path / "suite_weights.json")
+    suite_weights.WEIGHTS_FILE.write_text("{}\n", encoding="utf-8")
+    assert suite_weights.sync(check=True) is True
+    assert suite_weights.WEIGHTS_FILE.read_text(encoding="utf-8") == "{}\n", "--check must not write"
+    assert suite_weights.sync() is True
+    assert suite_weights.sync(check=True) is False
+    assert suite_weights.table() == wanted
+    suite_weights.table.cache_clear()
