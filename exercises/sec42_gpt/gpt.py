@@ -219,7 +219,8 @@ def perplexity(loss):
         ``float``: ``exp(loss)`` (``inf`` for a loss too large to exponentiate).
 
     Raises:
-        ValueError: ``loss`` is not a single number (names ``loss``).
+        ValueError: ``loss`` is not a single number — a tensor of several values, a bool, a string
+        (names ``loss``).
 
     Figure: chatgpt-book-ch6-42-1-masked-attention.png
     Hint: ``math.exp(float(loss))`` — mind ``OverflowError`` for huge losses.
@@ -250,7 +251,7 @@ def train_step(params, optimizer, ids, n_heads, pad_id=None, n_prompt=0):
         ids: ``(B, T)`` integer tensor of token ids (``T >= 2``).
         n_heads: number of attention heads.
         pad_id: passed to ``lm_loss``: targets equal to it are skipped.
-        n_prompt: ``0 <= n_prompt < T``: tokens at the start of each row that are not targets.
+        n_prompt: an int, ``0 <= n_prompt < T``: tokens at the start of each row that are not targets.
 
     Returns:
         ``float``: the loss of this batch *before* the update (``loss.item()``).
@@ -290,7 +291,8 @@ def filter_logits(logits, top_k=None, top_p=None):
         The input is not modified.
 
     Raises:
-        ValueError: ``top_k < 1`` (names ``top_k``) or ``top_p`` outside ``(0, 1]`` (names ``top_p``).
+        ValueError: ``top_k`` not an int >= 1 (a bool or a float is not; names ``top_k``) or ``top_p``
+        outside ``(0, 1]`` (names ``top_p``).
 
     Figure: chatgpt-book-ch6-42-1-masked-attention.png
     Hint: a threshold per row does it: for top-k the ``top_k``-th largest value (``torch.topk``); for
@@ -466,8 +468,9 @@ def expert_capacity_mask(indices, n_experts, capacity):
         bool tensor ``(N, k)``: True = the assignment is kept.
 
     Raises:
-        ValueError: ``indices`` not 2-D or out of range (names ``indices``), ``n_experts < 1``
-        (names ``n_experts``), ``capacity < 0`` (names ``capacity``).
+        ValueError: ``indices`` not 2-D or out of range (names ``indices``), ``n_experts`` not an
+        int >= 1 (names ``n_experts``), ``capacity`` not an int >= 0 (names ``capacity``); a bool or
+        a float is not an int here.
 
     Figure: chatgpt-book-ch6-42-2-mixture-of-experts.png
     Hint: one-hot the flattened indices ``(N*k, E)``, a cumulative sum down the rows gives each

@@ -1335,3 +1335,79 @@ def test_expert_capacity_mask_with_one_expert(gpt):
     # oracle: n_experts = 1 is allowed: every assignment goes to expert 0, the first `capacity` are kept
     got = call(gpt, "expert_capacity_mask", torch.zeros(5, 1, dtype=torch.long), 1, 3)
     check_equal(got.tolist(), [[True], [True], [True], [False], [False]], "kept assignments with one expert")
+
+
+# --- contract details the mutation testing showed untested --------------------------------
+
+
+@pytest.mark.exercise("lm_loss", points=0.5, needs_core=True)
+@pytest.mark.parametrize("where", ["below", "above"])
+def test_lm_loss_accepts_a_pad_id_outside_the_vocabulary(gpt, seed, where):
+    # oracle: F.cross_entropy(ignore_index=pad_id); contract (docstring): ids outside [0, n_vocab)
+    # are allowed when they equal pad_id (e.g. -100, or n_vocab itself)
+    logits, ids, _ = random_lm_batch(seed, 140)
+    V = logits.shape[-1]
+    pad_id = -100 if where == "below" else V
+    ids = ids.clone()
+    ids[:, -1] = pad_id  # the last target of every row is padding
+    check_close(call(gpt, "lm_loss", logits, ids, pad_id=pad_id), shifted_cross_entropy(logits, ids, pad_id),
+                f"lm_loss with pad_id = {pad_id} (outside the vocabulary)", **F64)  # fmt: skip
+
+
+@pytest.mark.exercise("lm_loss", points=0.5, needs_core=True)
+def test_lm_loss_with_a_single_real_target(gpt, seed):
+    # oracle: F.cross_entropy of the one target that is not padding (the mean of one number)
+    logits = randn(gen(seed, 141), 2, 4, 5)
+    ids = torch.full((2, 4), 4)
+    ids[1, 2] = 1  # the only real target: position 1 of row 1 predicts it
+    check_close(call(gpt, "lm_loss", logits, ids, pad_id=4), F.cross_entropy(logits[1, 1:2], ids[1, 2:3]),
+                "lm_loss with a single real target", **F64)  # fmt: skip
+
+
+@pytest.mark.exercise("perplexity", points=0.5, needs_core=True)
+@pytest.mark.parametrize("loss", [True, "1.0"], ids=["bool", "string"])
+def test_perplexity_rejects_what_is_not_a_number(gpt, loss):
+    # contract (docstring): a bool or a string is not a loss -> ValueError naming loss
+    expect_value_error(lambda: call_exercise(gpt, "perplexity", (loss,), check_dtypes=False),
+                       f"perplexity({loss!r})", "loss")  # fmt: skip
+
+
+@pytest.mark.exercise("train_step", points=0.5, needs_core=True)
+@pytest.mark.parametrize("n_prompt", [True, 1.5], ids=["bool", "float"])
+def test_train_step_n_prompt_is_an_int(gpt, seed, n_prompt):
+    # contract (docstring): n_prompt is an int in [0, T) -> ValueError naming n_prompt
+    params, batches = train_case(seed, 142, n_steps=1)
+    expect_value_error(raising(gpt, "run_train_steps", params, batches, 2, n_prompt=n_prompt),
+                       f"n_prompt = {n_prompt!r}", "n_prompt")  # fmt: skip
+
+
+@pytest.mark.exercise("filter_logits", points=0.25, needs_core=True)
+@pytest.mark.parametrize("top_k", [True, 2.0], ids=["bool", "float"])
+def test_filter_logits_top_k_is_an_int(gpt, top_k):
+    # contract (docstring): top_k is an int >= 1 -> ValueError naming top_k
+    expect_value_error(raising(gpt, "filter_logits", torch.zeros(5), top_k=top_k), f"top_k = {top_k!r}", "top_k")
+
+
+@pytest.mark.exercise("expert_capacity_mask", points=0)
+def test_expert_capacity_mask_counts_are_ints(gpt):
+    # contract (docstring): n_experts and capacity are ints (not bools or floats) -> ValueError naming them
+    indices = torch.tensor([[0, 1], [1, 2]])
+    for args, name in (
+        ((indices, 3.0, 1), "n_experts"),
+        ((indices, 3, True), "capacity"),
+        ((indices, 3, 1.5), "capacity"),
+    ):
+        expect_value_error(raising(gpt, "expert_capacity_mask", *args), f"expert_capacity_mask{args[1:]}", name)
+
+
+@pytest.mark.exercise("generate_with_kv_cache", points=0)
+def test_kv_cache_checks_the_prompt_ids_and_heads(gpt, gpt_ref, seed):
+    # contract: the errors of generate (ids in [0, n_vocab), n_heads divides d); id 0 and n_vocab - 1
+    # are ordinary ids (oracle for those: the reference generate)
+    params = varied_model(seed, 143)  # n_vocab 13 < d 16
+    for prompt in ([-1, 2], [13], [2, 14]):
+        expect_value_error(raising(gpt, "generate_with_kv_cache", prompt, params, 2, 2), f"prompt {prompt}", "prompt")
+    expect_value_error(raising(gpt, "generate_with_kv_cache", [1], params, 3, 2), "n_heads = 3 for d = 16", "n_heads")
+    for prompt in ([0, 3], [12]):
+        got = call(gpt, "generate_with_kv_cache", prompt, params, 2, n_new=3)
+        check_equal(got, gpt_ref.generate(prompt, params, 2, n_new=3), f"ids generated from the prompt {prompt}")
