@@ -829,7 +829,11 @@ def grade_exercise(
         label = {"public": "公開テスト (public tests)", "hidden": "非公開テスト (hidden tests)"}[suite]
         mark = "✓" if not failures and not gated else "✗"
         counted = len(cases) - len(failures) - len(gated)
-        print(f"{mark} {exercise} — {label}: {earned:g} / {total:g} 点 ({counted}/{len(cases)} 合格)")
+        from grader import points as budgets
+
+        budget = budgets.budget(section.name, exercise)
+        print(f"{mark} {exercise} — {label}: {earned:g} / {total:g} 点 (配点 (budget) {budget:g} 点のうち; "
+              f"{counted}/{len(cases)} 合格)")  # fmt: skip
         for case, message in failures:
             print(f"  ✗ {case.name}: {message}")
         for case in gated:

@@ -261,6 +261,9 @@ def test_runner_failure_names_function_and_property():
     assert score == 0
     text = out.getvalue()
     assert "softmax" in text and "not implemented yet" in text and "test_softmax_mask_gives_zero_weight" in text
+    from grader import points
+
+    assert f"配点 (budget) {points.budget(SEC39, 'softmax'):g} 点" in text, "the summary names the official budget"
 
 
 # --- the generate → autograde → feedback round trip ------------------------------------------
