@@ -266,3 +266,70 @@ def test_stacked_rnn_second_layer_reads_the_first_layers_states(rnn):
     check_close(hs, np.tanh(2 * h0), "hs (layer 1 reads layer 0's states)", **F64, show_values=True)
     check_close(h_last, np.array([[[np.tanh(1.0)]], [[np.tanh(2 * np.tanh(1.0))]]]), "h_last (L, B, H)", **F64,
                 show_values=True)  # fmt: skip
+
+
+@pytest.mark.exercise("bidirectional_rnn_forward", points=1)
+def test_bidirectional_backward_starts_at_the_last_real_token(rnn):
+    # oracle: by hand (H = D = 1, W_x = W_h = 1, b = 0). Step 2 is padding (x = 5 there), so the
+    # backward RNN reads x_1 = 1 only: out[0, 0, H:] = h_n[1] = tanh(1), never tanh(1 + tanh(5))
+    x = np.array([[[1.0], [5.0]]])
+    mask = np.array([[True, False]])
+    one = (np.array([[1.0]]), np.array([[1.0]]), np.array([0.0]))
+    out, h_n = call(rnn, "bidirectional_rnn_forward", x, np.zeros((2, 1, 1)), one, one, mask=mask)
+    check_close(out[0, :, 1], np.array([np.tanh(1.0), 0.0]),
+                "backward half out[..., H:] with padding (does the backward RNN read the padded steps?)", **F64,
+                show_values=True)  # fmt: skip
+    check_close(h_n[1, 0], np.array([np.tanh(1.0)]), "h_n[1] (backward state after the first real token)", **F64,
+                show_values=True)  # fmt: skip
+
+
+@pytest.mark.exercise("train_bpe", points=1)
+def test_train_bpe_ties_go_to_the_smallest_pair(rnn):
+    # oracle: by hand. Bytes of "abcabc": (a,b) and (b,c) both occur twice, (c,a) once; the tie goes
+    # to the smallest (left id, right id): (97, 98) before (98, 99)
+    merges = call(rnn, "train_bpe", "abcabc", 1)
+    check_equal([tuple(m) for m in merges], [(97, 98)], "train_bpe('abcabc', 1) (ties → the smallest pair)")
+
+
+@pytest.mark.exercise("rnn_forward", points=1)
+def test_rnn_forward_keeps_float32(rnn):
+    # oracle: the loop h_t = tanh(x_t W_x + h_{t-1} W_h + b) in float64 on the same seeded input;
+    # float32 in gives hs and h_last in float32
+    rng = np.random.default_rng(0)
+    x, h0 = rng.normal(size=(2, 3, 4)), rng.normal(size=(2, 5))
+    W_x, W_h, b = rng.normal(size=(4, 5)), rng.normal(size=(5, 5)), rng.normal(size=5)
+    hs, h_last = call(rnn, "rnn_forward", *[a.astype(np.float32) for a in (x, h0, W_x, W_h, b)])
+    check_dtype(hs, np.float32, "hs for float32 inputs (how is hs allocated?)")
+    check_dtype(h_last, np.float32, "h_last for float32 inputs")
+    h, expected = h0, []
+    for t in range(3):
+        h = np.tanh(x[:, t] @ W_x + h @ W_h + b)
+        expected.append(h)
+    check_close(hs, np.stack(expected, axis=1), "hs in float32", atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.exercise("lstm_step", points=1)
+def test_lstm_step_keeps_float32(rnn):
+    # oracle: the LSTM equations (gates i, f, g, o) in float64 on the same seeded input; float32 in
+    # gives h_t and c_t in float32
+    sigmoid = lambda a: 1 / (1 + np.exp(-a))  # noqa: E731
+    rng = np.random.default_rng(0)
+    x, h_prev, c_prev, W_x, W_h, b = [rng.normal(size=s) for s in [(2, 3), (2, 4), (2, 4), (3, 16), (4, 16), (16,)]]
+    h, c = call(rnn, "lstm_step", *[a.astype(np.float32) for a in (x, h_prev, c_prev, W_x, W_h, b)])
+    check_dtype(h, np.float32, "h_t for float32 inputs")
+    check_dtype(c, np.float32, "c_t for float32 inputs (is the cell state computed in float64?)")
+    z_i, z_f, z_g, z_o = np.split(x @ W_x + h_prev @ W_h + b, 4, axis=-1)
+    c_expected = sigmoid(z_f) * c_prev + sigmoid(z_i) * np.tanh(z_g)
+    check_close(c, c_expected, "c_t in float32", atol=1e-5, rtol=1e-4)
+    check_close(h, sigmoid(z_o) * np.tanh(c_expected), "h_t in float32", atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.exercise("rnn_generate", points=1)
+def test_rnn_generate_reads_the_whole_prompt(rnn):
+    # oracle: by hand, with E = W_x = W_out = I, W_h = 2 I, b = 0: after the prompt [0, 1] the state is
+    # h = tanh(e_1 + 2 tanh(e_0)) = [tanh(2 tanh 1), tanh 1, 0] = [0.91, 0.76, 0], so the next token is 0
+    # (a model that read only the last prompt token would say 1)
+    V = 3
+    params = dict(E=np.eye(V), W_x=np.eye(V), W_h=2 * np.eye(V), b=np.zeros(V), W_out=np.eye(V), b_out=np.zeros(V))
+    check_equal(call(rnn, "rnn_generate", [0, 1], 1, params), [0],
+                "rnn_generate([0, 1], 1, ...) (does the state start from the whole prompt?)")  # fmt: skip
