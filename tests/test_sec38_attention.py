@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from grader.calls import call
-from grader.checks import check_close, check_equal, check_ndarray, check_shape
+from grader.checks import check_close, check_dtype, check_equal, check_ndarray, check_shape
 
 F64 = dict(rtol=1e-7, atol=1e-12)
 
@@ -206,3 +206,105 @@ def test_attention_greedy_decode_stops_before_eos(attention):
     ids, att = call(attention, "attention_greedy_decode", [1, 2, 3], params, bos_id=1, eos_id=0, max_len=3)
     check_equal(ids, [], "generated ids (EOS first: nothing before it)")
     check_shape(att, (0, 3), "attention (len(ids), len(src))")
+
+
+def _bigram_params(M):
+    """A decoder whose logits after token y are tanh(tanh(1)) * M[y] whatever the source (W_h = 0 and
+    W_c reads h_t = tanh(e_y) only): a bigram table written out by hand."""
+    V = len(M)
+    enc = dict(E=np.ones((V, V)), W_x=np.eye(V), W_h=np.eye(V) * 0.5, b=np.zeros(V))
+    dec = dict(E=np.eye(V), W_x=np.eye(V), W_h=np.zeros((V, V)), b=np.zeros(V), W_c=np.vstack([np.zeros((V, V)), np.eye(V)]),
+               b_c=np.zeros(V), W_out=np.asarray(M, dtype=np.float64), b_out=np.zeros(V))  # fmt: skip
+    return {"enc": enc, "dec": dec}
+
+
+@pytest.mark.exercise("beam_search_decode", points=1)
+def test_beam_search_keeps_the_best_of_all_hypotheses(attention):
+    # oracle: the bigram table by hand (EOS = 0 and BOS = 1 never likely). After BOS, 2 is a little
+    # likelier than 3; after 2 the next token is a coin toss, after 3 another 3 is almost sure. With
+    # beam_width = 2 both [2] and [3] survive step 1, and at step 2 the best of *all* four
+    # candidates is [3, 3] (log p ≈ log p(3 | BOS)), not one of the two extensions of [2]
+    M = np.array([[0.0, 0, 0, 0], [-10, -10, 0.5, 0], [-10, -10, 0, 0.2], [-10, -10, 0, 10]])
+    z = np.tanh(np.tanh(1.0)) * M
+    log_p = z - np.log(np.exp(z).sum(axis=1, keepdims=True))  # log_p[y, v] = log p(v | y)
+    ids, score = call(attention, "beam_search_decode", [2], _bigram_params(M), 1, 0, 2, 2)
+    check_equal(ids, [3, 3], "ids (are the beam_width best of all candidates kept, whichever hypothesis they extend?)")
+    check_close(score, log_p[1, 3] + log_p[3, 3], "score of [3, 3]", **F64, show_values=True)
+
+
+@pytest.mark.exercise("beam_search_decode", points=1)
+def test_beam_search_length_counts_the_eos_step(attention):
+    # oracle: log-probabilities written out (constant logits, EOS = 0, beam_width = 2, max_len = 2,
+    # length_penalty = 2): the finished hypotheses are [EOS] (length 1), [2, EOS] (length 2: EOS
+    # counts) and [2, 2]; (log p_2 + log p_0) / 2**2 is the best of the three scores
+    b_out = np.array([1.0, -2.0, 0.5])
+    log_p = b_out - np.log(np.exp(b_out).sum())
+    params = _constant_preference_params(b_out)
+    ids, score = call(attention, "beam_search_decode", [1], params, 1, 0, 2, 2, length_penalty=2.0)
+    check_equal(ids, [2], "ids (the length of a hypothesis ended by EOS counts the EOS step)")
+    check_close(score, (log_p[2] + log_p[0]) / 2**2, "score of [2, EOS] with length_penalty = 2", **F64,
+                show_values=True)  # fmt: skip
+
+
+@pytest.mark.exercise("attention_decoder_step", points=1)
+def test_attention_decoder_step_keeps_float32(attention):
+    # oracle: the formulas written out with NumPy in float64 (one source state: its weight is 1);
+    # float32 weights give h_t, logits and weights in float32
+    rng = np.random.default_rng(0)
+    V, D, H, Hc = 3, 2, 2, 2
+    shapes = dict(E=(V, D), W_x=(D, H), W_h=(H, H), b=(H,), W_c=(2 * H, Hc), b_c=(Hc,), W_out=(Hc, V), b_out=(V,))
+    p64 = {k: rng.normal(size=s) for k, s in shapes.items()}
+    h_prev, enc = rng.normal(size=(1, H)), rng.normal(size=(1, 1, H))
+    f32 = {k: v.astype(np.float32) for k, v in p64.items()}
+    h_t, logits, w = call(attention, "attention_decoder_step", np.array([1]), h_prev.astype(np.float32),
+                          enc.astype(np.float32), None, f32)  # fmt: skip
+    for value, what in ((h_t, "h_t"), (logits, "logits"), (w, "weights")):
+        check_dtype(value, np.float32, f"{what} for float32 weights (is the embedding lookup cast to float64?)")
+    h = np.tanh(p64["E"][1] @ p64["W_x"] + h_prev[0] @ p64["W_h"] + p64["b"])
+    att = np.tanh(np.concatenate([enc[0, 0], h]) @ p64["W_c"] + p64["b_c"])
+    check_close(h_t, h[None], "h_t in float32", atol=1e-5, rtol=1e-4)
+    check_close(logits, (att @ p64["W_out"] + p64["b_out"])[None], "logits in float32", atol=1e-5, rtol=1e-4)
+
+
+def _memnet_by_hand(params, story, question):
+    """The MemN2N formulas written out with NumPy for one story of one-word sentences (B = 1)."""
+    N = story.shape[1]
+    m = params["A"][story[0, :, 0]] + params.get("T_A", np.zeros((N, 2)))
+    c = params["C"][story[0, :, 0]] + params.get("T_C", np.zeros((N, 2)))
+    u = params["B"][question[0]].sum(axis=0)
+    e = np.exp(m @ u - (m @ u).max())
+    p = e / e.sum()
+    return ((p @ c + u) @ params["W_out"])[None], p[None]
+
+
+MEMNET_PARAMS = dict(
+    A=np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [0.0, 0.0]]),
+    C=np.array([[0.0, 0.0], [2.0, 1.0], [-1.0, 3.0], [0.0, 0.0]]),
+    B=np.array([[0.0, 0.0], [0.0, 0.0], [0.0, 0.0], [0.5, 2.0]]),
+    W_out=np.array([[1.0, 0.0, -1.0, 2.0], [0.0, 1.0, 1.0, -1.0]]),
+)
+
+
+@pytest.mark.exercise("memnet_answer", points=1)
+def test_memnet_answer_with_T_A_alone(attention):
+    # oracle: the formulas written out with NumPy; T_A is given, T_C is not (no temporal encoding of
+    # the output memories)
+    params = dict(MEMNET_PARAMS, T_A=np.array([[0.0, 0.5], [0.2, 0.0]]))
+    story, question = np.array([[[1], [2]]]), np.array([[3, 0]])
+    logits, p = call(attention, "memnet_answer", story, question, params)
+    logits_exp, p_exp = _memnet_by_hand(params, story, question)
+    check_close(p, p_exp, "p with T_A and no T_C", **F64, show_values=True)
+    check_close(logits, logits_exp, "logits with T_A and no T_C (a missing T_C means none)", **F64, show_values=True)
+
+
+@pytest.mark.exercise("memnet_answer", points=1)
+def test_memnet_answer_keeps_float32(attention):
+    # oracle: the formulas written out with NumPy in float64; float32 embeddings give logits and p in float32
+    story, question = np.array([[[1], [2]]]), np.array([[3, 0]])
+    f32 = {k: v.astype(np.float32) for k, v in MEMNET_PARAMS.items()}
+    logits, p = call(attention, "memnet_answer", story, question, f32)
+    check_dtype(logits, np.float32, "logits for float32 embeddings")
+    check_dtype(p, np.float32, "p for float32 embeddings")
+    logits_exp, p_exp = _memnet_by_hand(MEMNET_PARAMS, story, question)
+    check_close(p, p_exp, "p in float32", atol=1e-5, rtol=1e-4)
+    check_close(logits, logits_exp, "logits in float32", atol=1e-5, rtol=1e-4)
