@@ -200,3 +200,44 @@ def test_softmax_attention_mask_true_means_may_attend(attention_math):
     out, weights = call(attention_math, "softmax_attention", Q, K, V, mask=np.array([[True, False, True]]))
     check_close(weights, np.array([[0.5, 0.0, 0.5]]), "weights (True = may attend)", **F64, show_values=True)
     check_close(out, np.array([[3.0]]), "attention output", **F64, show_values=True)
+
+
+@pytest.mark.exercise("numerical_gradient", points=1)
+def test_numerical_gradient_is_central(attention_math):
+    # oracle: the gradient 2x of f(x) = sum(x²), by hand. Central differences are exact for a
+    # quadratic ((x+ε)² - (x-ε)²) / 2ε = 2x even with ε = 1e-3; a one-sided difference is off by ε
+    x = np.array([[0.5, -1.0], [2.0, 0.0]])
+    g = call(attention_math, "numerical_gradient", lambda z: float(np.sum(z**2)), x, eps=1e-3)
+    check_close(g, 2 * x, "gradient of sum(x²) with eps = 1e-3 (central differences?)", rtol=0, atol=1e-9,
+                show_values=True)  # fmt: skip
+
+
+@pytest.mark.exercise("attention_scores", points=1)
+def test_attention_scores_keep_float32(attention_math):
+    # oracle: Q Kᵀ / sqrt(d_k) in float64 on the same seeded input; float32 in gives float32 scores
+    rng = np.random.default_rng(0)
+    Q, K = rng.normal(size=(3, 4)), rng.normal(size=(5, 4))
+    scores = call(attention_math, "attention_scores", Q.astype(np.float32), K.astype(np.float32))
+    check_dtype(scores, np.float32, "scores for float32 Q and K (what dtype is the 1/sqrt(d_k) factor?)")
+    check_close(scores, Q @ K.T / 2.0, "scores in float32", atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.exercise("attention_with_residual", points=1)
+def test_attention_with_residual_keeps_float32(attention_math):
+    # oracle: h + softmax((h W_q)(h W_k)ᵀ / sqrt(D)) h W_v written out in float64 on the same seeded
+    # input; float32 hidden states give float32 outputs and weights
+    rng = np.random.default_rng(0)
+    h, W_q, W_k, W_v = (
+        rng.normal(size=(3, 4)),
+        rng.normal(size=(4, 4)),
+        rng.normal(size=(4, 4)),
+        rng.normal(size=(4, 4)),
+    )
+    out, weights = call(attention_math, "attention_with_residual", *[a.astype(np.float32) for a in (h, W_q, W_k, W_v)])
+    check_dtype(out, np.float32, "h + attention for float32 h (is h cast to float64?)")
+    check_dtype(weights, np.float32, "weights for float32 h")
+    s = (h @ W_q) @ (h @ W_k).T / 2.0
+    e = np.exp(s - s.max(axis=-1, keepdims=True))
+    w = e / e.sum(axis=-1, keepdims=True)
+    check_close(weights, w, "weights in float32", atol=1e-5, rtol=1e-4)
+    check_close(out, h + w @ (h @ W_v), "h + attention in float32", atol=1e-5, rtol=1e-4)
