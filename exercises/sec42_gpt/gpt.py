@@ -479,6 +479,125 @@ def expert_capacity_mask(indices, n_experts, capacity):
     raise NotImplementedError("expert_capacity_mask: your code here (see the docstring)")
 
 
+# --- Beyond the book: a LLaMA-style block (bonus, 0 points) ---------------------------------
+#
+# Modern GPTs (LLaMA and its successors) keep the GPT-2 block's shape but change three parts:
+# RMSNorm instead of LayerNorm, rotary position embeddings (RoPE) on q and k instead of a learned
+# ``wpe``, and a gated feed-forward (SwiGLU) instead of GELU.
+
+
+def rms_norm(x, weight, eps=1e-6):
+    """Bonus: RMSNorm — ``x / sqrt(mean(x²) + eps) * weight`` over the last dimension.
+
+    Unlike LayerNorm no mean is subtracted and there is no bias: only the root mean square of the
+    features is divided out (one statistic instead of two).
+
+    Args:
+        x: ``(..., d)`` float tensor.
+        weight: ``(d,)`` gain.
+        eps: added to the mean square inside the square root.
+
+    Returns:
+        ``(..., d)`` in ``x``'s dtype.
+
+    Raises:
+        ValueError: ``weight`` is not ``(d,)`` (names ``weight``).
+
+    Figure: chatgpt-book-ch6-42-1-masked-attention.png
+    Hint: ``torch.rsqrt((x * x).mean(dim=-1, keepdim=True) + eps)``; do not call ``torch.nn.RMSNorm``.
+    """
+    x, weight = torch.as_tensor(x), torch.as_tensor(weight)
+    raise NotImplementedError("rms_norm: your code here (see the docstring)")
+
+
+def apply_rope(x, positions, base=10000.0):
+    """Bonus: rotary position embedding (RoPE) on interleaved pairs, like §40's positional encoding.
+
+    Feature pair ``(2i, 2i+1)`` of the vector at position ``p`` is turned by the angle ``p θ_i``,
+    ``θ_i = base^(-2i/d)``::
+
+        y[2i]   = x[2i] cos(p θ_i) - x[2i+1] sin(p θ_i)
+        y[2i+1] = x[2i] sin(p θ_i) + x[2i+1] cos(p θ_i)
+
+    A rotation keeps lengths, and the dot product of a query turned for position ``p`` with a key
+    turned for position ``s`` depends on ``p - s`` only: the attention scores see *relative*
+    positions.
+
+    Args:
+        x: ``(..., T, d)`` float tensor, ``d`` even.
+        positions: ``(T,)`` integer positions of the ``T`` rows.
+        base: the frequency base (> 0).
+
+    Returns:
+        ``(..., T, d)`` in ``x``'s dtype (angles computed in float64).
+
+    Raises:
+        ValueError: ``x`` has fewer than 2 dimensions or an odd ``d`` (names ``x``); ``positions`` is
+        not ``(T,)`` (names ``positions``).
+
+    Figure: chatgpt-book-ch6-40-3-positional-encoding.png
+    Hint: ``x[..., 0::2]`` and ``x[..., 1::2]`` are the pairs' two halves; the angles are the outer
+    product of ``positions`` and ``θ``; ``torch.stack([...], dim=-1).flatten(-2)`` interleaves back.
+    """
+    x, positions = torch.as_tensor(x), torch.as_tensor(positions)
+    raise NotImplementedError("apply_rope: your code here (see the docstring)")
+
+
+def swiglu(x, W_gate, W_up, W_down):
+    """Bonus: the SwiGLU feed-forward — ``(silu(x W_gate) * (x W_up)) W_down``.
+
+    ``silu(z) = z * sigmoid(z)``; the gate ``silu(x W_gate)`` decides, feature by feature, how much
+    of ``x W_up`` passes.
+
+    Args:
+        x: ``(..., d)``.
+        W_gate, W_up: ``(d, d_ff)``.
+        W_down: ``(d_ff, d)``.
+
+    Returns:
+        ``(..., d)`` in ``x``'s dtype.
+
+    Raises:
+        ValueError: a weight of the wrong shape (names it).
+
+    Figure: chatgpt-book-ch6-42-1-masked-attention.png
+    Hint: three matrix products and one elementwise product; ``torch.sigmoid`` is fine.
+    """
+    x, W_gate, W_up, W_down = (torch.as_tensor(t) for t in (x, W_gate, W_up, W_down))
+    raise NotImplementedError("swiglu: your code here (see the docstring)")
+
+
+def llama_block(x, params, n_heads):
+    """Bonus: one LLaMA-style block — pre-RMSNorm, causal attention with RoPE on q and k, SwiGLU.
+
+    ``h = x + attn(rms_norm(x, norm1))``, then ``h + swiglu(rms_norm(h, norm2))``. ``attn`` splits
+    ``a W_qkv`` into q, k, v (in that order, no biases), splits each into ``n_heads`` heads as
+    ``causal_self_attention`` does, applies ``apply_rope`` to q and k of every head (positions
+    ``0 .. T-1``), takes the causal ``softmax(q kᵀ / sqrt(d_head)) v`` and projects with ``W_o``.
+    There is no position embedding: RoPE is the only place positions enter.
+
+    Args:
+        x: ``(B, T, d)``.
+        params: ``{"norm1": {"weight": (d,)}, "attn": {"W_qkv": (d, 3d), "W_o": (d, d)},
+            "norm2": {"weight": (d,)}, "mlp": {"W_gate": (d, d_ff), "W_up": (d, d_ff),
+            "W_down": (d_ff, d)}}``; the norms use ``eps = 1e-6``.
+        n_heads: an int that divides ``d`` into heads of even width ``d_head``.
+
+    Returns:
+        ``(B, T, d)`` in ``x``'s dtype; output ``t`` depends only on ``x[:, :t+1]``.
+
+    Raises:
+        ValueError: ``x`` not 3-D (names ``x``); ``n_heads`` not an int dividing ``d`` into heads of
+        even width (names ``n_heads``); any error of the parts.
+
+    Figure: chatgpt-book-ch6-42-1-masked-attention.png
+    Hint: your ``causal_self_attention`` with RoPE inserted after the head split, and no biases;
+    do not use ``F.scaled_dot_product_attention``.
+    """
+    x = torch.as_tensor(x)
+    raise NotImplementedError("llama_block: your code here (see the docstring)")
+
+
 # --- given code — you do not write this: a tiny GPT learns to sort digits (bonus, 0 points) --------
 #
 # Run it once gpt_forward, lm_loss and train_step (and, for the MoE half, moe_layer and

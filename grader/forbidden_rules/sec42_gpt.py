@@ -30,4 +30,7 @@ RULES = {
     "generate_with_kv_cache": _ATTENTION + _NORM,
     # the shifted, padding-aware mean of the cross-entropy is the exercise (torch.log_softmax is fine)
     "lm_loss": ["cross_entropy", "CrossEntropyLoss", "nll_loss", "NLLLoss"],
+    # the LLaMA-style bonus: its norm and its attention are the exercise
+    "rms_norm": ["rms_norm", "RMSNorm"],
+    "llama_block": _ATTENTION + ["rms_norm", "RMSNorm"],
 }

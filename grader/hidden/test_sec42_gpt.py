@@ -1411,3 +1411,140 @@ def test_kv_cache_checks_the_prompt_ids_and_heads(gpt, gpt_ref, seed):
     for prompt in ([0, 3], [12]):
         got = call(gpt, "generate_with_kv_cache", prompt, params, 2, n_new=3)
         check_equal(got, gpt_ref.generate(prompt, params, 2, n_new=3), f"ids generated from the prompt {prompt}")
+
+
+# --- beyond the book: a LLaMA-style block (0 points) --------------------------------------------
+
+
+def rope_oracle(x, positions, base=10000.0):
+    """Rotary embedding by the formula, one pair at a time (float64)."""
+    d = x.shape[-1]
+    out = x.double().clone()
+    for i in range(d // 2):
+        angle = positions.double() * base ** (-2 * i / d)  # (T,)
+        a, b = x[..., 2 * i].double(), x[..., 2 * i + 1].double()
+        out[..., 2 * i], out[..., 2 * i + 1] = a * angle.cos() - b * angle.sin(), a * angle.sin() + b * angle.cos()
+    return out
+
+
+def llama_params(g, d, d_ff, dtype=torch.float64):
+    s = 1.0 / math.sqrt(d)
+    return {"norm1": {"weight": 1 + randn(g, d, dtype=dtype, scale=0.2)},
+            "attn": {"W_qkv": randn(g, d, 3 * d, dtype=dtype, scale=2 * s), "W_o": randn(g, d, d, dtype=dtype, scale=s)},
+            "norm2": {"weight": 1 + randn(g, d, dtype=dtype, scale=0.2)},
+            "mlp": {"W_gate": randn(g, d, d_ff, dtype=dtype, scale=s), "W_up": randn(g, d, d_ff, dtype=dtype, scale=s),
+                    "W_down": randn(g, d_ff, d, dtype=dtype, scale=1.0 / math.sqrt(d_ff))}}  # fmt: skip
+
+
+def llama_oracle(x, p, n_heads):
+    """The block from torch built-ins: nn.RMSNorm, F.scaled_dot_product_attention(is_causal), F.silu."""
+    B, T, d = x.shape
+    dh = d // n_heads
+
+    def norm(z, weight):
+        layer = torch.nn.RMSNorm(d, eps=1e-6, dtype=z.dtype)
+        with torch.no_grad():
+            layer.weight.copy_(weight)
+        return layer(z)
+
+    q, k, v = (norm(x, p["norm1"]["weight"]) @ p["attn"]["W_qkv"]).split(d, dim=-1)
+    q, k, v = (t.view(B, T, n_heads, dh).transpose(1, 2) for t in (q, k, v))
+    positions = torch.arange(T)
+    q, k = rope_oracle(q, positions).to(x.dtype), rope_oracle(k, positions).to(x.dtype)
+    y = F.scaled_dot_product_attention(q, k, v, is_causal=True).transpose(1, 2).reshape(B, T, d)
+    h = x + y @ p["attn"]["W_o"]
+    a = norm(h, p["norm2"]["weight"])
+    return h + (F.silu(a @ p["mlp"]["W_gate"]) * (a @ p["mlp"]["W_up"])) @ p["mlp"]["W_down"]
+
+
+@pytest.mark.exercise("rms_norm", points=0)
+@pytest.mark.parametrize("dtype", DTYPES, ids=["float64", "float32"])
+def test_rms_norm_matches_torch(gpt, seed, dtype):
+    # oracle: torch.nn.RMSNorm(d, eps=1e-6) with its weight set to ours; leading dimensions (3, 5)
+    g = gen(seed, 150 + (dtype == torch.float32))
+    x, weight = randn(g, 3, 5, 8, dtype=dtype, scale=2.0), 1 + randn(g, 8, dtype=dtype, scale=0.3)
+    layer = torch.nn.RMSNorm(8, eps=1e-6, dtype=dtype)
+    with torch.no_grad():
+        layer.weight.copy_(weight)
+        expected = layer(x)
+    got = call(gpt, "rms_norm", x, weight)
+    check_dtype(got, dtype, "rms_norm(x, weight)")
+    check_close(got, expected, "rms_norm(x, weight)", **tol(dtype))
+
+
+@pytest.mark.exercise("rms_norm", points=0)
+def test_rms_norm_uses_eps_and_rejects_a_bad_weight(gpt, seed):
+    # oracle: the formula with eps = 0.5 (a large eps shows where it goes); a (d+1,) weight -> ValueError
+    x, weight = randn(gen(seed, 152), 2, 4, scale=0.3), torch.ones(4, dtype=torch.float64)
+    expected = x / torch.sqrt((x * x).mean(-1, keepdim=True) + 0.5)
+    check_close(call(gpt, "rms_norm", x, weight, eps=0.5), expected, "rms_norm(x, weight, eps=0.5)", **F64)
+    expect_value_error(raising(gpt, "rms_norm", x, torch.ones(5, dtype=torch.float64)), "a (5,) weight", "weight")
+
+
+@pytest.mark.exercise("apply_rope", points=0)
+@pytest.mark.parametrize("dtype", DTYPES, ids=["float64", "float32"])
+def test_apply_rope_rotates_each_pair(gpt, seed, dtype):
+    # oracle: the formula pair by pair; positions need not start at 0; base 100 and 10000
+    x = randn(gen(seed, 153), 2, 6, 8, dtype=dtype)
+    positions = torch.tensor([0, 1, 2, 7, 30, 511])
+    for base in (10000.0, 100.0):
+        got = call(gpt, "apply_rope", x, positions, base=base)
+        check_dtype(got, dtype, "apply_rope(x, positions)")
+        check_close(got, rope_oracle(x, positions, base).to(dtype), f"apply_rope with base {base:g}", **tol(dtype))
+
+
+@pytest.mark.exercise("apply_rope", points=0)
+def test_apply_rope_scores_depend_on_relative_positions(gpt, seed):
+    # property: q turned for position p and k for s give the same score as for p + c and s + c;
+    # rotations keep lengths
+    g = gen(seed, 154)
+    q, k = randn(g, 1, 8), randn(g, 1, 8)
+    scores = [
+        (call(gpt, "apply_rope", q, torch.tensor([3 + c])) * call(gpt, "apply_rope", k, torch.tensor([1 + c]))).sum()
+        for c in (0, 5, 37)
+    ]
+    for c, score in zip((5, 37), scores[1:]):
+        check_close(score, scores[0], f"RoPE score of positions (3, 1) shifted by {c}", **F64)
+    turned = call(gpt, "apply_rope", q, torch.tensor([9]))
+    check_close(turned.norm(), q.norm(), "the length of a turned vector", **F64)
+
+
+@pytest.mark.exercise("apply_rope", points=0)
+def test_apply_rope_rejects_bad_shapes(gpt):
+    # contract (docstring): an odd d names x; positions of the wrong length name positions
+    expect_value_error(raising(gpt, "apply_rope", torch.zeros(3, 5), torch.arange(3)), "an odd d", "x")
+    expect_value_error(raising(gpt, "apply_rope", torch.zeros(3, 4), torch.arange(4)), "4 positions for 3 rows",
+                       "positions")  # fmt: skip
+
+
+@pytest.mark.exercise("swiglu", points=0)
+def test_swiglu_matches_silu(gpt, seed):
+    # oracle: (F.silu(x W_gate) * (x W_up)) W_down; a wrong W_down shape names W_down
+    g = gen(seed, 155)
+    x, Wg, Wu, Wd = randn(g, 2, 3, 6), randn(g, 6, 10), randn(g, 6, 10), randn(g, 10, 6)
+    check_close(call(gpt, "swiglu", x, Wg, Wu, Wd), (F.silu(x @ Wg) * (x @ Wu)) @ Wd, "swiglu", **F64)
+    expect_value_error(raising(gpt, "swiglu", x, Wg, Wu, Wd.T), "W_down of shape (6, 10)", "W_down")
+
+
+@pytest.mark.exercise("llama_block", points=0)
+@pytest.mark.parametrize("dtype", DTYPES, ids=["float64", "float32"])
+def test_llama_block_matches_torch_built_ins(gpt, seed, dtype):
+    # oracle: nn.RMSNorm, the RoPE formula, F.scaled_dot_product_attention(is_causal=True) and F.silu
+    g = gen(seed, 156 + (dtype == torch.float32))
+    x, params = randn(g, 2, 7, 8, dtype=dtype), llama_params(g, 8, 16, dtype)
+    got = call(gpt, "llama_block", x, params, 2)
+    check_dtype(got, dtype, "llama_block(x, params, 2)")
+    check_close(got, llama_oracle(x, params, 2), "llama_block(x, params, n_heads=2)", **tol(dtype))
+
+
+@pytest.mark.exercise("llama_block", points=0)
+def test_llama_block_is_causal_and_checks_heads(gpt, seed):
+    # property: changing tokens 4, 5 never changes outputs 0..3; contract: d = 8 in 8 heads of width 1
+    # (odd, no pairs for RoPE) -> ValueError naming n_heads
+    g = gen(seed, 158)
+    x, params = randn(g, 1, 6, 8), llama_params(g, 8, 16)
+    x2 = x.clone()
+    x2[:, 4:] = randn(g, 1, 2, 8, scale=5.0)
+    a, b = call(gpt, "llama_block", x, params, 2), call(gpt, "llama_block", x2, params, 2)
+    check_close(a[:, :4], b[:, :4], "llama_block outputs 0..3 after changing tokens 4 and 5", **F64)
+    expect_value_error(raising(gpt, "llama_block", x, params, 8), "heads of width 1", "n_heads")
