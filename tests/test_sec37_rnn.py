@@ -326,10 +326,10 @@ def test_lstm_step_keeps_float32(rnn):
 
 @pytest.mark.exercise("rnn_generate", points=1)
 def test_rnn_generate_reads_the_whole_prompt(rnn):
-    # oracle: by hand, with E = W_x = W_out = I, W_h = 2 I, b = 0: after the prompt [0, 1] the state is
-    # h = tanh(e_1 + 2 tanh(e_0)) = [tanh(2 tanh 1), tanh 1, 0] = [0.91, 0.76, 0], so the next token is 0
-    # (a model that read only the last prompt token would say 1)
+    # oracle: by hand, with E = W_x = W_out = I, W_h = 2 I, b = 0: after the prompt [1, 2] the state is
+    # h = tanh(e_2 + 2 tanh(e_1)) = [0, tanh(2 tanh 1), tanh 1] = [0, 0.91, 0.76], so the next token is 1
+    # (a model that read only the last prompt token would say 2)
     V = 3
     params = dict(E=np.eye(V), W_x=np.eye(V), W_h=2 * np.eye(V), b=np.zeros(V), W_out=np.eye(V), b_out=np.zeros(V))
-    check_equal(call(rnn, "rnn_generate", [0, 1], 1, params), [0],
-                "rnn_generate([0, 1], 1, ...) (does the state start from the whole prompt?)")  # fmt: skip
+    check_equal(call(rnn, "rnn_generate", [1, 2], 1, params), [1],
+                "rnn_generate([1, 2], 1, ...) (does the state start from the whole prompt?)")  # fmt: skip
