@@ -208,3 +208,50 @@ def test_classify_reads_the_cls_vector(bert):
     expected = torch.tensor([[2.1, 4.2, 1.3], [-0.65, 1.2, 1.8]], dtype=torch.float64)
     check_close(logits, expected, "classify = hidden[:, 0] @ W + b (the [CLS] vector is position 0)", rtol=1e-7,
                 atol=1e-12, show_values=True)  # fmt: skip
+
+
+@pytest.mark.exercise("build_pair_input", points=1)
+def test_build_pair_input_with_an_empty_second_sentence(bert):
+    # oracle: an empty b is still a pair, [CLS] a [SEP] [SEP], the final [SEP] in segment 1, written out
+    ids, segments = call(bert, "build_pair_input", [5, 6], [], cls_id=CLS, sep_id=SEP)
+    check_equal(ids, torch.tensor([CLS, 5, 6, SEP, SEP]), "ids of [CLS] 5 6 [SEP] [SEP] (b = []: test `is None`)")
+    check_equal(segments, torch.tensor([0, 0, 0, 0, 1]), "segment_ids of a pair with an empty b")
+
+
+@pytest.mark.exercise("mask_tokens", points=1)
+def test_mask_tokens_splits_80_10_10(bert):
+    # oracle: the shares of the book's rule on 20000 selected tokens: 80 % [MASK], 10 % a random id
+    # (among 996 allowed ids, so almost always a different one), 10 % unchanged; 0.02 is > 6 sigma
+    ids = torch.randint(4, 1000, (20, 1000), generator=torch.Generator().manual_seed(0))
+    inputs, _ = call(bert, "mask_tokens", ids, MASK, vocab_size=1000, special_ids=[PAD, CLS, SEP, MASK],
+                     mask_prob=1.0, seed=0)  # fmt: skip
+    masked = (inputs == MASK).double().mean().item()
+    unchanged = (inputs == ids).double().mean().item()
+    replaced = 1.0 - masked - unchanged
+    shares = f"[MASK] {masked:.3f}, random {replaced:.3f}, unchanged {unchanged:.3f}"
+    assert abs(masked - 0.8) < 0.02, f"shares of the selected tokens: {shares}; expected 0.8 / 0.1 / 0.1"
+    assert abs(replaced - 0.1) < 0.02, f"shares of the selected tokens: {shares}; expected 0.8 / 0.1 / 0.1"
+    assert abs(unchanged - 0.1) < 0.02, f"shares of the selected tokens: {shares}; expected 0.8 / 0.1 / 0.1"
+
+
+@pytest.mark.exercise("mask_tokens", points=1)
+def test_mask_tokens_never_draws_a_special_id(bert):
+    # oracle: the allowed replacements of vocab_size = 6 minus the specials {0, 1, 2, 3} are 4 and 5,
+    # so every input is [MASK], 4 or 5 (1000 selected tokens give about 100 random draws)
+    ids = torch.randint(4, 6, (10, 100), generator=torch.Generator().manual_seed(0))
+    inputs, _ = call(bert, "mask_tokens", ids, MASK, vocab_size=6, special_ids=[PAD, CLS, SEP, MASK],
+                     mask_prob=1.0, seed=0)  # fmt: skip
+    drawn = sorted(set(inputs.flatten().tolist()) - {MASK, 4, 5})
+    assert not drawn, f"inputs hold the special ids {drawn}: draw random replacements from the non-special ids only"
+
+
+@pytest.mark.exercise("make_nsp_pairs", points=1)
+def test_make_nsp_pairs_negative_from_another_document(bert):
+    # oracle: documents with disjoint ids (document i holds 10 i, 10 i + 1, ...): a negative b
+    # must come from a different document than its a, i.e. b[0] // 10 != a[0] // 10
+    docs = [[[10 * i + j] for j in range(6)] for i in range(4)]
+    pairs = call(bert, "make_nsp_pairs", docs, seed=0)
+    negatives = [(a, b) for a, b, is_next in pairs if not is_next]
+    assert negatives, "20 pairs and no negative one: is_next should be False with probability 1/2"
+    for a, b in negatives:
+        assert b[0] // 10 != a[0] // 10, f"the negative pair a = {a}, b = {b} takes b from a's own document"

@@ -392,3 +392,47 @@ def test_moe_layer_weighs_each_expert_by_its_own_gate_weight(gpt):
     y, _, _ = call(gpt, "moe_layer", x, W_gate, experts, k=2)
     e = math.e
     check_close(y, torch.tensor([[e / (e + 1), 1 / (e + 1)]], dtype=torch.float64), "y", **F64, show_values=True)
+
+
+@pytest.mark.exercise("gpt_forward", points=1)
+def test_gpt_forward_takes_exactly_T_max_tokens(gpt):
+    # oracle: the tied-embedding logits 2 cos(a_i - a_j) / sqrt(1/2 + 1e-5) of repeat_model (see above)
+    # for T = T_max = 8 tokens: a context as long as wpe has rows fits
+    params = repeat_model(n_vocab=6)
+    ids = torch.tensor([[0, 1, 2, 3, 4, 5, 0, 1]])  # T = 8 = T_max
+    angles = torch.arange(6, dtype=torch.float64) * (2 * math.pi / 6)
+    expected = 2 * torch.cos(angles[ids][..., None] - angles) / math.sqrt(0.5 + 1e-5)
+    got = call(gpt, "gpt_forward", ids, params, n_heads=1)
+    check_close(got, expected, "gpt_forward of T = T_max tokens (allowed: 1 <= T <= T_max)", **F64, show_values=True)
+
+
+@pytest.mark.exercise("moe_gate", points=1)
+def test_moe_gate_weights_have_the_softmax_gradient(gpt):
+    # oracle: autograd through softmax of the k chosen logits (the renormalised top-k is that softmax),
+    # with the experts torch.topk picks
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(3, 2, generator=g, dtype=torch.float64)
+    W = torch.randn(2, 4, generator=g, dtype=torch.float64).requires_grad_(True)
+    c = torch.tensor([1.0, -2.0], dtype=torch.float64)  # d loss / d weights[:, j]
+    weights, indices = call(gpt, "moe_gate", x, W, k=2)
+    assert weights.requires_grad, "weights are detached from W_gate: the router could not learn"
+    (grad,) = torch.autograd.grad((weights * c).sum(), [W])
+    W_ref = W.detach().clone().requires_grad_(True)
+    top = (x @ W_ref).gather(1, torch.topk(x @ W.detach(), 2, dim=-1).indices)  # (3, 2) chosen logits
+    (torch.softmax(top, dim=-1) * c).sum().backward()
+    check_close(grad, W_ref.grad, "the gradient of the weights w.r.t. W_gate: keep the renormalising sum in the graph",
+                **F64)  # fmt: skip
+
+
+@pytest.mark.exercise("load_balancing_loss", points=1)
+def test_load_balancing_loss_keeps_float32(gpt):
+    # contract: float32 router probabilities give a float32 loss; oracle: E * sum_i f_i P_i in a loop
+    g = torch.Generator().manual_seed(0)
+    router_probs = torch.softmax(torch.randn(6, 3, generator=g), dim=-1)  # float32
+    indices = torch.tensor([[0], [0], [1], [2], [0], [1]])
+    loss = call(gpt, "load_balancing_loss", router_probs, indices, n_experts=3)
+    check_dtype(loss, torch.float32, "load_balancing_loss of float32 router_probs")
+    f = [sum(int(i) == e for i in indices.flatten()) / 6 for e in range(3)]
+    P = [sum(float(router_probs[n, e]) for n in range(6)) / 6 for e in range(3)]
+    expected = torch.tensor(3 * sum(fe * Pe for fe, Pe in zip(f, P)))
+    check_close(loss, expected, "load_balancing_loss of float32 router_probs", rtol=1e-4, atol=1e-5, show_values=True)
