@@ -436,3 +436,71 @@ def test_load_balancing_loss_keeps_float32(gpt):
     P = [sum(float(router_probs[n, e]) for n in range(6)) / 6 for e in range(3)]
     expected = torch.tensor(3 * sum(fe * Pe for fe, Pe in zip(f, P)))
     check_close(loss, expected, "load_balancing_loss of float32 router_probs", rtol=1e-4, atol=1e-5, show_values=True)
+
+
+# --- beyond the book: a LLaMA-style block (bonus, 0 points) -----------------------------------
+
+
+@pytest.mark.exercise("rms_norm", points=1)
+def test_rms_norm_divides_by_the_root_mean_square(gpt):
+    # oracle: by hand — [3, -4, 2, 1]: mean of squares 30/4, no mean subtracted, then times weight
+    x = torch.tensor([[3.0, -4.0, 2.0, 1.0]], dtype=torch.float64)
+    weight = torch.tensor([1.0, 2.0, 1.0, 0.5], dtype=torch.float64)
+    expected = x / math.sqrt(30 / 4 + 1e-6) * weight
+    check_close(call(gpt, "rms_norm", x, weight), expected, "rms_norm of [3, -4, 2, 1] (no mean is subtracted)", **F64)
+
+
+@pytest.mark.exercise("apply_rope", points=1)
+def test_apply_rope_turns_each_interleaved_pair(gpt):
+    # oracle: by hand — d = 4: pair (0, 1) turns by p rad, pair (2, 3) by p / 100 rad (base 10000)
+    x = torch.tensor([[1.0, 0.0, 0.0, 1.0]] * 2, dtype=torch.float64)  # rows at positions 0 and 2
+    got = call(gpt, "apply_rope", x, torch.tensor([0, 2]))
+    a, b = 2.0, 2.0 / 100
+    expected = torch.tensor([[1.0, 0.0, 0.0, 1.0], [math.cos(a), math.sin(a), -math.sin(b), math.cos(b)]],
+                            dtype=torch.float64)  # fmt: skip
+    check_close(got, expected, "apply_rope: row 0 unchanged, row 1 turned for position 2 (pairs (0,1), (2,3))", **F64)
+
+
+@pytest.mark.exercise("swiglu", points=1)
+def test_swiglu_gates_with_silu(gpt):
+    # oracle: by hand — d = d_ff = 1: silu(2 * 1.5) * (2 * 0.5) * 3
+    x = torch.tensor([[2.0]], dtype=torch.float64)
+    W_gate, W_up, W_down = (torch.tensor([[v]], dtype=torch.float64) for v in (1.5, 0.5, 3.0))
+    silu = 3.0 / (1 + math.exp(-3.0))
+    check_close(call(gpt, "swiglu", x, W_gate, W_up, W_down), torch.tensor([[silu * 1.0 * 3.0]], dtype=torch.float64),
+                "swiglu with silu(z) = z sigmoid(z)", **F64)  # fmt: skip
+
+
+@pytest.mark.exercise("llama_block", points=1)
+def test_llama_block_turns_only_queries_and_keys(gpt):
+    # oracle: the block written out with torch built-ins — RMSNorm, RoPE on q and k (not v), causal
+    # softmax attention, SwiGLU — on seeded weights
+    g = torch.Generator().manual_seed(0)
+    B, T, d, n_heads, d_ff = 1, 4, 4, 1, 6
+
+    def r(*shape, s=0.5):
+        return torch.randn(*shape, generator=g, dtype=torch.float64) * s
+
+    x = r(B, T, d, s=1.0)
+    p = {"norm1": {"weight": 1 + r(d, s=0.1)}, "attn": {"W_qkv": r(d, 3 * d), "W_o": r(d, d)},
+         "norm2": {"weight": 1 + r(d, s=0.1)}, "mlp": {"W_gate": r(d, d_ff), "W_up": r(d, d_ff), "W_down": r(d_ff, d)}}  # fmt: skip
+
+    def norm(z, w):
+        return z / torch.sqrt((z * z).mean(-1, keepdim=True) + 1e-6) * w
+
+    def rope(z):  # (T, d) rows at positions 0..T-1, pairs (0, 1) and (2, 3)
+        out = z.clone()
+        for i in range(d // 2):
+            angle = torch.arange(T, dtype=torch.float64) * 10000.0 ** (-2 * i / d)
+            a, b = z[:, 2 * i], z[:, 2 * i + 1]
+            out[:, 2 * i], out[:, 2 * i + 1] = a * angle.cos() - b * angle.sin(), a * angle.sin() + b * angle.cos()
+        return out
+
+    q, k, v = (norm(x[0], p["norm1"]["weight"]) @ p["attn"]["W_qkv"]).split(d, dim=-1)
+    scores = rope(q) @ rope(k).T / math.sqrt(d)
+    scores = scores.masked_fill(~torch.ones(T, T, dtype=torch.bool).tril(), float("-inf"))
+    h = x[0] + torch.softmax(scores, dim=-1) @ v @ p["attn"]["W_o"]
+    a = norm(h, p["norm2"]["weight"])
+    gate = a @ p["mlp"]["W_gate"]
+    expected = h + (gate * torch.sigmoid(gate) * (a @ p["mlp"]["W_up"])) @ p["mlp"]["W_down"]
+    check_close(call(gpt, "llama_block", x, p, n_heads)[0], expected, "llama_block (one head)", rtol=1e-7, atol=1e-10)
