@@ -243,7 +243,7 @@ def test_pad_sequences_max_len_keeps_the_first_tokens(rnn):
     check_equal(mask, np.array([[True, True], [True, False]]), "mask with max_len=2")
 
 
-@pytest.mark.exercise("encoder_decoder_greedy", points=1)
+@pytest.mark.exercise("encoder_decoder_greedy", points=1, needs_core=True)
 def test_encoder_decoder_stops_before_eos(rnn):
     # oracle: a decoder that always prefers EOS = 0 stops at once: EOS itself is not part of the output
     V, H = 3, 2

@@ -199,7 +199,7 @@ def test_bag_of_words_skips_a_padding_id_with_a_nonzero_embedding(attention):
     check_close(v, np.array([2.0, 20.0]), "bag of words of [2, <pad>, <pad>] (pad_id=4)", **F64, show_values=True)
 
 
-@pytest.mark.exercise("attention_greedy_decode", points=1)
+@pytest.mark.exercise("attention_greedy_decode", points=1, needs_core=True)
 def test_attention_greedy_decode_stops_before_eos(attention):
     # oracle: a decoder that always prefers EOS = 0 stops at once: no id and no attention row for EOS
     params = _constant_preference_params([1.0, 0.5, 0.0, 0.2])
