@@ -25,10 +25,16 @@ def falling(losses, what: str) -> None:
 
 
 def test_sec37_char_lm_trains_within_its_cpu_limit(rnn, seed):
-    # limit: CPU_LIMITS["train_char_lm"] CPU-seconds; oracle: the loss halves on the seeded grammar
+    # limit: CPU_LIMITS["train_char_lm"] CPU-seconds; oracle: the loss halves on the seeded grammar, and
+    # your rnn_generate writes 20 characters of the trained model's vocabulary
     trained = trained_once(rnn, "train_char_lm", dict(seed=seed), lambda: call(rnn, "train_char_lm", seed=seed))
-    falling(trained.get()["losses"], "train_char_lm")
+    result = trained.get()
+    falling(result["losses"], "train_char_lm")
     trained.within(CPU_LIMITS["train_char_lm"], "train_char_lm", ": does rnn_generate or the RNN loop in Python?")
+    new = call(rnn, "rnn_generate", [1, 2], 20, result["params"])
+    assert len(new) == 20 and all(0 <= int(i) < len(result["chars"]) for i in new), (
+        "rnn_generate on the trained model should give 20 ids of its vocabulary"
+    )
 
 
 def test_sec39_reversal_trains_within_its_cpu_limit(attention_math, seed):
