@@ -349,14 +349,16 @@ class Worker:
         self.outputs.append(_Output(os.fdopen(r_out, "rb", buffering=0), cfg.output_cap))
         self.private_module_file = str(module_file)
 
-    def ready(self) -> None:
-        """Wait for the worker's hello (protections, attributes or the import error)."""
+    def ready(self, timeout: float | None = None) -> None:
+        """Wait for the worker's hello (protections, attributes or the import error), at most the
+        start limit (or ``timeout`` seconds, when that is shorter)."""
         if self.ready_state is not None:
             if self.ready_state is not True:
                 raise self.ready_state
             return
         try:
-            deadline = time.monotonic() + self.config.start_timeout
+            limit = self.config.start_timeout if timeout is None else min(self.config.start_timeout, timeout)
+            deadline = time.monotonic() + limit
             read = self._reader(deadline)
             (self.ns_pid,) = struct.unpack("<q", codec._read_exact(read, 8))
             header, _ = codec.read_message(read, 1 << 20)
@@ -612,11 +614,26 @@ class SandboxTarget:
     def _ready(self) -> Worker:
         begin = time.monotonic()
         worker = self._ensure_worker()
-        waiting = worker.ready_state is None
+        restart = worker.ready_state is None and self._starts > 1  # after a timeout or crash
+        limit = None
+        if restart:  # a restart uses the budget too, and may not outlast what is left of it
+            left = self._budget - self._used
+            if left <= 0:
+                self._budget_stop = f"{BUDGET_USED_UP} (a time limit of the grader: the section's calls may take {self._budget:.0f} s in all, {self._budget_source})"
+                raise SubmissionCrash(self._budget_stop)
+            limit = left if math.isfinite(left) else None
         try:
-            worker.ready()
+            worker.ready(limit)
+        except SandboxError:
+            if limit is not None and limit < self._config.start_timeout and time.monotonic() - begin >= limit:
+                self._budget_stop = (
+                    f"{BUDGET_USED_UP} (a time limit of the grader: the section's calls may take {self._budget:.0f} s in all, "
+                    f"{self._budget_source}; the module was being imported again when it ran out)"
+                )
+                raise SubmissionCrash(self._budget_stop) from None
+            raise
         finally:
-            if waiting and self._starts > 1:  # a restart (after a timeout or crash) uses the budget too
+            if restart:
                 self._used += time.monotonic() - begin
         self._attributes = worker.attributes
         if worker.import_error:

@@ -134,7 +134,7 @@ def test_wasting_time_in_every_call_costs_about_the_budget(start_up, tmp_path, n
     assert budget >= time_budget(rt.TIME_SECTION, "public")[0]
     calls = len(outcome.records)
     # without the budget: one call per test, each just under the limit
-    assert calls * CALL_LIMIT * 0.95 > 2 * budget, "the suite is too small to show the budget"
+    assert calls * CALL_LIMIT * 0.9 > 2 * budget, "the suite is too small to show the budget"
     assert facts["used_up"] and facts["used"] <= budget + 1.0, facts
     assert seconds < budget + start_up, f"{name}: graded in {seconds:.0f} s with a budget of {budget:.0f} s"
     stopped = [r for r in outcome.records if r["status"] != "passed" and BUDGET_USED_UP in r["message"]]

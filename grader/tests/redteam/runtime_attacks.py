@@ -266,13 +266,13 @@ for _rt_name, _rt_value in list(globals().items()):
 
 @time_attack
 def sleep_just_under_the_call_limit(root, call_limit):
-    _every_function(root, f"import time\ntime.sleep({call_limit * 0.95})")
+    _every_function(root, f"import time\ntime.sleep({call_limit * 0.9})")
 
 
 @time_attack
 def busy_loop_just_under_the_call_limit(root, call_limit):
     _every_function(
-        root, f"import time\nend = time.monotonic() + {call_limit * 0.95}\nwhile time.monotonic() < end:\n    pass"
+        root, f"import time\nend = time.monotonic() + {call_limit * 0.9}\nwhile time.monotonic() < end:\n    pass"
     )
 
 
