@@ -315,8 +315,9 @@ def bert_encoder(ids, segment_ids, params, n_heads, pad_id):
         ``(B, T, d)``: one vector per token; ``[:, 0]`` is the ``[CLS]`` vector ``classify`` reads.
 
     Raises:
-        ValueError: as ``bert_embeddings``; ``n_heads`` not a positive divisor of ``d`` (names
-            ``n_heads``); ``params["blocks"]`` missing or not a list (names ``params``).
+        ValueError: as ``bert_embeddings``; ``n_heads`` not an int dividing ``d`` (a bool or a float is
+            not; names ``n_heads``); ``params`` not a dict, or ``params["blocks"]`` missing or not a
+            list (names ``params`` and ``blocks``).
 
     Figure: chatgpt-book-ch6-41-1-bert-finetuning-flow.png
     Hint: build the mask once with your ``padding_mask``; a ``for`` loop over the blocks.

@@ -937,3 +937,33 @@ def test_attention_greedy_decode_max_len_is_an_int(attention, seed, max_len):
     params = seq2seq_attention_params(rng_for(seed, 16), 4, 4, 2, 3, 3)
     with pytest.raises(ValueError, match="max_len"):
         call(attention, "attention_greedy_decode", [1, 2], params, 0, 1, max_len)
+
+
+@pytest.mark.exercise("beam_search_decode", points=1, needs_core=True)
+def test_beam_search_with_very_confident_logits(attention, seed):
+    # oracle: exhaustive search (its log-softmax subtracts each row's maximum); logits of size ~1e3,
+    # whose exp overflows unless each beam's row is shifted by its own maximum
+    rng = rng_for(seed, 44)
+    for k in range(2):
+        params = seq2seq_attention_params(rng, 5, 3, 3, 4, 4)
+        params["dec"] = dict(params["dec"], W_out=params["dec"]["W_out"] * 400.0)
+        src = rng.integers(0, 5, size=3).tolist()
+        expected_ids, expected_score = exhaustive_search(src, params, 0, 2, 3, 3, 0.5)
+        ids, score = call(attention, "beam_search_decode", src, params, 0, 2, 3, 9, length_penalty=0.5)
+        check_equal(ids, expected_ids, f"best ids with logits of size ~1e3 (case {k})")
+        check_close(score, expected_score, f"its score with logits of size ~1e3 (case {k})", rtol=1e-7, atol=1e-6)
+
+
+@pytest.mark.exercise("beam_search_decode", points=1, needs_core=True)
+@pytest.mark.parametrize(
+    "max_len, beam_width, length_penalty, name",
+    [(2.5, 2, 0.0, "max_len"), (True, 2, 0.0, "max_len"), (3, 2.0, 0.0, "beam_width"), (3, True, 0.0, "beam_width"),
+     (3, 2, True, "length_penalty"), (3, 2, "1", "length_penalty")],
+    ids=["max_len_float", "max_len_bool", "beam_float", "beam_bool", "penalty_bool", "penalty_str"],
+)  # fmt: skip
+def test_beam_search_counts_are_ints_and_names_them(attention, seed, max_len, beam_width, length_penalty, name):
+    # contract (docstring): max_len, beam_width ints >= 1, length_penalty a number >= 0; the message names
+    # the argument as a word
+    params = seq2seq_attention_params(rng_for(seed, 45), 4, 4, 2, 3, 3)
+    with pytest.raises(ValueError, match=rf"\b{name}\b"):
+        call(attention, "beam_search_decode", [1], params, 0, 1, max_len, beam_width, length_penalty=length_penalty)

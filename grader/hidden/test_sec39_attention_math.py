@@ -644,9 +644,9 @@ def test_numerical_gradient_float32_keeps_dtype(attention_math, seed):
 
 
 @pytest.mark.exercise("numerical_gradient", points=0.5, needs_core=True)
-@pytest.mark.parametrize("eps", [0.0, -1e-6])
+@pytest.mark.parametrize("eps", [0.0, -1e-6, True], ids=["zero", "negative", "bool"])
 def test_numerical_gradient_rejects_bad_eps(attention_math, seed, eps):
-    # contract (docstring): eps must be a positive number
+    # contract (docstring): eps must be a positive number (a bool is not one)
     dout, Q, K, V, _ = attention_case(seed, 48, Tq=2, Tk=2)
     expect_value_error(attention_math, "numerical_attention_gradients", "eps", dout, Q, K, V, eps=eps)
 

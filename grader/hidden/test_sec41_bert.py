@@ -920,3 +920,48 @@ def test_classify_rejects_bad_shapes(bert):
         args = {**good, name: value}
         expect_value_error(bert, "classify", tuple(args.values()), what=f"classify with {name} of the wrong shape",
                            names=name)  # fmt: skip
+
+
+# --- contract details the mutation testing showed untested --------------------------------
+
+
+@pytest.mark.exercise("bert_embeddings", points=0.5, needs_core=True)
+def test_bert_embeddings_reject_ids_outside_the_vocabulary(bert):
+    # contract (docstring): an id below 0 or >= V, or float ids -> ValueError naming ids (not an
+    # IndexError, and never a silent wrap-around for -1)
+    p = bert_params(torch.Generator().manual_seed(1), 10, 4, 4)
+    segs = torch.zeros(1, 3, dtype=torch.long)
+    for ids, what in [(torch.tensor([[CLS, -1, SEP]]), "an id -1"), (torch.tensor([[CLS, 10, SEP]]), "an id V = 10"),
+                      (torch.tensor([[1.0, 5.0, 2.0]]), "float ids")]:  # fmt: skip
+        expect_value_error(bert, "bert_embeddings", (ids, segs, p), what=f"bert_embeddings with {what}", names="ids")
+
+
+@pytest.mark.exercise("bert_encoder", points=0.5, needs_core=True)
+def test_bert_encoder_rejects_bad_params_and_head_counts(bert):
+    # contract (docstring): params not a dict or without a "blocks" list names params / blocks; n_heads
+    # 0, 2.0 or True names n_heads
+    p = bert_params(torch.Generator().manual_seed(2), 10, 4, 4, n_blocks=1)
+    ids, segs = torch.tensor([[CLS, 5, SEP]]), torch.zeros(1, 3, dtype=torch.long)
+    no_blocks = {k: v for k, v in p.items() if k != "blocks"}
+    expect_value_error(bert, "bert_encoder", (ids, segs, no_blocks, 2, PAD), what="bert_encoder without params['blocks']",
+                       names="blocks")  # fmt: skip
+    expect_value_error(bert, "bert_encoder", (ids, segs, [p], 2, PAD), what="bert_encoder with a list as params",
+                       names="params")  # fmt: skip
+    for n_heads in (0, 2.0, True):
+        expect_value_error(bert, "bert_encoder", (ids, segs, p, n_heads, PAD),
+                           what=f"bert_encoder with n_heads = {n_heads!r}", names="n_heads")  # fmt: skip
+
+
+@pytest.mark.exercise("bert_encoder", points=0.5, needs_core=True)
+def test_bert_encoder_with_one_head(bert, seed):
+    # oracle: nn.TransformerEncoderLayer with one head (n_heads = 1 is a valid divisor of d)
+    g = gen(seed, 44)
+    B, T, V, d = 2, 5, 30, 8
+    p = bert_params(g, V, 10, d, n_blocks=1, d_ff=12)
+    ids, segments, real = padded_batch(g, B, T, V)
+    out = call(bert, "bert_encoder", ids, segments, p, 1, PAD)
+    with torch.no_grad():
+        x = torch_block(p["blocks"][0], d, 1, torch.float64)(
+            reference_embeddings(ids, segments, p), src_key_padding_mask=~real
+        )
+    check_close(out[real], x[real], "bert_encoder with n_heads = 1", **TOL[torch.float64])

@@ -397,15 +397,16 @@ def beam_search_decode(src, params, bos_id, eos_id, max_len, beam_width, length_
         h_new, logits, _ = attention_decoder_step(y_alive, h_alive, np.repeat(enc_states, k, axis=0), None, dec)
         z = logits.astype(np.float64) - logits.max(axis=-1, keepdims=True)  # (k, V)
         logp = z - np.log(np.exp(z).sum(axis=-1, keepdims=True))  # log softmax
-        candidates = [(s + logp[j, v], ids + [v], j) for j, (ids, s) in enumerate(alive) for v in range(logp.shape[1])]
-        candidates.sort(key=lambda c: (-c[0], c[1]))
+        row_of = {tuple(ids): j for j, (ids, _) in enumerate(alive)}  # a hypothesis's row in h_new
+        candidates = [(s + logp[j, v], ids + [v]) for j, (ids, s) in enumerate(alive) for v in range(logp.shape[1])]
+        candidates.sort(key=lambda c: (-c[0], c[1]))  # best first; ties: the lower id sequence
         alive, rows = [], []
-        for s, ids, j in candidates[:beam_width]:
+        for s, ids in candidates[:beam_width]:
             if ids[-1] == eos_id:
                 finished.append((ids, s, step))
             else:
                 alive.append((ids, s))
-                rows.append(j)
+                rows.append(row_of[tuple(ids[:-1])])
         if not alive:
             break
         h_alive, y_alive = h_new[rows], np.array([ids[-1] for ids, _ in alive])

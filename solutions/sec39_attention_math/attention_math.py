@@ -272,7 +272,7 @@ def numerical_gradient(f, x, eps=1e-6):
         copy, or put every entry back).
 
     Raises:
-        ValueError: ``eps`` is not a positive number (message names ``eps``).
+        ValueError: ``eps`` is not a positive number — a bool is not one (message names ``eps``).
 
     Figure: chatgpt-book-ch6-39-3-attention-weighted-sum.png
     Hint: loop over ``np.ndindex(x.shape)`` on a float copy of ``x``; set one entry to
