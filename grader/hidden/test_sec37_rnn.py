@@ -1447,3 +1447,33 @@ def test_rnn_forward_rejects_a_ragged_batch(rnn, seed):
 def test_lstm_forward_rejects_a_ragged_batch(rnn, seed):
     # contract (docstring): x must be a rectangular (B, T, D) array -> ValueError naming x
     expect_ragged_batch_rejected(rnn, seed, "lstm_forward", gates=4)
+
+
+@pytest.mark.exercise("sample_next_token", points=0.25, needs_core=True)
+def test_sample_next_token_top_k_of_one_is_the_argmax(rnn, seed):
+    # oracle: np.argmax; top_k = 1 is allowed and keeps only the largest logit, at any temperature
+    logits = rng_for(seed, 48).standard_normal(7)
+    for k in range(5):
+        token = call(rnn, "sample_next_token", logits, 2.0, top_k=1, seed=seed + k)
+        check_equal(token, int(np.argmax(logits)), "the token drawn with top_k = 1")
+
+
+@pytest.mark.exercise("bpe_encode", points=0.5, needs_core=True)
+def test_bpe_handles_the_zero_byte_and_rejects_an_undefined_id(rnn):
+    # oracle: the text itself and the byte 0 repeated; contract: merge r may use ids < 256 + r only,
+    # so (97, 256) as the first merge names an id not defined yet -> ValueError naming merges
+    text = "\x00\x00\x00\x00a"
+    merges = call(rnn, "train_bpe", text, 2)
+    assert [tuple(int(i) for i in m) for m in merges][0] == (0, 0), "the first merge of '\\x00' * 4 is (0, 0)"
+    ids = call(rnn, "bpe_encode", text, merges)
+    check_equal(call(rnn, "bpe_decode", ids, merges), text, "the zero byte decoded back")
+    with pytest.raises(ValueError, match="merges"):
+        call(rnn, "bpe_encode", "ab", [(97, 256)])
+
+
+@pytest.mark.exercise("bpe_decode", points=0.5, needs_core=True)
+def test_bpe_decode_rejects_ids_that_are_not_ints(rnn):
+    # contract: every id is an int (not a bool or a float) in range -> ValueError naming ids
+    for ids in ([True], [97.0]):
+        with pytest.raises(ValueError, match="ids"):
+            call(rnn, "bpe_decode", ids, [])
