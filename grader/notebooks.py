@@ -627,7 +627,9 @@ def _param_sets(marks) -> list[tuple[str, dict]]:
     import pytest
 
     axes = []
-    for mark in reversed([m for m in marks if m.name == "parametrize"]):  # closest decorator first
+    # ``pytestmark`` lists the decorator closest to the function first, and pytest's ids and order
+    # start from it: @parametrize("b", ...) over @parametrize("m", ...) gives test[m0-b0], test[m0-b1], ...
+    for mark in [m for m in marks if m.name == "parametrize"]:
         argnames, argvalues = mark.args[0], mark.args[1]
         names = [n.strip() for n in argnames.split(",")] if isinstance(argnames, str) else list(argnames)
         ids = mark.kwargs.get("ids")
@@ -638,8 +640,11 @@ def _param_sets(marks) -> list[tuple[str, dict]]:
                 vid, value = value.id, value.values
                 value = value if len(names) > 1 else value[0]
             values = list(value) if len(names) > 1 else [value]
-            if vid is None and ids is not None:
-                vid = ids(value) if callable(ids) else ids[i]
+            if vid is None and callable(ids):  # pytest asks the callable about each argument's value
+                parts = [ids(v) for v in values]
+                vid = "-".join(str(p) if p is not None else _param_id(n, v, i) for n, v, p in zip(names, values, parts))
+            elif vid is None and ids is not None:
+                vid = ids[i]
             if vid is None:
                 vid = "-".join(_param_id(n, v, i) for n, v in zip(names, values))
             options.append((vid, dict(zip(names, values))))
