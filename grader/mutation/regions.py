@@ -59,17 +59,26 @@ def module_name(section: str, module: str) -> str:
 
 def function_sources(source: str) -> dict[str, str]:
     """Every top-level function and class method of a module (named as :func:`function_of` names
-    them: ``softmax``, ``Class.method``) → its syntax tree as text, without line numbers: two
-    versions of a module give the same text for a function exactly when its code (docstring
-    included) is the same, wherever it moved in the file."""
+    them: ``softmax``, ``Class.method``) → its syntax tree as text, without line numbers and without
+    its docstring (the mutation tool never mutates a docstring, so it does not number its mutants):
+    two versions of a module give the same text for a function exactly when its code is the same,
+    wherever it moved in the file."""
+
+    def code_of(fn) -> str:
+        body = fn.body
+        if body and isinstance(body[0], ast.Expr) and isinstance(getattr(body[0], "value", None), ast.Constant):
+            if isinstance(body[0].value.value, str):
+                body = body[1:]
+        return ast.dump(ast.Module(body=body, type_ignores=[])) + ast.dump(fn.args) + str(fn.name)
+
     out = {}
     for node in ast.parse(source).body:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            out[node.name] = ast.dump(node)
+            out[node.name] = code_of(node)
         elif isinstance(node, ast.ClassDef):
             for item in node.body:
                 if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                    out[f"{node.name}.{item.name}"] = ast.dump(item)
+                    out[f"{node.name}.{item.name}"] = code_of(item)
     return out
 
 

@@ -331,6 +331,8 @@ def test_function_sources_ignore_position_but_see_any_code_change():
     assert same == other, "moving a function (blank lines, a new constant above it) must not count as a change"
     diff = function_sources(changed)
     assert {f for f in same if same[f] != diff[f]} == {"given"}
+    redoc = function_sources(SAMPLE.replace('"""Docstring stays."""', '"""Another docstring."""'))
+    assert redoc == same, "a docstring is not code: the tool numbers no mutant in it"
 
 
 def test_mutant_pattern_matches_only_its_functions_mutants():
