@@ -32,7 +32,9 @@ def _float_dtype(x):
 
 
 def softmax(x, axis=-1, mask=None):
-    """Numerically stable softmax of ``x`` along ``axis``, optionally over the unmasked entries only.
+    """ソフトマックス (softmax): 指定した軸に沿って合計 1 の確率に変換する。
+
+    Numerically stable softmax of ``x`` along ``axis``, optionally over the unmasked entries only.
 
     Args:
         x: array of any shape (floats; integers are treated as float64).
@@ -57,7 +59,9 @@ def softmax(x, axis=-1, mask=None):
 
 
 def project_qkv(h, W_q, W_k, W_v):
-    """Project hidden states into queries, keys and values: ``Q = h W_q``, ``K = h W_k``, ``V = h W_v``.
+    """Q・K・V への射影 (projection): 隠れ状態 (hidden state) からクエリ・キー・バリューを作る。
+
+    Project hidden states into queries, keys and values: ``Q = h W_q``, ``K = h W_k``, ``V = h W_v``.
 
     Args:
         h: hidden states ``(..., T, D)``.
@@ -79,7 +83,9 @@ def project_qkv(h, W_q, W_k, W_v):
 
 
 def attention_scores(Q, K, scale=True):
-    """Similarity of every query with every key: ``Q Kᵀ / sqrt(d_k)``.
+    """注意スコア (attention scores): すべてのクエリとキーの類似度を sqrt(d_k) で割って求める。
+
+    Similarity of every query with every key: ``Q Kᵀ / sqrt(d_k)``.
 
     Args:
         Q: queries ``(..., Tq, d_k)``.
@@ -102,7 +108,9 @@ def attention_scores(Q, K, scale=True):
 
 
 def softmax_attention(Q, K, V, mask=None):
-    """Scaled dot-product attention: ``weights = softmax(Q Kᵀ / sqrt(d_k))``, ``out = weights V``.
+    """スケール化内積注意 (scaled dot-product attention): 注意の重みでバリューを平均する。
+
+    Scaled dot-product attention: ``weights = softmax(Q Kᵀ / sqrt(d_k))``, ``out = weights V``.
 
     Args:
         Q: ``(..., Tq, d_k)``; K: ``(..., Tk, d_k)``; V: ``(..., Tk, d_v)``.
@@ -124,7 +132,9 @@ def softmax_attention(Q, K, V, mask=None):
 
 
 def attention_with_residual(h, W_q, W_k, W_v, mask=None):
-    """Self-attention over ``h`` with a residual connection: ``h + softmax_attention(h W_q, h W_k, h W_v)``.
+    """残差接続付き自己注意 (self-attention with residual connection): h に自己注意の出力を足す。
+
+    Self-attention over ``h`` with a residual connection: ``h + softmax_attention(h W_q, h W_k, h W_v)``.
 
     Args:
         h: hidden states ``(..., T, D)``.
@@ -155,7 +165,9 @@ def _sum_to_shape(g, shape):
 
 
 def softmax_attention_backward(dout, Q, K, V, mask=None):
-    """Bonus: the gradients of ``softmax_attention`` by hand, ``(dQ, dK, dV)`` for the upstream gradient ``dout``.
+    """注意機構の逆伝播 (backward): softmax_attention の勾配を手で計算する (発展課題)。
+
+    Bonus: the gradients of ``softmax_attention`` by hand, ``(dQ, dK, dV)`` for the upstream gradient ``dout``.
 
     With ``S = Q Kᵀ / sqrt(d_k)``, ``P = softmax(S, mask)`` (rows) and ``out = P V``, the chain rule
     through each step gives, for a loss ``L`` with ``dout = ∂L/∂out``::
@@ -191,7 +203,9 @@ def softmax_attention_backward(dout, Q, K, V, mask=None):
 
 
 def numerical_gradient(f, x, eps=1e-6):
-    """Bonus: the gradient of a scalar function ``f`` at ``x`` by central differences.
+    """数値微分 (numerical gradient): 中心差分でスカラー関数の勾配を求める (発展課題)。
+
+    Bonus: the gradient of a scalar function ``f`` at ``x`` by central differences.
 
     ``grad[i] = (f(x + eps e_i) − f(x − eps e_i)) / (2 eps)`` for every entry ``i`` of ``x`` (``e_i``
     = 1 at entry ``i``, 0 elsewhere). The error is of order ``eps²`` (one-sided differences
@@ -258,7 +272,9 @@ PAD, BOS, EOS, FIRST_SYMBOL = 0, 1, 2, 3
 
 
 def reversal_attention_step(dec_states, enc_states, enc_mask=None):
-    """Attention of the decoder over the encoder (PyTorch): every decoder state asks which source
+    """エンコーダへの注意 (cross-attention): デコーダの各状態がエンコーダのどこを見るかを計算する。
+
+    Attention of the decoder over the encoder (PyTorch): every decoder state asks which source
     positions to read, and receives their weighted average.
 
     ``weights = softmax(dec_states enc_statesᵀ / sqrt(H))`` over the source positions (padding

@@ -39,7 +39,9 @@ def _param(params, key, where="params"):
 
 
 def positional_encoding(seq_len, d_model, base=10000.0):
-    """Sinusoidal positional encoding of the original Transformer (interleaved sin/cos).
+    """位置符号化 (positional encoding): 元の Transformer の sin/cos による位置の表現を作る。
+
+    Sinusoidal positional encoding of the original Transformer (interleaved sin/cos).
 
     ``pe[p, 2i] = sin(p / base^(2i/d))`` and ``pe[p, 2i+1] = cos(p / base^(2i/d))``: even columns hold
     sines, odd columns the cosines of the same frequency, side by side (interleaved — NOT all sines
@@ -69,7 +71,9 @@ def positional_encoding(seq_len, d_model, base=10000.0):
 
 
 def add_positional_encoding(x):
-    """Add the sinusoidal positional encoding to a batch of token vectors: ``x + pe``.
+    """位置符号化の加算 (positional encoding): トークンのベクトルに位置符号化を足す。
+
+    Add the sinusoidal positional encoding to a batch of token vectors: ``x + pe``.
 
     Args:
         x: float tensor ``(B, T, d)`` (more leading dimensions are allowed: ``(..., T, d)``).
@@ -90,7 +94,9 @@ def add_positional_encoding(x):
 
 
 def layer_norm(x, gamma, beta, eps=1e-5):
-    """Layer normalisation over the last dimension (one token vector at a time).
+    """層正規化 (layer normalization): 各トークンのベクトルを最後の次元で正規化する。
+
+    Layer normalisation over the last dimension (one token vector at a time).
 
     ``y = (x - mean) / sqrt(var + eps) * gamma + beta`` where ``mean`` and ``var`` are taken over the
     ``d`` features of each token; ``var`` is the BIASED variance (divide by ``d``, not ``d - 1``),
@@ -118,7 +124,9 @@ def layer_norm(x, gamma, beta, eps=1e-5):
 
 
 def feed_forward(x, W1, b1, W2, b2):
-    """Position-wise feed-forward network: ``relu(x W1 + b1) W2 + b2``, applied to each token alone.
+    """位置ごとの順伝播層 (feed-forward network): 各トークンに同じ 2 層の全結合を適用する。
+
+    Position-wise feed-forward network: ``relu(x W1 + b1) W2 + b2``, applied to each token alone.
 
     Args:
         x: ``(..., d)``.
@@ -142,7 +150,9 @@ def feed_forward(x, W1, b1, W2, b2):
 
 
 def split_heads(x, n_heads):
-    """Cut the feature axis into ``n_heads`` heads: ``(B, T, d) -> (B, h, T, d_h)``, ``d_h = d / h``.
+    """ヘッドへの分割 (split heads): 特徴の軸を n_heads 個のヘッド (head) に切り分ける。
+
+    Cut the feature axis into ``n_heads`` heads: ``(B, T, d) -> (B, h, T, d_h)``, ``d_h = d / h``.
 
     Head ``i`` owns features ``[i*d_h, (i+1)*d_h)`` of every token, so
     ``split_heads(x, h)[b, i, t] == x[b, t, i*d_h:(i+1)*d_h]``.
@@ -167,7 +177,9 @@ def split_heads(x, n_heads):
 
 
 def merge_heads(x):
-    """Undo ``split_heads``: ``(B, h, T, d_h) -> (B, T, h*d_h)``, head ``i`` back at features ``[i*d_h, (i+1)*d_h)``.
+    """ヘッドの結合 (merge heads): split_heads の逆で、ヘッド (head) を特徴の軸に戻す。
+
+    Undo ``split_heads``: ``(B, h, T, d_h) -> (B, T, h*d_h)``, head ``i`` back at features ``[i*d_h, (i+1)*d_h)``.
 
     Args:
         x: ``(B, h, T, d_h)`` (more leading dimensions are allowed).
@@ -187,7 +199,9 @@ def merge_heads(x):
 
 
 def scaled_dot_product_attention(q, k, v, mask=None):
-    """Scaled dot-product attention (the PyTorch twin of §39 ``softmax_attention``).
+    """スケール化内積注意 (scaled dot-product attention): §39 の softmax_attention の PyTorch 版。
+
+    Scaled dot-product attention (the PyTorch twin of §39 ``softmax_attention``).
 
     ``weights = softmax(q kᵀ / sqrt(d_k))`` over the keys that the mask allows, ``out = weights v``.
 
@@ -216,7 +230,9 @@ def scaled_dot_product_attention(q, k, v, mask=None):
 
 
 def multi_head_attention(x_q, x_kv, params, n_heads, mask=None):
-    """Multi-head attention: ``h`` heads attend in parallel, each over its own ``d_h = d/h`` features.
+    """マルチヘッド注意 (multi-head attention): 複数のヘッド (head) が並列に注意を計算する。
+
+    Multi-head attention: ``h`` heads attend in parallel, each over its own ``d_h = d/h`` features.
 
     ``Q = x_q W_q + b_q``, ``K = x_kv W_k + b_k``, ``V = x_kv W_v + b_v``; split each into heads; run
     ``scaled_dot_product_attention`` per head; merge the heads and apply ``W_o``, ``b_o``.
@@ -254,7 +270,9 @@ def multi_head_attention(x_q, x_kv, params, n_heads, mask=None):
 
 
 def transformer_block(x, params, n_heads, mask=None, norm_first=False):
-    """One Transformer encoder block: self-attention and a feed-forward network, each with a
+    """Transformer ブロック (encoder block): 自己注意と順伝播層を残差接続と層正規化で包む。
+
+    One Transformer encoder block: self-attention and a feed-forward network, each with a
     residual connection and layer normalisation.
 
     Post-LN (the original Transformer, ``norm_first=False``)::

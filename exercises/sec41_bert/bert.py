@@ -105,7 +105,9 @@ def _id_list(tokens, name):
 
 
 def build_pair_input(tokens_a, tokens_b, cls_id, sep_id):
-    """BERT's input for one sentence pair: ``[CLS] a [SEP] b [SEP]`` with segment ids.
+    """文ペアの入力 (sentence pair input): [CLS] a [SEP] b [SEP] とセグメント ID を作る。
+
+    BERT's input for one sentence pair: ``[CLS] a [SEP] b [SEP]`` with segment ids.
 
     Args:
         tokens_a: ids of the first sentence (list of ints or 1-D tensor; may be empty).
@@ -129,7 +131,9 @@ def build_pair_input(tokens_a, tokens_b, cls_id, sep_id):
 
 
 def padding_mask(ids, pad_id):
-    """Attention mask that hides padding: True at real tokens, shaped to broadcast over heads and queries.
+    """パディングマスク (padding mask): パディングを隠すマスク (mask) を作る。
+
+    Attention mask that hides padding: True at real tokens, shaped to broadcast over heads and queries.
 
     Args:
         ids: int tensor ``(B, T)``.
@@ -150,7 +154,9 @@ def padding_mask(ids, pad_id):
 
 
 def mask_tokens(ids, mask_id, vocab_size, special_ids, mask_prob=0.15, seed=0):
-    """BERT's masking for masked language modelling (MLM).
+    """トークンのマスク (masking): マスク言語モデル (MLM) のためにトークンを隠す。
+
+    BERT's masking for masked language modelling (MLM).
 
     Every position whose id is not special is selected independently with probability
     ``mask_prob``. A selected position is replaced by ``mask_id`` with probability 0.8, by a random
@@ -185,7 +191,9 @@ def mask_tokens(ids, mask_id, vocab_size, special_ids, mask_prob=0.15, seed=0):
 
 
 def mlm_loss(logits, labels):
-    """Masked-language-model loss: mean cross-entropy over the positions with a label.
+    """MLM の損失 (masked language model loss): ラベルのある位置の交差エントロピーの平均。
+
+    Masked-language-model loss: mean cross-entropy over the positions with a label.
 
     ``loss = mean over {n : labels[n] != -100} of  -log softmax(logits[n])[labels[n]]``.
     Positions labelled -100 contribute nothing, neither to the sum nor to the count. With no
@@ -214,7 +222,9 @@ def mlm_loss(logits, labels):
 
 
 def make_nsp_pairs(documents, seed=0):
-    """Sentence pairs for next sentence prediction (NSP).
+    """NSP の文ペア (next sentence prediction): 次文予測のための文のペアを作る。
+
+    Sentence pairs for next sentence prediction (NSP).
 
     For every document and every adjacent pair of its sentences ``(s_j, s_{j+1})``, in order, one
     pair ``(a, b, is_next)`` with ``a = s_j``: with probability 1/2 ``b = s_{j+1}`` and
@@ -241,7 +251,9 @@ def make_nsp_pairs(documents, seed=0):
 
 
 def nsp_logits(hidden, W_pool, b_pool, W_cls, b_cls):
-    """The NSP head: pool the ``[CLS]`` vector, then classify IsNext / NotNext.
+    """NSP ヘッド (NSP head): [CLS] ベクトルをプールし IsNext / NotNext に分類する。
+
+    The NSP head: pool the ``[CLS]`` vector, then classify IsNext / NotNext.
 
     ``pooled = tanh(hidden[:, 0] @ W_pool + b_pool)`` and ``logits = pooled @ W_cls + b_cls``.
 
@@ -268,7 +280,9 @@ def nsp_logits(hidden, W_pool, b_pool, W_cls, b_cls):
 
 
 def bert_embeddings(ids, segment_ids, params):
-    """BERT's input vectors: token + segment + position embedding, then LayerNorm.
+    """BERT の埋め込み (embedding): トークン・セグメント・位置の埋め込みの和を層正規化する。
+
+    BERT's input vectors: token + segment + position embedding, then LayerNorm.
 
     ``e[b, t] = layer_norm(tok[ids[b, t]] + seg[segment_ids[b, t]] + pos[t])``. The token embedding
     says WHICH token, the segment embedding WHICH sentence (0 = first, 1 = second), the position
@@ -296,7 +310,9 @@ def bert_embeddings(ids, segment_ids, params):
 
 
 def bert_encoder(ids, segment_ids, params, n_heads, pad_id):
-    """BERT's encoder: the embeddings, then a stack of §40 post-LN blocks that ignore padding.
+    """BERT のエンコーダ (encoder): 埋め込みの後、パディングを無視するブロックを積み重ねる。
+
+    BERT's encoder: the embeddings, then a stack of §40 post-LN blocks that ignore padding.
 
     ``x = bert_embeddings(ids, segment_ids, params)``, then for each ``block`` of ``params["blocks"]``
     ``x = transformer_block(x, block, n_heads, mask=padding_mask(ids, pad_id))``. The mask hides the
@@ -327,7 +343,9 @@ def bert_encoder(ids, segment_ids, params, n_heads, pad_id):
 
 
 def classify(hidden, W, b):
-    """The fine-tuning head: a linear classifier on the final ``[CLS]`` vector.
+    """分類ヘッド (classification head): 最後の [CLS] ベクトルに線形分類器を適用する (ファインチューニング)。
+
+    The fine-tuning head: a linear classifier on the final ``[CLS]`` vector.
 
     ``logits = hidden[:, 0] @ W + b``. Fine-tuning trains this head (and usually the encoder too)
     on a labelled task; the other positions are not read.

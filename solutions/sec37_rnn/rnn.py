@@ -31,7 +31,9 @@ def _float_dtype(x):
 
 
 def image_to_vector(image):
-    """Flatten an image into one vector, the way a fully connected network would read it.
+    """画像のベクトル化 (flatten): 全結合ネットワークが読むように画像を 1 本のベクトルに並べる。
+
+    Flatten an image into one vector, the way a fully connected network would read it.
 
     Args:
         image: uint8 array ``(H, W)`` (grey) or ``(H, W, C)`` (colour), values 0..255.
@@ -57,7 +59,9 @@ def image_to_vector(image):
 
 
 def image_to_patches(image, patch):
-    """Cut an image into square patches and flatten each patch (how a Vision Transformer reads it).
+    """パッチ分割 (patches): 画像を正方形のパッチに切り、各パッチを平坦化する (ViT の読み方)。
+
+    Cut an image into square patches and flatten each patch (how a Vision Transformer reads it).
 
     Args:
         image: ``(H, W, C)`` array of any dtype.
@@ -94,7 +98,9 @@ def image_to_patches(image, patch):
 
 
 def pad_sequences(seqs, pad_id=0, max_len=None):
-    """Put token sequences of different lengths into one rectangular batch.
+    """パディング (padding): 長さの異なるトークン列を 1 つの長方形のバッチにまとめる。
+
+    Put token sequences of different lengths into one rectangular batch.
 
     Args:
         seqs: list of ``B >= 1`` sequences, each a list (or 1-D array) of int token ids; a sequence
@@ -143,7 +149,9 @@ def pad_sequences(seqs, pad_id=0, max_len=None):
 
 
 def rnn_step(x_t, h_prev, W_x, W_h, b):
-    """One step of a simple (Elman) RNN: ``h_t = tanh(x_t W_x + h_prev W_h + b)``.
+    """RNN の 1 ステップ (RNN step): 入力と前の隠れ状態 (hidden state) から次の隠れ状態を計算する。
+
+    One step of a simple (Elman) RNN: ``h_t = tanh(x_t W_x + h_prev W_h + b)``.
 
     Args:
         x_t: inputs at this step ``(B, D)``.
@@ -179,7 +187,9 @@ def rnn_step(x_t, h_prev, W_x, W_h, b):
 
 
 def rnn_forward(x, h0, W_x, W_h, b, mask=None):
-    """Run a simple RNN over a padded batch of sequences.
+    """RNN の順伝播 (forward): パディングされたバッチの系列に単純な RNN を適用する。
+
+    Run a simple RNN over a padded batch of sequences.
 
     Args:
         x: inputs ``(B, T, D)`` with ``B, T >= 1``.
@@ -231,7 +241,9 @@ def rnn_forward(x, h0, W_x, W_h, b, mask=None):
 
 
 def stacked_rnn_forward(x, h0, layers, mask=None):
-    """A stack of ``L`` RNN layers: layer ``l`` reads the states of layer ``l-1`` (layer 0 reads ``x``).
+    """多層 RNN (stacked RNN): 各層が下の層の隠れ状態 (hidden state) を読む RNN の積み重ね。
+
+    A stack of ``L`` RNN layers: layer ``l`` reads the states of layer ``l-1`` (layer 0 reads ``x``).
 
     Args:
         x: inputs ``(B, T, D)``.
@@ -266,7 +278,9 @@ def stacked_rnn_forward(x, h0, layers, mask=None):
 
 
 def bidirectional_rnn_forward(x, h0, fwd, bwd, mask=None):
-    """A bidirectional RNN: one RNN reads each sequence forwards, another reads it backwards.
+    """双方向 RNN (bidirectional RNN): 系列を前向きと後ろ向きの 2 つの RNN で読む。
+
+    A bidirectional RNN: one RNN reads each sequence forwards, another reads it backwards.
 
     Args:
         x: inputs ``(B, T, D)``.
@@ -307,7 +321,9 @@ def bidirectional_rnn_forward(x, h0, fwd, bwd, mask=None):
 
 
 def lstm_step(x_t, h_prev, c_prev, W_x, W_h, b):
-    """One LSTM step with gates in PyTorch's order ``i, f, g, o``.
+    """LSTM の 1 ステップ (LSTM step): ゲート (gate) i, f, g, o で隠れ状態とセル状態を更新する。
+
+    One LSTM step with gates in PyTorch's order ``i, f, g, o``.
 
     ``z = x_t W_x + h_prev W_h + b`` is split into four blocks of width ``H``:
     input gate ``i = σ(z_i)``, forget gate ``f = σ(z_f)``, candidate ``g = tanh(z_g)``,
@@ -356,7 +372,9 @@ def lstm_step(x_t, h_prev, c_prev, W_x, W_h, b):
 
 
 def lstm_forward(x, h0, c0, W_x, W_h, b, mask=None):
-    """Run an LSTM over a padded batch of sequences (padding handled as in ``rnn_forward``).
+    """LSTM の順伝播 (forward): パディングされたバッチの系列に LSTM を適用する。
+
+    Run an LSTM over a padded batch of sequences (padding handled as in ``rnn_forward``).
 
     Args:
         x: inputs ``(B, T, D)`` with ``B, T >= 1``.
@@ -408,7 +426,9 @@ def lstm_forward(x, h0, c0, W_x, W_h, b, mask=None):
 
 
 def sample_next_token(logits, temperature=1.0, top_k=None, seed=0):
-    """Choose the next token id from a model's scores.
+    """次トークンの選択 (sampling): モデルのスコアから次のトークン ID を選ぶ。
+
+    Choose the next token id from a model's scores.
 
     Args:
         logits: scores ``(V,)`` of the ``V`` possible next tokens (``-inf`` allowed, not all).
@@ -456,7 +476,9 @@ def sample_next_token(logits, temperature=1.0, top_k=None, seed=0):
 
 
 def rnn_generate(prompt, n_new, params, temperature=0.0, seed=0):
-    """Generate text with an RNN language model, one token at a time.
+    """文章生成 (generation): RNN 言語モデルで 1 トークンずつ文章を生成する。
+
+    Generate text with an RNN language model, one token at a time.
 
     The prompt is fed from ``h = 0`` (``h = rnn_step(E[id], h, W_x, W_h, b)`` for each prompt id);
     then ``n_new`` times: ``logits = h W_out + b_out``, choose an id with
@@ -504,7 +526,9 @@ def rnn_generate(prompt, n_new, params, temperature=0.0, seed=0):
 
 
 def encoder_decoder_greedy(src, enc, dec, bos_id, eos_id, max_len):
-    """Translate with an RNN encoder–decoder (sequence to sequence), choosing the best token each step.
+    """エンコーダ・デコーダ (encoder-decoder): 各ステップで最良のトークンを選んで翻訳する (貪欲法)。
+
+    Translate with an RNN encoder–decoder (sequence to sequence), choosing the best token each step.
 
     The encoder reads ``src`` from ``h = 0`` (``h = rnn_step(enc["E"][id], h, ...)``); its final
     state is the decoder's initial state (the "thought vector"). The decoder starts from
@@ -555,7 +579,9 @@ def encoder_decoder_greedy(src, enc, dec, bos_id, eos_id, max_len):
 
 
 def train_bpe(text, n_merges):
-    """Learn the merges of a byte-level BPE tokenizer (byte pair encoding) from ``text``.
+    """BPE の学習 (byte pair encoding): テキストからバイト単位 BPE トークナイザの結合規則を学ぶ。
+
+    Learn the merges of a byte-level BPE tokenizer (byte pair encoding) from ``text``.
 
     Start from the UTF-8 bytes of ``text`` as ids 0..255 (``list(text.encode("utf-8"))``; a kana or
     kanji is 3 bytes). Merge ``r`` (``r = 0, 1, ...``) takes the most frequent adjacent pair of ids
@@ -616,7 +642,9 @@ def train_bpe(text, n_merges):
 
 
 def bpe_encode(text, merges):
-    """Encode ``text`` into token ids with the merges of ``train_bpe``.
+    """BPE 符号化 (encode): 学習した結合規則でテキストをトークン ID 列に変換する。
+
+    Encode ``text`` into token ids with the merges of ``train_bpe``.
 
     Start from the UTF-8 bytes of ``text`` (ids 0..255) and apply the merges **in the order they
     were learnt**: merge ``r = (a, b)`` replaces every occurrence of the adjacent pair ``(a, b)``,
@@ -661,7 +689,9 @@ def bpe_encode(text, merges):
 
 
 def bpe_decode(ids, merges):
-    """Turn token ids back into text: every id stands for a byte string, joined and read as UTF-8.
+    """BPE 復号 (decode): トークン ID 列をバイト列に戻し UTF-8 のテキストとして読む。
+
+    Turn token ids back into text: every id stands for a byte string, joined and read as UTF-8.
 
     Id ``i < 256`` is the byte ``i``; id ``256 + r`` is the bytes of ``merges[r][0]`` followed by
     those of ``merges[r][1]``. The joined bytes are decoded **strictly** (``errors="strict"``):

@@ -44,7 +44,9 @@ def rnn_step(x_t, h_prev, W_x, W_h, b):
 
 
 def bag_of_words(ids, E, pad_id=0):
-    """Bag-of-words vector of a sentence: the sum of the embeddings of its words, padding excluded.
+    """Bag-of-Words (bag of words): パディングを除く単語の埋め込み (embedding) の和で文を表す。
+
+    Bag-of-words vector of a sentence: the sum of the embeddings of its words, padding excluded.
 
     Args:
         ids: int array ``(..., W)`` of word ids in ``[0, V)`` (the last axis is the words of one
@@ -78,7 +80,9 @@ def bag_of_words(ids, E, pad_id=0):
 
 
 def memory_attention(query, keys, values, mask=None):
-    """Read from a memory by attention: ``p = softmax(keys · query)``, ``output = sum_i p_i values_i``.
+    """メモリの読み出し (memory attention): 注意機構 (attention) でメモリから値を読み出す。
+
+    Read from a memory by attention: ``p = softmax(keys · query)``, ``output = sum_i p_i values_i``.
 
     Args:
         query: ``(B, D)``.
@@ -119,7 +123,9 @@ def memory_attention(query, keys, values, mask=None):
 
 
 def memnet_answer(story, question, params):
-    """Answer a question about a story with a one-hop end-to-end memory network (MemN2N).
+    """メモリネットワーク (MemN2N): 1 ホップの End-to-End メモリネットワークで物語の質問に答える。
+
+    Answer a question about a story with a one-hop end-to-end memory network (MemN2N).
 
     ``m_i = bag_of_words(story_i, A) + T_A[i]`` (memory, the keys), ``c_i = bag_of_words(story_i, C)
     + T_C[i]`` (output memory, the values), ``u = bag_of_words(question, B)`` (the query);
@@ -167,7 +173,9 @@ def memnet_answer(story, question, params):
 
 
 def dot_product_attention(query, keys, values, mask=None):
-    """Luong (dot-product) attention of a decoder state over the encoder states.
+    """内積注意 (dot-product attention): デコーダの状態でエンコーダの状態に注意を向ける (Luong)。
+
+    Luong (dot-product) attention of a decoder state over the encoder states.
 
     Args:
         query: decoder state ``(B, H)``.
@@ -191,7 +199,9 @@ def dot_product_attention(query, keys, values, mask=None):
 
 
 def additive_attention(query, keys, values, W_q, W_k, v, mask=None):
-    """Bahdanau (additive) attention: ``score_s = tanh(query W_q + keys_s W_k) · v``.
+    """加法注意 (additive attention): tanh を通したスコアでエンコーダの状態に注意を向ける (Bahdanau)。
+
+    Bahdanau (additive) attention: ``score_s = tanh(query W_q + keys_s W_k) · v``.
 
     Args:
         query: ``(B, Hq)``; keys: ``(B, S, Hk)``; values: ``(B, S, Dv)``.
@@ -236,7 +246,9 @@ def additive_attention(query, keys, values, W_q, W_k, v, mask=None):
 
 
 def attention_decoder_step(y_prev, h_prev, enc_states, enc_mask, params):
-    """One step of an RNN decoder with (Luong) attention over the encoder states.
+    """注意付きデコーダの 1 ステップ (attention decoder step): エンコーダの状態に注意しつつ 1 語進める。
+
+    One step of an RNN decoder with (Luong) attention over the encoder states.
 
     ``h_t = rnn_step(E[y_prev], h_prev, W_x, W_h, b)``; ``ctx, w = dot_product_attention(h_t,
     enc_states, enc_states, enc_mask)``; ``logits = tanh([ctx ; h_t] W_c + b_c) W_out + b_out``
@@ -275,7 +287,9 @@ def attention_decoder_step(y_prev, h_prev, enc_states, enc_mask, params):
 
 
 def attention_greedy_decode(src, params, bos_id, eos_id, max_len):
-    """Translate one sentence greedily with an attention encoder–decoder, recording the attention.
+    """注意付き貪欲翻訳 (greedy decoding): 注意の重みを記録しながら 1 文を翻訳する。
+
+    Translate one sentence greedily with an attention encoder–decoder, recording the attention.
 
     The encoder RNN ``params["enc"] = {"E", "W_x", "W_h", "b"}`` reads ``src`` from ``h = 0`` and keeps
     every state (``(1, S, H)``); its last state starts the decoder. From ``y = bos_id`` the decoder
@@ -329,7 +343,9 @@ def attention_greedy_decode(src, params, bos_id, eos_id, max_len):
 
 
 def beam_search_decode(src, params, bos_id, eos_id, max_len, beam_width, length_penalty=0.0):
-    """Bonus: translate one sentence by beam search instead of greedy decoding.
+    """ビームサーチ (beam search): 貪欲法の代わりにビームサーチで 1 文を翻訳する (発展課題)。
+
+    Bonus: translate one sentence by beam search instead of greedy decoding.
 
     The encoder and the decoder steps are those of ``attention_greedy_decode``. A hypothesis is a
     list of emitted ids with the sum of their log-probabilities ``log softmax(logits)``. At every

@@ -74,7 +74,9 @@ def ln(x, p, eps=1e-5):
 
 
 def causal_mask(seq_len):
-    """The causal (look-ahead) mask of a decoder: token ``i`` may attend to tokens ``0..i`` only.
+    """因果マスク (causal mask): トークン i がトークン 0..i にだけ注意できるマスク (mask) を作る。
+
+    The causal (look-ahead) mask of a decoder: token ``i`` may attend to tokens ``0..i`` only.
 
     Args:
         seq_len: number of tokens ``T`` (a positive int).
@@ -96,7 +98,9 @@ def causal_mask(seq_len):
 
 
 def causal_self_attention(x, params, n_heads):
-    """Multi-head causal self-attention of GPT: every token attends to itself and the tokens before it.
+    """因果的自己注意 (causal self-attention): 各トークンが自分と前のトークンだけに注意を向ける。
+
+    Multi-head causal self-attention of GPT: every token attends to itself and the tokens before it.
 
     ``q, k, v = split(x W_qkv + b_qkv)`` (q first, then k, then v along the last dimension), each
     split into ``n_heads`` heads of width ``d_head = d / n_heads`` (head ``i`` owns features
@@ -146,7 +150,9 @@ def causal_self_attention(x, params, n_heads):
 
 
 def gpt_block(x, params, n_heads):
-    """One pre-LN GPT-2 block: ``x = x + attn(ln1(x))``, then ``x = x + mlp(ln2(x))``.
+    """GPT ブロック (GPT block): 事前層正規化 (pre-LN) の GPT-2 ブロックを計算する。
+
+    One pre-LN GPT-2 block: ``x = x + attn(ln1(x))``, then ``x = x + mlp(ln2(x))``.
 
     ``mlp(h) = gelu(h W_fc + b_fc) W_proj + b_proj`` with the exact GELU
     ``gelu(z) = z * Φ(z) = 0.5 * z * (1 + erf(z / sqrt(2)))`` (not the tanh approximation).
@@ -178,7 +184,9 @@ def gpt_block(x, params, n_heads):
 
 
 def gpt_forward(ids, params, n_heads):
-    """The whole GPT: embeddings, blocks, final LayerNorm, and logits through the tied embedding.
+    """GPT の順伝播 (forward): 埋め込み (embedding)・ブロック・層正規化を経てロジットを出す。
+
+    The whole GPT: embeddings, blocks, final LayerNorm, and logits through the tied embedding.
 
     ``h = wte[ids] + wpe[:T]``; ``h = block(h)`` for every block in order; ``h = ln(h, ln_f)``;
     ``logits = h @ wteᵀ`` (the output layer shares its weights with the token embedding; no bias).
@@ -218,7 +226,9 @@ def gpt_forward(ids, params, n_heads):
 
 
 def lm_loss(logits, ids, pad_id=None):
-    """The language-model loss of GPT: position ``t`` predicts token ``t + 1`` (teacher forcing).
+    """言語モデルの損失 (language model loss): 位置 t でトークン t + 1 を予測する交差エントロピー。
+
+    The language-model loss of GPT: position ``t`` predicts token ``t + 1`` (teacher forcing).
 
     ``logits = gpt_forward(ids, ...)``; the prediction made at position ``t`` is compared with the
     token that really comes next, ``ids[:, t + 1]``: the mean cross-entropy of ``logits[:, :-1]``
@@ -267,7 +277,9 @@ def lm_loss(logits, ids, pad_id=None):
 
 
 def perplexity(loss):
-    """Perplexity of a language model from its mean cross-entropy: ``exp(loss)``, as a Python float.
+    """パープレキシティ (perplexity): 平均交差エントロピーの exp を Python の float で返す。
+
+    Perplexity of a language model from its mean cross-entropy: ``exp(loss)``, as a Python float.
 
     A model that spreads its probability uniformly over ``n_vocab`` tokens has loss ``log(n_vocab)``
     and perplexity ``n_vocab``: "as unsure as a choice among n_vocab tokens".
@@ -300,7 +312,9 @@ def perplexity(loss):
 
 
 def train_step(params, optimizer, ids, n_heads, pad_id=None, n_prompt=0):
-    """One teacher-forcing training step of GPT on a batch of token sequences.
+    """学習の 1 ステップ (training step): トークン列のバッチで GPT を教師強制により 1 回更新する。
+
+    One teacher-forcing training step of GPT on a batch of token sequences.
 
     Teacher forcing: the model reads the *true* tokens ``ids`` (not its own predictions) and, at
     every position at once, learns to predict the next one. One step, in this order:
@@ -350,7 +364,9 @@ def train_step(params, optimizer, ids, n_heads, pad_id=None, n_prompt=0):
 
 
 def filter_logits(logits, top_k=None, top_p=None):
-    """Keep the most likely tokens and set every other logit to ``-inf`` (top-k and/or nucleus top-p).
+    """ロジットの絞り込み (top-k / top-p): 確率の高いトークン以外のロジットを -inf にする。
+
+    Keep the most likely tokens and set every other logit to ``-inf`` (top-k and/or nucleus top-p).
 
     * ``top_k``: keep the ``top_k`` largest logits. Ties (the course's one top-k rule, §37's
       ``sample_next_token`` too): every logit equal to the ``top_k``-th largest is kept as well (so
@@ -402,7 +418,9 @@ def filter_logits(logits, top_k=None, top_p=None):
 
 
 def generate(prompt, params, n_heads, n_new, temperature=0.0, top_k=None, seed=0):
-    """Autoregressive generation: predict a token, append it, repeat ``n_new`` times.
+    """自己回帰生成 (autoregressive generation): トークンを予測して追加することを繰り返す。
+
+    Autoregressive generation: predict a token, append it, repeat ``n_new`` times.
 
     At every step the model sees only the last ``T_max`` tokens (the context is cropped to
     ``T_max = wpe.shape[0]``), and the next id is chosen from the logits at the last position:
@@ -467,7 +485,9 @@ def generate(prompt, params, n_heads, n_new, temperature=0.0, top_k=None, seed=0
 
 
 def moe_gate(x, W_gate, k):
-    """Top-k router of a Mixture-of-Experts layer.
+    """ルーター (router): 混合エキスパート (Mixture of Experts) で各トークンの上位 k 個のエキスパート (expert) を選ぶ。
+
+    Top-k router of a Mixture-of-Experts layer.
 
     ``probs = softmax(x W_gate)`` over all ``E`` experts; keep the ``k`` largest per token in
     descending order; renormalise them so that each token's ``k`` weights sum to 1. (This equals a
@@ -506,7 +526,9 @@ def moe_gate(x, W_gate, k):
 
 
 def moe_layer(x, W_gate, experts, k):
-    """A sparse Mixture-of-Experts feed-forward layer: each token runs through its top-k experts only.
+    """MoE 層 (Mixture-of-Experts layer): 各トークンを上位 k 個のエキスパート (expert) だけで処理する。
+
+    A sparse Mixture-of-Experts feed-forward layer: each token runs through its top-k experts only.
 
     ``weights, indices = moe_gate(x, W_gate, k)``; expert ``e`` is the ReLU feed-forward
     ``relu(x W1 + b1) W2 + b2``; ``y[n] = Σ_j weights[n, j] · expert_{indices[n, j]}(x[n])``.
@@ -547,7 +569,9 @@ def moe_layer(x, W_gate, experts, k):
 
 
 def load_balancing_loss(router_probs, indices, n_experts):
-    """Switch-Transformer auxiliary loss that pushes the router to spread tokens evenly over experts.
+    """負荷分散損失 (load balancing loss): トークンをエキスパート (expert) に均等に振り分けさせる補助損失。
+
+    Switch-Transformer auxiliary loss that pushes the router to spread tokens evenly over experts.
 
     ``loss = E · Σ_i f_i · P_i`` where ``f_i`` is the share of the ``N·k`` assignments in ``indices``
     that went to expert ``i`` (a count, not differentiable) and ``P_i`` is the mean router
@@ -589,7 +613,9 @@ def load_balancing_loss(router_probs, indices, n_experts):
 
 
 def generate_with_kv_cache(prompt, params, n_heads, n_new, temperature=0.0, top_k=None, seed=0):
-    """Bonus: ``generate`` with a key/value cache — the same ids, without recomputing the past.
+    """KV キャッシュ付き生成 (KV cache): 過去を再計算せずに generate と同じ ID を生成する (発展課題)。
+
+    Bonus: ``generate`` with a key/value cache — the same ids, without recomputing the past.
 
     Same signature, arguments, sampling rule (one ``torch.multinomial`` draw per step; step ``i``
     draws with ``torch.Generator().manual_seed(seed + i)``, the course's one seeding rule) and return
@@ -675,7 +701,9 @@ def generate_with_kv_cache(prompt, params, n_heads, n_new, temperature=0.0, top_
 
 
 def expert_capacity_mask(indices, n_experts, capacity):
-    """Bonus: Switch-style token dropping — each expert accepts at most ``capacity`` assignments.
+    """エキスパート容量 (expert capacity): 各エキスパート (expert) が受け付ける割り当てを capacity 個までにする (発展課題)。
+
+    Bonus: Switch-style token dropping — each expert accepts at most ``capacity`` assignments.
 
     Assignments are taken in token order, and within a token in rank order (row-major over
     ``indices``: token 0 rank 0, token 0 rank 1, …, token 1 rank 0, …); an assignment is kept when
@@ -723,7 +751,9 @@ def expert_capacity_mask(indices, n_experts, capacity):
 
 
 def rms_norm(x, weight, eps=1e-6):
-    """Bonus: RMSNorm — ``x / sqrt(mean(x²) + eps) * weight`` over the last dimension.
+    """RMS 正規化 (RMSNorm): 最後の次元の二乗平均平方根で割って重みを掛ける (発展課題)。
+
+    Bonus: RMSNorm — ``x / sqrt(mean(x²) + eps) * weight`` over the last dimension.
 
     Unlike LayerNorm no mean is subtracted and there is no bias: only the root mean square of the
     features is divided out (one statistic instead of two).
@@ -751,7 +781,9 @@ def rms_norm(x, weight, eps=1e-6):
 
 
 def apply_rope(x, positions, base=10000.0):
-    """Bonus: rotary position embedding (RoPE) on interleaved pairs, like §40's positional encoding.
+    """回転位置埋め込み (RoPE): 隣り合う 2 要素の組を位置に応じて回転させる (発展課題)。
+
+    Bonus: rotary position embedding (RoPE) on interleaved pairs, like §40's positional encoding.
 
     Feature pair ``(2i, 2i+1)`` of the vector at position ``p`` is turned by the angle ``p θ_i``,
     ``θ_i = base^(-2i/d)``::
@@ -796,7 +828,9 @@ def apply_rope(x, positions, base=10000.0):
 
 
 def swiglu(x, W_gate, W_up, W_down):
-    """Bonus: the SwiGLU feed-forward — ``(silu(x W_gate) * (x W_up)) W_down``.
+    """SwiGLU 順伝播層 (SwiGLU feed-forward): ゲート付きの順伝播層を計算する (発展課題)。
+
+    Bonus: the SwiGLU feed-forward — ``(silu(x W_gate) * (x W_up)) W_down``.
 
     ``silu(z) = z * sigmoid(z)``; the gate ``silu(x W_gate)`` decides, feature by feature, how much
     of ``x W_up`` passes.
@@ -830,7 +864,9 @@ def swiglu(x, W_gate, W_up, W_down):
 
 
 def llama_block(x, params, n_heads):
-    """Bonus: one LLaMA-style block — pre-RMSNorm, causal attention with RoPE on q and k, SwiGLU.
+    """LLaMA 型ブロック (LLaMA block): RMSNorm、RoPE 付き因果注意、SwiGLU からなるブロック (発展課題)。
+
+    Bonus: one LLaMA-style block — pre-RMSNorm, causal attention with RoPE on q and k, SwiGLU.
 
     ``h = x + attn(rms_norm(x, norm1))``, then ``h + swiglu(rms_norm(h, norm2))``. ``attn`` splits
     ``a W_qkv`` into q, k, v (in that order, no biases), splits each into ``n_heads`` heads as
