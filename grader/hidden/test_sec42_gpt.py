@@ -1548,3 +1548,32 @@ def test_llama_block_is_causal_and_checks_heads(gpt, seed):
     a, b = call(gpt, "llama_block", x, params, 2), call(gpt, "llama_block", x2, params, 2)
     check_close(a[:, :4], b[:, :4], "llama_block outputs 0..3 after changing tokens 4 and 5", **F64)
     expect_value_error(raising(gpt, "llama_block", x, params, 8), "heads of width 1", "n_heads")
+
+
+@pytest.mark.exercise("rms_norm", points=0)
+def test_rms_norm_rejects_a_bad_weight_for_a_single_vector(gpt):
+    # contract (docstring): weight must be (d,), also when x is one vector (d,) -> ValueError naming weight
+    expect_value_error(raising(gpt, "rms_norm", torch.zeros(4), torch.ones(5)), "a (5,) weight for a (4,) x", "weight")
+
+
+@pytest.mark.exercise("swiglu", points=0)
+def test_swiglu_names_each_bad_weight(gpt):
+    # contract (docstring): a weight of the wrong shape -> ValueError naming it
+    x = torch.zeros(2, 6, dtype=torch.float64)
+    Wg, Wu, Wd = torch.zeros(6, 10), torch.zeros(6, 10), torch.zeros(10, 6)
+    cases = [((x, torch.zeros(7, 10), Wu, Wd), "W_gate of shape (7, 10)", "W_gate"),
+             ((x, torch.zeros(6), Wu, Wd), "a 1-D W_gate", "W_gate"),
+             ((x, Wg, torch.zeros(6, 9), Wd), "W_up of shape (6, 9)", "W_up")]  # fmt: skip
+    for args, what, name in cases:
+        expect_value_error(raising(gpt, "swiglu", *(a.double() for a in args)), what, name)
+
+
+@pytest.mark.exercise("llama_block", points=0)
+def test_llama_block_names_x_and_n_heads(gpt, seed):
+    # contract (docstring): x not 3-D names x; n_heads that does not divide d (3 for d = 8), 0, or a
+    # float names n_heads
+    g = gen(seed, 159)
+    x, params = randn(g, 1, 4, 8), llama_params(g, 8, 16)
+    expect_value_error(raising(gpt, "llama_block", x[0], params, 2), "a 2-D x", "x")
+    for n_heads in (3, 0, 2.0):
+        expect_value_error(raising(gpt, "llama_block", x, params, n_heads), f"n_heads = {n_heads!r}", "n_heads")
