@@ -441,8 +441,14 @@ def test_feedback_shows_the_figures(round_trip):
 def test_notebook_scores_agree_with_the_module_grade(tmp_path, round_trip):
     """A submission with a known-wrong function (a mutant appended to the reference module):
     each test cell scores what the module grade gives its exercise."""
+    budgets = nbs.exercise_points(Section(SEC39))
     mutants = sorted((REPO / "grader" / "mutants" / SEC39).glob("*.py"))
-    mutant = next(p for p in mutants if "FORBIDDEN" not in p.read_text(encoding="utf-8"))
+    breaks = {p: re.search(r'^BREAKS = "(\w+)"', p.read_text(encoding="utf-8"), re.M) for p in mutants}
+    mutant = next(  # a graded exercise's mutant (a bonus one is worth 0 and has no autograded cell)
+        p
+        for p in mutants
+        if "FORBIDDEN" not in p.read_text(encoding="utf-8") and budgets.get(breaks[p].group(1), 0) > 0
+    )
     sub = _copy_exercises(tmp_path / "mutant", solved=True)
     module = Section(SEC39).module_file(sub)
     module.write_text(
@@ -451,12 +457,12 @@ def test_notebook_scores_agree_with_the_module_grade(tmp_path, round_trip):
     notebook = nbs.autograde(sub, round_trip["work"], [SEC39], student="mutant", feedback=False)[SEC39]
     result = grade_json(sub, tmp_path / "grade.json", "--section", SEC39)
     (section,) = result["sections"]
-    module_scores = {e["name"]: e["score"] for e in section["exercises"]}
+    module_scores = {e["name"]: e["score"] for e in section["exercises"] if budgets.get(e["name"], 0) > 0}
     cell_scores = {
         name.removeprefix("test_"): score for name, (score, _) in notebook.cells.items() if name.startswith("test_")
     }
     assert cell_scores == module_scores
-    assert min(cell_scores.values()) < max(nbs.exercise_points(Section(SEC39)).values())  # the mutant lost points
+    assert cell_scores[breaks[mutant].group(1)] < budgets[breaks[mutant].group(1)]  # the mutant lost points
 
 
 # --- executing the released notebooks ----------------------------------------------------------
