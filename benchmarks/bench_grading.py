@@ -3,6 +3,7 @@
     python benchmarks/bench_grading.py                  # everything, median of 3, 20 submissions
     python benchmarks/bench_grading.py --quick          # one section, 1 run, 2 submissions (a few minutes)
     python benchmarks/bench_grading.py --old e950762    # the older grader to compare with (a commit)
+    python benchmarks/bench_grading.py --only call      # only part 4 (the per-call round trip)
 
 Parts (each figure is printed with the load averages at the time it was taken; on a shared machine
 the wall times and, less so, the CPU-seconds grow with the load):
@@ -217,6 +218,14 @@ def round_trips(tmp: Path, n: int) -> tuple[float, float]:
     return statistics.median(proxy), statistics.median(pipe)
 
 
+def print_round_trips(tmp: Path, n: int) -> None:
+    proxy, pipe = round_trips(tmp, n)
+    print(
+        f"per call, (8, 16) float64 in and out: proxy {proxy * 1e6:.0f} us, pipe {pipe * 1e6:.0f} us, "
+        f"ratio {proxy / pipe:.1f} (target <= 2)   {load()}"
+    )
+
+
 def runs(values: list[tuple[float, float]]) -> str:
     return ", ".join(f"{w:.1f}/{c:.1f}" for w, c in values)
 
@@ -230,6 +239,7 @@ def main() -> int:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--section", action="append", default=[], help="only these sections (repeatable)")
     parser.add_argument("--calls", type=int, default=2000, help="round trips in the per-call part")
+    parser.add_argument("--only", choices=["call"], help="run only this part (call: part 4)")
     args = parser.parse_args()
     if args.quick:
         args.repeat, args.submissions, args.calls = 1, 2, 200
@@ -237,6 +247,10 @@ def main() -> int:
     cores = len(os.sched_getaffinity(0))
     print(f"machine: {cores} CPUs; CPU counted by {TREE.how}; {load()}")
     print(f"sections: {', '.join(args.section) or 'all'}; median of {args.repeat}; wall/CPU in seconds")
+    if args.only == "call":
+        with tempfile.TemporaryDirectory(prefix="bench-grading-") as tmp:
+            print_round_trips(Path(tmp), args.calls)
+        return 0
     with tempfile.TemporaryDirectory(prefix="bench-grading-") as tmp:
         tmp = Path(tmp)
         submission = tmp / "submission"
@@ -278,11 +292,7 @@ def main() -> int:
                 f"{rate:.2f} submissions/min; ideal {cores} cores / {new_cpu:.1f} CPU-s = {ideal:.2f}/min; "
                 f"ratio {rate / ideal:.2f} (target >= 0.85)   {load()}"
             )
-        proxy, pipe = round_trips(tmp, args.calls)
-        print(
-            f"per call, (8, 16) float64 in and out: proxy {proxy * 1e6:.0f} us, pipe {pipe * 1e6:.0f} us, "
-            f"ratio {proxy / pipe:.1f} (target <= 2)   {load()}"
-        )
+        print_round_trips(tmp, args.calls)
     return 0
 
 
