@@ -21,10 +21,18 @@ CONFIG = Path(__file__).with_name("course.toml")
 TOKEN_VARIABLES = ("GH_TOKEN", "GITHUB_TOKEN", "LOG_TOKEN", "ACTIONS_RUNTIME_TOKEN", "ACTIONS_ID_TOKEN_REQUEST_TOKEN")
 
 
+class InputError(Exception):
+    """Bad input the instructor can fix (a file, a setting): shown as one line, without a traceback."""
+
+
 def load_config(path: Path | None) -> dict:
     """``path``, else ``$COURSE_CLASS_CONFIG``, else ``grader/classroom/course.toml``."""
-    with open(path or os.environ.get("COURSE_CLASS_CONFIG") or CONFIG, "rb") as f:
-        return tomllib.load(f)
+    path = path or os.environ.get("COURSE_CLASS_CONFIG") or CONFIG
+    with open(path, "rb") as f:
+        try:
+            return tomllib.load(f)
+        except tomllib.TOMLDecodeError as e:
+            raise InputError(f"{path}: {e}") from None
 
 
 def _policy(config: dict):
@@ -82,12 +90,8 @@ def _plan(args) -> int:
     cls = config.get("class", {})
     branch = cls.get("branch", "main")
     token = os.environ.get("GH_TOKEN") or None
-    try:
-        students = roster.select(read_roster(args.roster), args.students or "")
-        deadline = plan.deadline_of(args.deadline)
-    except (roster.RosterError, remote.RemoteError, ValueError, OSError) as e:
-        print(f"class plan: {e}", file=sys.stderr)
-        return 2
+    students = roster.select(read_roster(args.roster), args.students or "")
+    deadline = plan.deadline_of(args.deadline)
     now = _now(args)
 
     def head(s):
@@ -101,7 +105,8 @@ def _plan(args) -> int:
     heads = {name: sha for name, sha, _ in found}
     errors = {name: err for name, _, err in found if err}
     log = Path(args.log)
-    seen = ledger.read_jsonl(log / ledger.SEEN)
+    seen = ledger.read_jsonl(log / ledger.SEEN, ledger.SEEN_KEYS)
+    graded = ledger.read_jsonl(log / ledger.GRADED, ledger.GRADED_KEYS)
     new = ledger.new_sightings(seen, {s.student: (s.repository, heads[s.student]) for s in students}, now, args.run)
     ledger.append_jsonl(log / ledger.SEEN, new)
     seen += new
@@ -116,7 +121,7 @@ def _plan(args) -> int:
                 errors.setdefault(s.student, "GitHub's push times were not available")
     seed = args.seed or cls.get("seed", "secret")
     result = plan.make_plan(
-        students, heads, seen, ledger.read_jsonl(log / ledger.GRADED), run=args.run, now=now, seed=seed,
+        students, heads, seen, graded, run=args.run, now=now, seed=seed,
         hidden=not args.public_only, deadline=deadline, pushes=pushes, policy=_policy(config),
         shard_size=args.shard_size or int(cls.get("shard_size", 15)), regrade=args.regrade, branch=branch,
         errors=errors, sections=list(cls.get("sections", [])) or None,
@@ -133,8 +138,22 @@ def _plan(args) -> int:
     return 0
 
 
+PLAN_KEYS = ("run", "created_at", "seed", "hidden", "policy", "students", "jobs", "reused", "shards")
+
+
+def _load_json(path, keys: tuple[str, ...], what: str) -> dict:
+    """A JSON file another class command wrote, with its top-level ``keys``."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        data = None
+    if not isinstance(data, dict) or not set(keys) <= set(data):
+        raise InputError(f"{path}: not a {what}")
+    return data
+
+
 def _load_plan(path) -> dict:
-    return json.loads(Path(path).read_text(encoding="utf-8"))
+    return _load_json(path, PLAN_KEYS, "plan written by `class plan`")
 
 
 def _fetch(args) -> int:
@@ -184,6 +203,7 @@ def _merge(args) -> int:
 def _publish(args) -> int:
     from grader.classroom.publish import publish
 
+    _load_json(args.file, ("policy", "items"), "publish.json written by `class merge`")
     failures = publish(Path(args.file), Path(args.workdir))
     return 1 if failures else 0
 
@@ -199,6 +219,35 @@ def _log(args) -> int:
     return 0
 
 
+def _error_line(e: Exception) -> str:
+    if isinstance(e, OSError) and e.filename is not None:
+        return f"{e.filename}: {e.strerror}"
+    return " ".join(str(e).split())
+
+
+def _guarded(command):
+    """``command`` with the errors of bad input (a file, a roster line, a log record, a remote) as one
+    line on stderr and exit code 2: the instructor reads what to fix, not a traceback."""
+    from grader.classroom.remote import RemoteError
+    from grader.classroom.roster import RosterError
+
+    def run(args) -> int:
+        try:
+            return command(args)
+        except (InputError, RosterError, RemoteError, ValueError, OSError) as e:
+            print(f"class {args.class_command}: {_error_line(e)}", file=sys.stderr)
+            return 2
+
+    return run
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
 def register(sub) -> None:
     """Add ``class`` and its sub-commands to the grader's command line."""
     c = sub.add_parser("class", help="grade a whole class on the instructor's side (the class workflow's steps)")
@@ -206,11 +255,13 @@ def register(sub) -> None:
     base = os.environ.get("GITHUB_SERVER_URL", "https://github.com") + "/"
 
     lg = cs.add_parser("log", help="pull or push the grading-log branch (token: $LOG_TOKEN)")
-    lg.add_argument("action", choices=["pull", "push"])
+    lg.add_argument(
+        "action", choices=["pull", "push"], help="pull: copy the branch's files into --dir; push: add --dir's records"
+    )
     lg.add_argument("--remote", required=True, help="URL of the instructor repository")
     lg.add_argument("--dir", required=True, type=Path, help="folder holding seen.jsonl and graded.jsonl")
-    lg.add_argument("--message", default="grading log")
-    lg.set_defaults(func=_log)
+    lg.add_argument("--message", default="grading log", help="commit message of a push")
+    lg.set_defaults(func=_guarded(_log))
 
     p = cs.add_parser("plan", help="read the roster, record the heads seen, resolve the commits, plan shards")
     p.add_argument("--roster", required=True, help="roster.csv, org:ORGANISATION/PREFIX or forks:OWNER/REPOSITORY")
@@ -222,42 +273,42 @@ def register(sub) -> None:
     p.add_argument("--public-only", action="store_true", help="grade with the public tests only")
     p.add_argument("--regrade", nargs="?", const="true", default="false", type=lambda v: v.lower() == "true",
                    help="grade again commits graded earlier (also --regrade true|false)")  # fmt: skip
-    p.add_argument("--shard-size", type=int, default=None, help="students per shard (default: course.toml)")
+    p.add_argument("--shard-size", type=_positive, default=None, help="students per shard (default: course.toml)")
     p.add_argument("--git-base", default=base, help="where the repositories live (default: $GITHUB_SERVER_URL/)")
     p.add_argument("--no-push-times", dest="push_times", action="store_false",
                    help="at a deadline, do not ask GitHub for push times")  # fmt: skip
     p.add_argument("--config", type=Path, default=None, help="course settings (default: grader/classroom/course.toml)")
     p.add_argument("--run", default=os.environ.get("GITHUB_RUN_ID", "local"), help="name of this run in the log")
     p.add_argument("--now", default=None, help=argparse.SUPPRESS)
-    p.set_defaults(func=_plan)
+    p.set_defaults(func=_guarded(_plan))
 
     f = cs.add_parser("fetch", help="clone the commits of one shard (token: $GH_TOKEN)")
-    f.add_argument("plan", type=Path)
-    f.add_argument("--shard", type=int, required=True)
-    f.add_argument("--dest", type=Path, required=True)
-    f.add_argument("--git-base", default=base)
-    f.set_defaults(func=_fetch)
+    f.add_argument("plan", type=Path, help="plan.json written by `class plan`")
+    f.add_argument("--shard", type=int, required=True, help="which shard (0, 1, …: the matrix entry)")
+    f.add_argument("--dest", type=Path, required=True, help="folder for the clones (one folder per job)")
+    f.add_argument("--git-base", default=base, help="where the repositories live (default: $GITHUB_SERVER_URL/)")
+    f.set_defaults(func=_guarded(_fetch))
 
     g = cs.add_parser("grade", help="grade one shard's clones with the batch grader (no token allowed)")
-    g.add_argument("plan", type=Path)
-    g.add_argument("--shard", type=int, required=True)
-    g.add_argument("--submissions", type=Path, required=True)
-    g.add_argument("--out", type=Path, required=True)
+    g.add_argument("plan", type=Path, help="plan.json written by `class plan`")
+    g.add_argument("--shard", type=int, required=True, help="which shard (0, 1, …: the matrix entry)")
+    g.add_argument("--submissions", type=Path, required=True, help="the clones written by `class fetch`")
+    g.add_argument("--out", type=Path, required=True, help="folder for rows.json and the reports")
     g.add_argument("--section", action="append", help="grade only this section (repeatable)")
     g.add_argument("--jobs", type=int, default=2, help="submissions graded at once (default 2)")
     g.add_argument("--timeout", type=float, default=900, help="seconds per section of a submission")
     g.add_argument("--no-sandbox", action="store_true", help="trusted code only")
-    g.set_defaults(func=_grade)
+    g.set_defaults(func=_guarded(_grade))
 
     m = cs.add_parser("merge", help="merge the shards into grades.csv, lms.csv and publish.json")
-    m.add_argument("plan", type=Path)
+    m.add_argument("plan", type=Path, help="plan.json written by `class plan`")
     m.add_argument("--shards", type=Path, required=True, help="folder holding shard-K/ folders")
-    m.add_argument("--out", type=Path, required=True)
+    m.add_argument("--out", type=Path, required=True, help="folder for grades.csv, lms.csv, publish.json, reports")
     m.add_argument("--log", type=Path, default=None, help="grading log folder: graded.jsonl is appended to")
     m.add_argument("--now", default=None, help=argparse.SUPPRESS)
-    m.set_defaults(func=_merge)
+    m.set_defaults(func=_guarded(_merge))
 
     pb = cs.add_parser("publish", help="post each student's commit status and report (token: $GH_TOKEN)")
     pb.add_argument("file", type=Path, help="publish.json written by merge")
     pb.add_argument("--workdir", type=Path, default=Path("publish-tmp"), help="folder for the payload files")
-    pb.set_defaults(func=_publish)
+    pb.set_defaults(func=_guarded(_publish))

@@ -24,6 +24,8 @@ from grader.classroom.remote import RemoteError, git, git_env
 
 SEEN = "seen.jsonl"
 GRADED = "graded.jsonl"
+SEEN_KEYS = ("student", "sha", "seen_at")
+GRADED_KEYS = ("student", "sha", "seed")
 BRANCH = "grading-log"
 
 
@@ -37,11 +39,25 @@ def format_time(t: datetime) -> str:
     return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def read_jsonl(path: Path) -> list[dict]:
+def read_jsonl(path: Path, required: tuple[str, ...] = ()) -> list[dict]:
+    """The records of a log file (none when it does not exist); a line that is not a JSON object with
+    the ``required`` keys is an error naming the file and line (a log edited by hand, a cut-off write)."""
     path = Path(path)
     if not path.is_file():
         return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    records = []
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            raise ValueError(f"{path}:{n}: not a JSON record") from None
+        missing = sorted(set(required) - set(record)) if isinstance(record, dict) else ["its fields"]
+        if missing:
+            raise ValueError(f"{path}:{n}: a record without {', '.join(missing)}")
+        records.append(record)
+    return records
 
 
 def append_jsonl(path: Path, records: list[dict]) -> None:

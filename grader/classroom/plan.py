@@ -105,4 +105,9 @@ def matrix(plan: dict) -> dict:
 
 
 def deadline_of(text: str | None) -> datetime | None:
-    return parse_time(text) if text and text.strip() else None
+    if not (text and text.strip()):
+        return None
+    try:
+        return parse_time(text)
+    except ValueError:
+        raise ValueError(f"deadline {text!r}: expected an ISO 8601 time such as 2026-12-20T23:59:00+09:00") from None

@@ -22,6 +22,12 @@ class RemoteError(Exception):
     pass
 
 
+def one_line(text: str, limit: int = 300) -> str:
+    """A tool's error output as one line (a log line, a CSV cell), its end kept when it is long."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else "…" + flat[-limit:]
+
+
 def git_env(token: str | None, base: str) -> dict:
     """The environment of a git process: the caller's, with the token as an HTTP header for ``base``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_CONFIG_")}
@@ -42,7 +48,7 @@ def git(*args: str, cwd: Path | None = None, env: dict | None = None, timeout: f
     )
     if proc.returncode:
         # git's own message names the repository; it never contains the header
-        raise RemoteError(f"git {args[0]} failed: {proc.stderr.strip()[-300:]}")
+        raise RemoteError(f"git {args[0]} failed: {one_line(proc.stderr)}")
     return proc.stdout
 
 
@@ -92,5 +98,5 @@ def gh_api(path: str, *, method: str = "GET", payload: dict | None = None, pagin
         args += ["--input", str(body)]
     proc = subprocess.run(args, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
     if proc.returncode:
-        raise RemoteError(f"gh api {method} {path} failed: {proc.stderr.strip()[-300:]}")
+        raise RemoteError(f"gh api {method} {path} failed: {one_line(proc.stderr)}")
     return proc.stdout

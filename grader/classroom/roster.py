@@ -62,17 +62,31 @@ def _unique(students: list[Student]) -> list[Student]:
 
 
 def read_roster_csv(path: Path) -> list[Student]:
-    """``student,repository[,feedback_pr]`` with a header line; blank lines and ``#`` lines are skipped."""
-    text = Path(path).read_text(encoding="utf-8")
-    lines = [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
-    reader = csv.DictReader(lines)
-    if not reader.fieldnames or not {"student", "repository"} <= {f.strip() for f in reader.fieldnames}:
-        raise RosterError(f"{path}: the header must name the columns student,repository[,feedback_pr]")
-    out = []
-    for i, row in enumerate(reader, start=2):
-        row = {k.strip(): (v or "") for k, v in row.items() if k}
-        out.append(_student(row["student"], row["repository"], row.get("feedback_pr"), where=f"{path}:{i}: "))
-    return _unique(out)
+    """``student,repository[,feedback_pr]`` with a header line; blank lines and ``#`` lines are skipped.
+    Errors name the file's own line number, so that the instructor finds the row to fix."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise RosterError(f"{path}: not UTF-8 text") from None
+    kept = [
+        (n, ln) for n, ln in enumerate(text.splitlines(), start=1) if ln.strip() and not ln.lstrip().startswith("#")
+    ]
+    reader = csv.reader([ln for _, ln in kept], strict=True)
+    try:
+        header = [f.strip() for f in next(reader, [])]
+        if not {"student", "repository"} <= set(header):
+            raise RosterError(f"{path}: the header must name the columns student,repository[,feedback_pr]")
+        return _unique([_roster_row(header, fields, f"{path}:{kept[reader.line_num - 1][0]}: ") for fields in reader])
+    except csv.Error as e:
+        raise RosterError(f"{path}:{kept[reader.line_num - 1][0]}: {e}") from None
+
+
+def _roster_row(header: list[str], fields: list[str], where: str) -> Student:
+    if len(fields) != len(header):
+        count = f"{len(fields)} field{'s' if len(fields) != 1 else ''}"
+        raise RosterError(f"{where}{count}, expected {len(header)} ({','.join(header)})")
+    row = dict(zip(header, fields, strict=True))
+    return _student(row["student"], row["repository"], row.get("feedback_pr"), where=where)
 
 
 def parse_json_stream(text: str) -> list[dict]:

@@ -39,7 +39,10 @@ def _official_seed() -> int:
     value = os.environ.get(SEED_ENV, "")
     if not value:
         raise SystemExit(f"grade: seed mode 'secret' needs ${SEED_ENV} (the course's secret seed)")
-    return int(value)
+    try:
+        return int(value)
+    except ValueError:  # the message must not show the value: it is the secret
+        raise SystemExit(f"grade: ${SEED_ENV} must be an integer") from None
 
 
 def grade_shard(plan: dict, shard: int, submissions: Path, out: Path, *, sandbox: bool = True,

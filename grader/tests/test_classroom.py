@@ -5,6 +5,7 @@ Grading itself is stubbed here (a fake ``batch``); ``test_workflow_dry_run.py`` 
 
 from __future__ import annotations
 
+import argparse
 import csv
 import json
 import math
@@ -429,3 +430,105 @@ def test_one_failed_publication_does_not_stop_the_others(monkeypatch, tmp_path):
     lines = []
     assert publish.publish(tmp_path / "publish.json", tmp_path, log=lines.append) == 1
     assert lines == ["a: not published: HTTP 404", "b: status, issue"]
+
+
+# ---------------------------------------------------------------- bad input: one clear line, never a traceback
+
+
+def class_cli_error(*args: str, cwd: Path) -> str:
+    """Run ``python -m grader class ARGS``; it must fail with exit code 2 and one line on stderr."""
+    proc = run_cli("class", *args, cwd=cwd)
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2 and len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    assert lines[0].startswith(f"class {args[0]}: "), lines
+    return lines[0]
+
+
+def plan_args(tmp_path: Path, roster_file: str, *extra: str) -> list[str]:
+    return ["plan", "--roster", roster_file, "--log", str(tmp_path / "log"), "--out", str(tmp_path / "out"),
+            "--git-base", f"file://{tmp_path}/remotes/", "--no-push-times", *extra]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # a comment line before the bad row: the line number is the file's own
+        ("student,repository\n# note\nalice,org/a,extra\n", "roster.csv:3: 3 fields, expected 2"),
+        ("student,repository\nalice\n", "roster.csv:2: 1 field, expected 2"),
+        ("name,repo\nalice,org/a\n", "the header must name the columns"),
+        ("", "the header must name the columns"),
+        (b"\xff\xfe", "not UTF-8 text"),
+    ],
+)
+def test_a_malformed_roster_is_one_line_naming_the_file_and_line(tmp_path, text, expected):
+    path = tmp_path / "roster.csv"
+    path.write_bytes(text if isinstance(text, bytes) else text.encode())
+    assert expected in class_cli_error(*plan_args(tmp_path, "roster.csv"), cwd=tmp_path)
+
+
+def test_a_missing_roster_file_is_one_line(tmp_path):
+    line = class_cli_error(*plan_args(tmp_path, "nope.csv"), cwd=tmp_path)
+    assert line == "class plan: nope.csv: No such file or directory"
+
+
+def test_a_bad_deadline_or_shard_size_is_one_line(tmp_path):
+    (tmp_path / "roster.csv").write_text("student,repository\nalice,org/a\n")
+    line = class_cli_error(*plan_args(tmp_path, "roster.csv", "--deadline", "tomorrow"), cwd=tmp_path)
+    assert "deadline 'tomorrow': expected an ISO 8601 time" in line
+    proc = run_cli("class", *plan_args(tmp_path, "roster.csv", "--shard-size", "0"), cwd=tmp_path)
+    assert proc.returncode == 2 and "at least 1" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_an_empty_grading_log_is_an_empty_record_and_a_broken_one_names_its_line(tmp_path):
+    (tmp_path / "roster.csv").write_text("student,repository\nalice,org/a\n")
+    (tmp_path / "log").mkdir()
+    (tmp_path / "log" / "seen.jsonl").write_text("")
+    proc = run_cli("class", *plan_args(tmp_path, "roster.csv"), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("1 student(s), 0 new commit(s) seen")
+    (tmp_path / "log" / "seen.jsonl").write_text(
+        '{"student": "a", "sha": "1", "seen_at": "2026-12-20T10:00:00Z"}\n{"stu'
+    )
+    assert "seen.jsonl:2: not a JSON record" in class_cli_error(*plan_args(tmp_path, "roster.csv"), cwd=tmp_path)
+    (tmp_path / "log" / "seen.jsonl").write_text('{"student": "a"}\n')
+    line = class_cli_error(*plan_args(tmp_path, "roster.csv"), cwd=tmp_path)
+    assert "seen.jsonl:1: a record without seen_at, sha" in line
+
+
+@pytest.mark.parametrize("command", ["fetch", "grade", "merge", "publish"])
+def test_a_missing_or_empty_plan_is_one_line(tmp_path, command):
+    rest = {"fetch": ["--shard", "0", "--dest", "d"], "grade": ["--shard", "0", "--submissions", "d", "--out", "o"],
+            "merge": ["--shards", "s", "--out", "o"], "publish": []}[command]  # fmt: skip
+    line = class_cli_error(command, "nope.json", *rest, cwd=tmp_path)
+    assert line == f"class {command}: nope.json: No such file or directory"
+    (tmp_path / "empty.json").write_text("")
+    line = class_cli_error(command, "empty.json", *rest, cwd=tmp_path)
+    assert "empty.json: not a" in line and "written by `class " in line
+
+
+def test_a_remote_that_is_not_there_is_one_line(tmp_path):
+    line = class_cli_error("log", "pull", "--remote", f"file://{tmp_path}/none.git", "--dir", "lg", cwd=tmp_path)
+    assert "git fetch failed" in line
+
+
+def test_a_seed_that_is_not_an_integer_is_refused_without_showing_it(tmp_path):
+    p = plan.make_plan(students(1), {"s000": sha(1)}, [], [], run="r", now=NOW)
+    (tmp_path / "plan.json").write_text(json.dumps(p))
+    (tmp_path / "subs" / "s000").mkdir(parents=True)
+    proc = run_cli("class", "grade", "plan.json", "--shard", "0", "--submissions", "subs", "--out", "o", cwd=tmp_path,
+                   env={"COURSE_GRADING_SEED": "hunter2"})  # fmt: skip
+    assert proc.returncode != 0 and "integer" in proc.stderr and "hunter2" not in proc.stderr + proc.stdout
+    assert "Traceback" not in proc.stderr
+
+
+def test_every_class_command_explains_its_arguments():
+    from grader.cli import build_parser
+
+    def subcommands(parser):
+        (choices,) = [a.choices for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        return choices
+
+    for name, parser in subcommands(subcommands(build_parser())["class"]).items():
+        bare = [a.dest for a in parser._actions if not a.help and not isinstance(a, argparse._HelpAction)]
+        assert bare == [], f"class {name}: {bare} have no help text"
+        assert run_cli("class", name, "--help").returncode == 0
