@@ -1,33 +1,37 @@
 """Batch grading: every sub-folder of SUBMISSIONS_DIR is one student's submission.
 
-``python -m grader batch SUBMISSIONS_DIR --jobs N --csv grades.csv``: N submissions at a time (each
-graded section by section, sandboxed, with one zygote shared by the whole batch), a progress bar,
-one CSV row per student and the per-student JSON report kept in ``--reports DIR`` (default:
-``<csv stem>_reports/`` next to the CSV). A section that takes longer than ``--timeout`` seconds is
-stopped (its unfinished tests score 0, the row says why); a submission that cannot be graded at all
-gets a row saying why; the batch goes on.
+``python -m grader batch SUBMISSIONS_DIR --jobs N --csv grades.csv``: a progress bar (one step per
+student), one CSV row per student and the per-student JSON report kept in ``--reports DIR``
+(default: ``<csv stem>_reports/`` next to the CSV). Each submission is collected once (its folder,
+changed protected files, syntax of its modules); then its sections are tasks on ONE pool of N
+threads shared by the whole batch, sandboxed with one zygote and one warm runner for all: the
+sections of all submissions interleave, the longest expected first (``grader/time_budget.json``), so
+a hanging submission holds one thread per section in turn (not one thread for all its sections) and
+no long section starts last. As soon as a submission's last section is judged, its report and row
+are written. A section that takes longer than ``--timeout`` seconds is stopped (its unfinished
+tests score 0, the row says why); a submission that cannot be graded at all gets a row saying why;
+the batch goes on.
 
 The CSV's columns: ``student``, ``score``, ``max_score``, one per section, ``status``, ``seconds``
-and ``late_days``. ``status`` is ``ok`` or what went wrong, the most serious first, joined by ``; ``
-when several apply: ``not graded: REASON`` (nothing could be graded), ``syntax error in FILE``,
-``import error`` (a section module raised while being imported; ``import error in FILE``),
-``timeout in EXERCISES`` (a call did not return in time or the section's time budget ran out),
-``tampered: FILES`` (protected files the submission changed or added; a folder holding only
-``exercises/`` changed none: files it does not have are not counted). ``late_days`` are started days after the
-deadline (``--deadline ISO8601``, else ``deadline`` in ``[late]`` of ``grader/classroom/course.toml``;
-empty without one), counted as the classroom merge counts them (``LatePolicy.days_late``) from the
-submission's time: its last commit when the folder is a git repository, else the newest
-modification time of its files.
+and ``late_days``. ``seconds`` is the time of the submission's own steps (its collection and each of
+its sections, summed), not the span of the interleaved batch. ``status`` is ``ok`` or what went
+wrong, the most serious first, joined by ``; `` when several apply: ``not graded: REASON``
+(nothing could be graded), ``syntax error in FILE``, ``import error`` (a section module raised
+while being imported; ``import error in FILE``), ``timeout in EXERCISES`` (a call did not return
+in time or the section's time budget ran out), ``tampered: FILES`` (protected files the submission
+changed or added; a folder holding only ``exercises/`` changed none: files it does not have are
+not counted). ``late_days`` are started days after the deadline (``--deadline ISO8601``, else
+``deadline`` in ``[late]`` of ``grader/classroom/course.toml``; empty without one), counted as the
+classroom merge counts them (``LatePolicy.days_late``) from the submission's time: its last commit
+when the folder is a git repository, else the newest modification time of its files.
 """
 
 from __future__ import annotations
 
 import csv
 import json
-import os
 import subprocess
 import time
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -128,68 +132,78 @@ def late_days(submission: Path, deadline: datetime | None) -> int | str:
     return "" if at is None else LatePolicy().days_late(at, deadline)
 
 
+def not_graded_row(student: str, error: Exception) -> dict:
+    return {"student": student, "status": f"not graded: {type(error).__name__}: {error}"[:300], "score": 0,
+            "max_score": ""}  # fmt: skip
+
+
+def report_row(submission: Path, result, reports: Path, secret_seed: bool) -> dict:
+    """Write the submission's JSON report; its CSV row's grade columns."""
+    from grader.report.json_report import write_json
+
+    if secret_seed:  # the official seed: graded with it, never written into a report
+        result.seed = None
+    write_json(result, reports / f"{submission.name}.json")
+    row = {"student": submission.name, "status": status_of(result, submission)}
+    row.update(score=result.score, max_score=result.max_score)
+    row.update({s.name: s.score for s in result.sections})
+    return row
+
+
+def completed(row: dict, submission: Path, seconds: float, due: datetime | None) -> dict:
+    """The row with what every submission's row says, graded or not: its seconds and late days."""
+    row["seconds"] = round(seconds, 1)
+    try:
+        row["late_days"] = late_days(submission, due)
+    except Exception as e:  # noqa: BLE001 - a submission of unknown time is flagged, not counted on time
+        return not_graded_row(submission.name, e)
+    return row
+
+
 def batch(folder: Path, csv_path: Path, *, jobs: int = 2, seed: int = 0, secret_seed: bool = False,
           reports: Path | None = None, only=None, sandbox: bool = True, call_timeout: float | None = None,
           timeout: float = 900, hidden: bool = True, progress=None, deadline: str | None = None) -> list[dict]:  # fmt: skip
     from grader.classroom.ledger import parse_time
-    from grader.grade import WARM_ENV, grade
-    from grader.report.json_report import write_json
+    from grader.grade import assemble, prepare, section_tasks, services
+    from grader.schedule import run_longest_first
 
     folder, csv_path = Path(folder), Path(csv_path)
     reports = Path(reports) if reports else csv_path.with_name(csv_path.stem + "_reports")
     reports.mkdir(parents=True, exist_ok=True)
     due = parse_time(deadline) if deadline else course_deadline()
-    subs = submissions(folder)
-    zygote = None
-    if sandbox:
-        from grader.sandbox.pool import Zygote
-
-        zygote = Zygote()
-    runner = None
-    if os.environ.get(WARM_ENV, "1") != "0":  # pytest, NumPy and torch imported once for the whole batch
-        from grader.run import child_env
-        from grader.warm import WarmRunner
-
-        runner = WarmRunner(child_env())
     sections = [s.name for s in all_sections() if not only or s.name in only or s.module in only]
+    rows: list[dict] = []
 
-    def one(sub: Path) -> dict:
-        start = time.monotonic()
-        row = {"student": sub.name, "status": "ok"}
+    def add(row: dict, submission: Path, seconds: float) -> None:
+        rows.append(completed(row, submission, seconds, due))
+        if progress:
+            progress(rows[-1])
+
+    prepared = {}  # Submission → (its folder, seconds its collection took)
+
+    def finish(sub, dones) -> None:  # the submission's last section is judged: its report and row
+        submission, seconds = prepared[sub]
         try:
-            result = grade(
-                sub, jobs=1, seed=seed, only=only, sandbox=sandbox, call_timeout=call_timeout, zygote=zygote,
-                hidden=hidden, section_timeout=timeout, runner=runner,
-            )  # fmt: skip
-            if secret_seed:  # the official seed: graded with it, never written into a report
-                result.seed = None
-            write_json(result, reports / f"{sub.name}.json")
-            row.update(score=result.score, max_score=result.max_score)
-            row.update({s.name: s.score for s in result.sections})
-            row["status"] = status_of(result, sub)
-        except Exception as e:  # noqa: BLE001 - one broken submission never stops the batch
-            row.update(score=0, max_score="", status=f"not graded: {type(e).__name__}: {e}"[:300])
-        row["seconds"] = round(time.monotonic() - start, 1)
-        row["late_days"] = late_days(sub, due)
-        return row
+            row = report_row(submission, assemble(sub, dones), reports, secret_seed)
+        except Exception as e:  # noqa: BLE001
+            row = not_graded_row(submission.name, e)
+        add(row, submission, seconds + sum(done.seconds for done in dones))
 
-    rows = []
-    try:
-        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-            futures = {pool.submit(one, sub): sub for sub in subs}
-            for future in as_completed(futures):
-                try:
-                    row = future.result()
-                except Exception as e:  # noqa: BLE001
-                    row = {"student": futures[future].name, "score": 0, "status": f"not graded: {e}"[:300]}
-                rows.append(row)
-                if progress:
-                    progress(row)
-    finally:
-        if zygote is not None:
-            zygote.close()
-        if runner is not None:
-            runner.close()
+    for submission in submissions(folder):
+        start = time.monotonic()
+        try:
+            sub = prepare(submission, only=only, hidden=hidden, seed=seed, sandbox=sandbox)
+        except Exception as e:  # noqa: BLE001 - one broken submission never stops the batch
+            add(not_graded_row(submission.name, e), submission, time.monotonic() - start)
+        else:
+            prepared[sub] = (submission, time.monotonic() - start)
+            if not sub.section_jobs:  # no section to run: its row now
+                finish(sub, [])
+
+    # one pool for the sections of all submissions, the longest first; one zygote, one warm runner
+    with services(sandbox=sandbox, call_timeout=call_timeout, section_timeout=timeout) as shared:
+        tasks = [task for sub in prepared for task in section_tasks(sub, shared)]
+        run_longest_first(tasks, jobs, on_group=finish)
     rows.sort(key=lambda r: r["student"])
     fields = ["student", "score", "max_score", *sections, "status", "seconds", "late_days"]
     with open(csv_path, "w", newline="", encoding="utf-8") as f:

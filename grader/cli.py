@@ -192,7 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("folder", type=Path, help="folder with one sub-folder per submission")
     b.add_argument("--csv", type=Path, default=Path("grades.csv"), help="CSV to write (default grades.csv)")
     b.add_argument("--reports", type=Path, default=None, help="folder for the per-student JSON reports")
-    b.add_argument("--jobs", type=int, default=2, help="submissions graded at once (default 2)")
+    b.add_argument("--jobs", type=int, default=2, help="sections run at once, longest first (default 2)")
     b.add_argument(
         "--timeout", type=float, default=900, help="seconds per section of a submission before it is stopped"
     )

@@ -1,5 +1,11 @@
 """The grade command: collect → run → judge for every section, in parallel, with progress.
 
+Small steps, shared with ``grader.batch``: :func:`prepare` (once per submission: its folder, the
+protected files it changed, its sections' files), :func:`grade_section` (one section: run, judge),
+:func:`assemble` (the sections' results into one :class:`GradeResult`). The sections run as tasks
+of ``grader.schedule`` on ``jobs`` threads, the longest first (:func:`expected_seconds`); a batch
+puts the sections of all its submissions on one such pool.
+
 By default every section runs sandboxed (target ``sandbox:<root>``): the submission's code runs
 only in worker processes forked from one zygote shared by all sections of this grade (see
 ``grader/sandbox/``); ``sandbox=False`` imports it into the test processes (trusted code only).
@@ -12,13 +18,16 @@ still runs there (the public tests hold nothing a student does not have).
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
-from grader.collect import GradingError, collect
+from grader.collect import GradingError, SectionJob, collect
 from grader.judge import judge_section
-from grader.results import GradeResult
+from grader.results import GradeResult, SectionResult
 from grader.run import run_section
+from grader.schedule import Done, Task, run_longest_first
 from grader.sections import HIDDEN_TESTS
 
 TRUSTED_ENV = "COURSE_GRADE_TRUSTED"  # "1": the instructor said the submissions are trusted
@@ -86,8 +95,116 @@ def expected_seconds(section, hidden: bool) -> float:
         return 0.0
 
 
-def longest_first(section_jobs: list, hidden: bool) -> list:
-    return sorted(section_jobs, key=lambda job: -expected_seconds(job.section, hidden))
+@dataclass(eq=False)  # compared (and hashed) by identity: the group of its sections' tasks
+class Submission:
+    """One collected submission, ready to run: its folder, its section jobs (chapter order) and how
+    they run. Made once per submission by :func:`prepare`, whatever the order its sections run in."""
+
+    root: Path
+    section_jobs: list[SectionJob]
+    tampered: list[str]
+    hidden: bool
+    seed: int
+    sandbox: bool
+
+    @property
+    def impl(self) -> str:
+        return f"sandbox:{self.root}" if self.sandbox else str(self.root)
+
+
+def prepare(
+    root: Path, *, only=None, hidden: bool = True, seed: int = 0, sandbox: bool = True, trusted: bool | None = None
+) -> Submission:
+    """The steps of a submission before any section runs: find its sections' folder and the
+    protected files it changed, collect its sections' files, and refuse hidden grading where it
+    would be unsafe (:class:`UnsafeGrading`)."""
+    import os
+
+    from grader import tamper
+
+    root, tampered = tamper.locate(Path(root).resolve())
+    section_jobs = collect(root, only)
+    hidden = hidden and hidden_available()
+    if trusted is None:
+        trusted = os.environ.get(TRUSTED_ENV) == "1"
+    if sandbox and hidden and not trusted and (reason := view_unavailable()):
+        raise UnsafeGrading(refusal(reason))
+    return Submission(root, section_jobs, tampered, hidden, seed, sandbox)
+
+
+@dataclass
+class Services:
+    """What every section run of one grade or one batch shares: the zygote's address and the call
+    timeout (in ``env``), the warm runner (None: a new pytest process per section), the time limit."""
+
+    env: dict[str, str]
+    runner: object | None
+    section_timeout: float
+
+
+@contextmanager
+def services(*, sandbox: bool = True, call_timeout: float | None = None, zygote=None, runner=None,
+             section_timeout: float = 900):  # fmt: skip
+    """Start what is not given — the zygote (sandboxed grading), the warm runner (unless
+    ``$COURSE_WARM_RUNNER`` is "0") — and close on exit what was started here."""
+    import os
+
+    env: dict[str, str] = {}
+    started = []
+    try:
+        if sandbox:
+            from grader.sandbox.pool import ZYGOTE_ENV, Zygote
+
+            if zygote is None:
+                zygote = Zygote()
+                started.append(zygote)
+            env[ZYGOTE_ENV] = zygote.path
+        if call_timeout is not None:
+            env["COURSE_CALL_TIMEOUT"] = str(call_timeout)
+        if runner is None and os.environ.get(WARM_ENV, "1") != "0":
+            from grader.run import child_env
+            from grader.warm import WarmRunner
+
+            runner = WarmRunner(child_env())
+            started.append(runner)
+        yield Services(env, runner, section_timeout)
+    finally:
+        for service in started:
+            service.close()
+
+
+def grade_section(sub: Submission, job: SectionJob, shared: Services) -> SectionResult:
+    """One section of one submission, run and judged: the unit of work of ``grade`` and ``batch``."""
+    outcome = run_section(
+        job.section, sub.impl, hidden=sub.hidden, seed=sub.seed, env=shared.env, timeout=shared.section_timeout,
+        runner=shared.runner,
+    )  # fmt: skip
+    return judge_section(job, outcome)
+
+
+def section_tasks(sub: Submission, shared: Services, progress=None) -> list[Task]:
+    """One task per section of ``sub`` (grouped by ``sub``), costing the section's expected seconds,
+    so that the longest sections start first. ``progress(section_name)`` as each one finishes."""
+
+    def work(job: SectionJob) -> SectionResult:
+        result = grade_section(sub, job, shared)
+        if progress:
+            progress(job.section.name)
+        return result
+
+    return [Task(sub, expected_seconds(job.section, sub.hidden), partial(work, job)) for job in sub.section_jobs]
+
+
+def assemble(sub: Submission, dones: list[Done]) -> GradeResult:
+    """The submission's result from its sections' finished tasks (chapter order); a section that
+    could not be graded (the grader itself failed) raises its error, the first in chapter order."""
+    for done in dones:
+        if done.error is not None:
+            raise done.error
+    return GradeResult(
+        target=str(sub.root), sections=[done.value for done in dones], hidden_included=sub.hidden, seed=sub.seed,
+        sandboxed=sub.sandbox, tampered=sub.tampered,
+    )  # fmt: skip
 
 
 def grade(
@@ -105,58 +222,15 @@ def grade(
     trusted: bool | None = None,
     runner=None,
 ) -> GradeResult:
-    """Grade the folder ``root`` (laid out like ``exercises/``). ``progress(section_name)`` is called
-    as each section finishes. ``zygote``: a running :class:`grader.sandbox.pool.Zygote` to share
-    (batch grading); by default one is started for this grade. ``trusted``: grade with hidden tests
-    even where the filesystem view cannot be built (default: ``$COURSE_GRADE_TRUSTED == "1"``)."""
-    import os
-
-    from grader import tamper
-
-    root = Path(root).resolve()
-    root, tampered = tamper.locate(root)
-    section_jobs = collect(root, only)
-    hidden = hidden and hidden_available()
-    if trusted is None:
-        trusted = os.environ.get(TRUSTED_ENV) == "1"
-    if sandbox and hidden and not trusted and (reason := view_unavailable()):
-        raise UnsafeGrading(refusal(reason))
-    result = GradeResult(target=str(root), hidden_included=hidden, seed=seed, sandboxed=sandbox, tampered=tampered)
-    env = {}
-    own_zygote = None
-    if sandbox:
-        from grader.sandbox.pool import ZYGOTE_ENV, Zygote
-
-        if zygote is None:
-            zygote = own_zygote = Zygote()
-        env[ZYGOTE_ENV] = zygote.path
-    if call_timeout is not None:
-        env["COURSE_CALL_TIMEOUT"] = str(call_timeout)
-    impl = f"sandbox:{root}" if sandbox else str(root)
-    own_runner = None
-    if runner is None and os.environ.get(WARM_ENV, "1") != "0":
-        from grader.run import child_env
-        from grader.warm import WarmRunner
-
-        runner = own_runner = WarmRunner(child_env())
-
-    def one(job):
-        outcome = run_section(
-            job.section, impl, hidden=hidden, seed=seed, env=env, timeout=section_timeout, runner=runner
-        )
-        if progress:
-            progress(job.section.name)
-        return judge_section(job, outcome)
-
-    try:
-        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-            # longest first (the reference's measured time), so that no long section starts last;
-            # the report keeps the chapter's order
-            futures = {id(job): pool.submit(one, job) for job in longest_first(section_jobs, hidden)}
-            result.sections = [futures[id(job)].result() for job in section_jobs]
-    finally:
-        if own_zygote is not None:
-            own_zygote.close()
-        if own_runner is not None:
-            own_runner.close()
-    return result
+    """Grade the folder ``root`` (laid out like ``exercises/``), ``jobs`` sections at a time, the
+    longest first; the report keeps the chapter's order. ``progress(section_name)`` is called as
+    each section finishes. ``zygote``: a running :class:`grader.sandbox.pool.Zygote` to share; by
+    default one is started for this grade (and ``runner``, a :class:`grader.warm.WarmRunner`,
+    likewise). ``trusted``: grade with hidden tests even where the filesystem view cannot be built
+    (default: ``$COURSE_GRADE_TRUSTED == "1"``)."""
+    sub = prepare(root, only=only, hidden=hidden, seed=seed, sandbox=sandbox, trusted=trusted)
+    with services(
+        sandbox=sandbox, call_timeout=call_timeout, zygote=zygote, runner=runner, section_timeout=section_timeout
+    ) as shared:
+        dones = run_longest_first(section_tasks(sub, shared, progress), jobs).get(sub, [])
+    return assemble(sub, dones)

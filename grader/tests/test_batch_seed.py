@@ -7,23 +7,27 @@ import json
 import grader.grade
 from grader import batch as batch_module
 from grader import cli
-from grader.results import GradeResult
+from grader.run import RunOutcome
+from grader.sections import all_sections
 
 
 def test_batch_grades_with_the_secret_seed_and_reports_it_as_secret(tmp_path, monkeypatch):
     seen = []
 
-    def fake_grade(root, **kwargs):
-        seen.append(kwargs["seed"])
-        return GradeResult(str(root), [], seed=kwargs["seed"])
+    def fake_run_section(section, impl, **kwargs):
+        seen.append((section.name, kwargs["seed"]))
+        return RunOutcome([])
 
-    monkeypatch.setattr(grader.grade, "grade", fake_grade)
-    (tmp_path / "subs" / "alice").mkdir(parents=True)
+    monkeypatch.setattr(grader.grade, "run_section", fake_run_section)
+    monkeypatch.setenv(grader.grade.WARM_ENV, "0")  # no section really runs: no warm runner either
+    for student in ("alice", "bob"):
+        (tmp_path / "subs" / student).mkdir(parents=True)
     out = tmp_path / "grades.csv"
     batch_module.batch(tmp_path / "subs", out, seed=987654321, secret_seed=True, sandbox=False)
-    assert seen == [987654321]
-    report = json.loads((tmp_path / "grades_reports" / "alice.json").read_text(encoding="utf-8"))
-    assert report["seed"] == "secret"
+    assert sorted(seen) == sorted((s.name, 987654321) for s in all_sections() for _ in range(2))
+    for student in ("alice", "bob"):
+        report = json.loads((tmp_path / "grades_reports" / f"{student}.json").read_text(encoding="utf-8"))
+        assert report["seed"] == "secret"
     assert "987654321" not in out.read_text(encoding="utf-8")
 
 

@@ -4,7 +4,11 @@ One real batch (public tests of §38, sandboxed, ``--jobs 2``) of five submissio
 one status: an untouched copy of the reference holding only ``exercises/`` (``ok``: files it does
 not have are no tampering), a syntax error, a module that raises at import, a function that hangs
 (``timeout in``) and a repository that changed a public test (``tampered:``). Late days come from
-the last commit of a git repository or, for a plain folder, the newest file time."""
+the last commit of a git repository or, for a plain folder, the newest file time.
+
+The sections of all submissions share one pool, the longest first (seen with a fake section run):
+one row per submission once its last section is judged, and a submission that cannot be
+collected, or a section the grader fails on, still gets its row."""
 
 from __future__ import annotations
 
@@ -13,11 +17,12 @@ import os
 import shutil
 import subprocess
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
 from grader import batch as batch_module
-from grader.sections import PUBLIC_TESTS, SOLUTIONS
+from grader.sections import PUBLIC_TESTS, SOLUTIONS, all_sections
 
 SECTION = "sec38_attention"
 MODULE = f"{SECTION}/attention.py"
@@ -125,3 +130,74 @@ def test_late_days_of_a_plain_folder_from_its_newest_file(tmp_path):
     os.utime(tmp_path / "f.txt", (stamp, stamp))
     deadline = datetime(2026, 5, 2, 12, 0, tzinfo=UTC) - timedelta(days=1)
     assert batch_module.late_days(tmp_path, deadline) == 2
+
+
+# --- one pool for the sections of all submissions (no section really runs: run_section is faked) ---
+
+
+@pytest.fixture
+def fake_runs(monkeypatch):
+    """Every section "runs" instantly with no record; the (section, student) pairs in starting order."""
+    import grader.grade
+    from grader.run import RunOutcome
+
+    calls = []
+
+    def fake_run_section(section, impl, **kwargs):
+        calls.append((section.name, Path(impl).name))
+        if Path(impl).name == "c_grader_bug" and section.name == SECTION:
+            raise RuntimeError("grader bug")
+        return RunOutcome([])
+
+    monkeypatch.setattr(grader.grade, "run_section", fake_run_section)
+    monkeypatch.setenv(grader.grade.WARM_ENV, "0")  # nothing runs: no warm runner either
+    return calls
+
+
+def fake_batch(tmp_path, students, **kwargs):
+    for student in students:
+        (tmp_path / "subs" / student).mkdir(parents=True)
+    seen = []
+    rows = batch_module.batch(tmp_path / "subs", tmp_path / "g.csv", sandbox=False, progress=seen.append, **kwargs)
+    return {row["student"]: row for row in rows}, seen
+
+
+def test_sections_of_all_submissions_interleave_longest_first(tmp_path, fake_runs):
+    from grader.grade import expected_seconds, hidden_available
+
+    fake_batch(tmp_path, ["a", "b", "c"], jobs=1)
+    longest = sorted(all_sections(), key=lambda s: -expected_seconds(s, hidden_available()))
+    assert fake_runs == [(section.name, student) for section in longest for student in "abc"]
+    assert expected_seconds(longest[0], True) > expected_seconds(longest[-1], True) > 0
+
+
+def test_one_row_per_submission_when_its_last_section_is_judged(tmp_path, fake_runs):
+    rows, seen = fake_batch(tmp_path, ["a", "b"], jobs=2)
+    assert sorted(row["student"] for row in seen) == ["a", "b"]  # the progress bar counts students
+    assert len(fake_runs) == 2 * len(all_sections())
+    assert all((tmp_path / "g_reports" / f"{s}.json").is_file() for s in "ab")
+
+
+def test_a_grader_failure_in_one_section_leaves_the_others_graded(tmp_path, fake_runs):
+    rows, seen = fake_batch(tmp_path, ["a", "c_grader_bug"], jobs=2)
+    assert rows["c_grader_bug"]["status"] == "not graded: RuntimeError: grader bug"
+    assert not rows["a"]["status"].startswith("not graded: Runtime")
+    assert len(fake_runs) == 2 * len(all_sections()) and len(seen) == 2
+
+
+def test_a_submission_that_cannot_be_collected_still_gets_its_row(tmp_path, fake_runs, monkeypatch):
+    import grader.grade
+    from grader.collect import GradingError
+
+    collect = grader.grade.collect
+
+    def failing_collect(root, only=None):
+        if root.name == "b_unreadable":
+            raise GradingError(f"{root}: cannot be read")
+        return collect(root, only)
+
+    monkeypatch.setattr(grader.grade, "collect", failing_collect)
+    rows, seen = fake_batch(tmp_path, ["a", "b_unreadable"], only=[SECTION])
+    assert rows["b_unreadable"]["status"].startswith("not graded: GradingError: ")
+    assert {"seconds", "late_days"} <= rows["b_unreadable"].keys()
+    assert fake_runs == [(SECTION, "a")] and len(seen) == 2
