@@ -3,8 +3,9 @@ no token: as root, so that the sandbox runs student code under an unprivileged u
 
 ``grade`` calls :func:`grader.batch.batch` on the folder of clones and leaves in ``OUT``:
 ``rows.json`` (one row per job, with the job's commit), ``reports/<id>.json`` (the full result,
-kept by the instructor) and ``reports/<id>.md`` (the Markdown report a student may see) and ``reports/<id>.gradescope.json``
-(Gradescope's ``results.json``).
+kept by the instructor), ``reports/<id>.md`` (the Markdown report a student may see) and
+``reports/<id>.gradescope.json`` (Gradescope's ``results.json``); the last two name hidden tests
+without their parameters (:func:`without_hidden_parameters`).
 """
 
 from __future__ import annotations
@@ -75,8 +76,9 @@ def grade_shard(plan: dict, shard: int, submissions: Path, out: Path, *, sandbox
             if secret:  # the official seed never leaves the grading step
                 data["seed"] = "secret"
                 report.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-            (reports / f"{job_id}.md").write_text(_markdown(data), encoding="utf-8")
-            _gradescope(data, reports / f"{job_id}.gradescope.json")
+            shown = without_hidden_parameters(data)
+            (reports / f"{job_id}.md").write_text(_markdown(shown), encoding="utf-8")
+            _gradescope(shown, reports / f"{job_id}.gradescope.json")
         result.append({**job, "row": row, "seed": plan["seed"], "hidden": plan["hidden"]})
     (out / "rows.json").write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     return result
@@ -100,6 +102,22 @@ def result_from_dict(data: dict):
                          seed=None if seed == "secret" else seed, sandboxed=data.get("sandboxed", True),
                          tampered=list(data.get("tampered", [])))  # fmt: skip
     return result
+
+
+def without_hidden_parameters(data: dict) -> dict:
+    """A copy of the report in which each hidden test's parametrize id (``test_x[float64-1000.0]``: the
+    hidden inputs themselves) becomes its case number (``test_x (case 2)``). The reports a student may see
+    are built from this copy; the instructor's JSON keeps the ids."""
+    data = json.loads(json.dumps(data))
+    for section in data["sections"]:
+        for exercise in section["exercises"]:
+            cases: dict[str, int] = {}
+            for test in exercise["tests"]:
+                base, bracket, _ = test["name"].partition("[")
+                if test.get("hidden") and bracket:
+                    cases[base] = cases.get(base, 0) + 1
+                    test["name"] = f"{base} (case {cases[base]})"
+    return data
 
 
 def _gradescope(data: dict, path: Path) -> None:

@@ -532,3 +532,32 @@ def test_every_class_command_explains_its_arguments():
         bare = [a.dest for a in parser._actions if not a.help and not isinstance(a, argparse._HelpAction)]
         assert bare == [], f"class {name}: {bare} have no help text"
         assert run_cli("class", name, "--help").returncode == 0
+
+
+def test_reports_a_student_sees_name_hidden_tests_without_their_parameters(tmp_path, monkeypatch):
+    # a hidden test's parametrize id is its inputs (pytest writes the values): the student's Markdown and
+    # Gradescope reports number the cases instead; public ids and the instructor's JSON stay as they were
+    monkeypatch.setenv("COURSE_GRADING_SEED", "4242")
+    names = [("t_big[float64-1000.0]", True), ("t_big[float32-100.0]", True), ("t_pub[3-0.7]", False),
+             ("t_plain", True)]  # fmt: skip
+
+    def batch(folder, csv_path, *, reports, **kwargs):
+        tests = [{"name": n, "status": "failed", "score": 0, "max_score": 1, "message": "m", "hidden": h}
+                 for n, h in names]  # fmt: skip
+        report = {"target": "s000", "hidden_included": True, "seed": 4242, "sandboxed": True, "tampered": [],
+                  "sections": [{"name": "sec39_attention_math", "problems": [], "seconds": 1.0,
+                                "exercises": [{"name": "softmax", "tests": tests}]}]}  # fmt: skip
+        (Path(reports) / "s000.json").write_text(json.dumps(report))
+        return [{"student": "s000", "score": 0, "max_score": 4, "status": "ok"}]
+
+    p = plan.make_plan(students(1), {"s000": sha(1)}, [], [], run="r", now=NOW)
+    (tmp_path / "subs" / "s000").mkdir(parents=True)
+    shard.grade_shard(p, 0, tmp_path / "subs", tmp_path / "out", batch_fn=batch)
+    reports = tmp_path / "out" / "reports"
+    md = (reports / "s000.md").read_text(encoding="utf-8")
+    gradescope = (reports / "s000.gradescope.json").read_text(encoding="utf-8")
+    for shown in (md.replace("\\", ""), gradescope):  # the Markdown escapes its text: compare it unescaped
+        assert "1000" not in shown and "float32" not in shown
+        assert "t_big (case 1)" in shown and "t_big (case 2)" in shown and "t_pub[3-0.7]" in shown
+    kept = json.loads((reports / "s000.json").read_text(encoding="utf-8"))
+    assert [t["name"] for t in kept["sections"][0]["exercises"][0]["tests"]] == [n for n, _ in names]
