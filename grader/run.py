@@ -6,7 +6,10 @@ that run (``COURSE_TIME_BUDGET_SUITES``: public only, or public + hidden).
 The grader keeps its own copies of the tests and its own pytest configuration; the submission
 folder only provides the module under test (through the ``--impl`` target). The child gets a
 scrubbed environment (no ``PYTEST_ADDOPTS``/``PYTEST_PLUGINS``) with one thread per library.
-Outcomes come back as a JSON file of records (see ``grader.pytest_plugin.ResultsRecorder``).
+Outcomes come back as a JSON file of records (see ``grader.pytest_plugin.ResultsRecorder``), each
+failure with the course's own message; pytest reports a failure in one line (``--tb=line``): its
+default long traceback re-parses the source file of every frame, about a quarter of a second per
+failed test, and nobody reads it.
 """
 
 from __future__ import annotations
@@ -67,7 +70,7 @@ def run_section(
         facts = Path(tmp) / "sandbox.json"
         args = [
             "-c", str(REPO / "grader" / "pytest.ini"), "--rootdir", str(REPO),
-            "-q", "--no-header", "-p", "no:randomly", f"--impl={impl}", f"--seed={seed}",
+            "-q", "--no-header", "-p", "no:randomly", "--tb=line", f"--impl={impl}", f"--seed={seed}",
             f"--results-json={results}", f"--sandbox-report={facts}", *map(str, suite_files(section, hidden)),
         ]  # fmt: skip
         problems = []
