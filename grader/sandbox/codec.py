@@ -1,8 +1,9 @@
 """What crosses the boundary between the grader and a worker: JSON and raw array bytes only.
 
-A message is a JSON header followed by binary blobs, each one array: a short binary header (dtype
-string, memory order, shape) and the raw bytes (:func:`write_blob` / :func:`read_blob`; plain
-numeric dtypes only, never objects or pickles). Values are encoded as tagged JSON trees so that tuples stay tuples,
+A message is a header (a dict: JSON, or a fixed binary layout for the common call and reply, see
+"framing" below) followed by binary blobs, each one array: a short binary header (dtype string,
+memory order, shape) and the raw bytes (:func:`write_blob` / :func:`read_blob`; plain numeric dtypes
+only, never objects or pickles). Values are encoded as tagged JSON trees so that tuples stay tuples,
 dicts may have non-string keys, and arrays/tensors keep their dtype, shape and flags::
 
     None, bool, int, str          as themselves
@@ -144,7 +145,7 @@ def encode(value, strict: bool = True) -> tuple[object, list[bytes]]:
 
 
 KINDS = "biufcmMSU"  # bool, integers, floats, complex, time, bytes, str: the dtypes that cross
-_BLOB_HEAD = struct.Struct("<B8sB")  # order ("C" or "F"), dtype string (e.g. "<f8"), ndim; then ndim int64
+_BLOB_HEAD = struct.Struct("<B8sB6x")  # order ("C" or "F"), dtype string (e.g. "<f8"), ndim; then ndim int64
 
 
 def write_blob(arr: np.ndarray) -> bytes:
@@ -156,11 +157,16 @@ def write_blob(arr: np.ndarray) -> bytes:
     if len(dtype) > 8:
         raise CodecError(f"cannot send an array of dtype {arr.dtype}")
     head = _BLOB_HEAD.pack(ord(order), dtype, arr.ndim) + struct.pack(f"<{arr.ndim}q", *arr.shape)
+    if arr.flags.c_contiguous or arr.flags.f_contiguous:  # one copy of the data, not two
+        return b"".join((head, arr.reshape(-1, order=order).view(np.uint8).data))
     return head + arr.tobytes(order=order)
 
 
-def read_blob(data: bytes) -> np.ndarray:
-    """The array of :func:`write_blob` (a writable copy); anything else raises :class:`CodecError`."""
+def read_blob(data, copy: bool = True) -> np.ndarray:
+    """The array of :func:`write_blob` (a bytes-like object); anything else raises :class:`CodecError`.
+
+    With ``copy`` the array owns a copy; without, it is a view of ``data`` when that is writable and
+    aligned (a received message's buffer, which nothing else uses), else a copy."""
     try:
         order, dtype, ndim = _BLOB_HEAD.unpack_from(data)
         if chr(order) not in "CF" or ndim > 64:
@@ -176,19 +182,21 @@ def read_blob(data: bytes) -> np.ndarray:
         raise CodecError("malformed array")
     if math.prod(shape) * dtype.itemsize == 0:
         return np.zeros(shape, dtype=dtype, order=chr(order))
-    flat = np.frombuffer(data, dtype=dtype, offset=start)
-    return flat.reshape(shape, order=chr(order)).copy(order="K")
+    arr = np.frombuffer(data, dtype=dtype, offset=start).reshape(shape, order=chr(order))
+    if copy or not arr.flags.writeable or not arr.flags.aligned:
+        return arr.copy(order="K")
+    return arr
 
 
 class Decoder:
-    def __init__(self, blobs: list[bytes]):
-        self.blobs = blobs
+    def __init__(self, blobs: list[bytes], copy: bool = True):
+        self.blobs, self.copy = blobs, copy
         self.items = 0
 
     def array(self, i) -> np.ndarray:
         if type(i) is not int or not 0 <= i < len(self.blobs):
             raise CodecError("bad blob index")
-        return read_blob(self.blobs[i])
+        return read_blob(self.blobs[i], self.copy)
 
     def decode(self, x, depth: int = 0):
         self.items += 1
@@ -251,56 +259,178 @@ class Decoder:
         return t
 
 
-def decode(tree, blobs: list[bytes]):
-    return Decoder(blobs).decode(tree)
+def decode(tree, blobs: list[bytes], copy: bool = True):
+    """The value of ``encode``; ``copy=False`` lets arrays be views of a received message's buffer."""
+    return Decoder(blobs, copy).decode(tree)
 
 
-# --- framing: one message = header length, JSON header, blob count and blobs ------------------
+# --- framing: one message = a fixed frame head, then a body of the length it announces -------------
+#
+# The frame head (``_FRAME``: magic, kind, head length, blob count, body length) is read first, so
+# that the body's size is checked before anything is allocated. The body is the message head (JSON,
+# or for the two common messages a fixed binary layout), a table of blob lengths and the blobs, each
+# part padded to 8 bytes (array data stays aligned). A message is written with one ``writev``.
+#
+# The common messages are a call whose arguments are plain arrays only and its reply whose result is
+# one plain array or a tuple of them ("plain" in the header): the arrays are the blobs, in order, and
+# no JSON is made or parsed. Any other header is sent as JSON; both read back as the same dict.
+
+MAGIC = b"GRD\x01"
+_FRAME = struct.Struct("<4sB3xIIQ")  # magic, kind, head length, blob count, body length
+KIND_JSON, KIND_CALL, KIND_REPLY = 1, 2, 3
+_CALL = struct.Struct("<q?xHI")  # call id, grad enabled, name length, context length; then name, context
+_REPLY = struct.Struct("<q??6xd")  # call id, global RNG used, result is one array (else a tuple), CPU-s
+_CALL_KEYS = frozenset({"op", "id", "name", "grad", "context", "plain"})
+_REPLY_KEYS = frozenset({"id", "global_rng", "cpu", "plain", "warnings"})
+MAX_BLOBS = 100_000
+_IOV_MAX = 512  # iovecs per writev (the kernel accepts 1024)
 
 
-def write_message(fd: int, header: dict, blobs: list[bytes] = ()) -> None:
-    import os
-
-    head = json.dumps(header, allow_nan=False).encode("utf-8")
-    parts = [struct.pack("<QI", len(head), len(blobs)), head]
-    for b in blobs:
-        parts += [struct.pack("<Q", len(b)), b]
-    data = b"".join(parts)
-    view = memoryview(data)
-    while view:
-        n = os.write(fd, view)
-        view = view[n:]
+def _padding(n: int) -> bytes:
+    return b"\0" * (-n % 8)
 
 
-def _read_exact(read, n: int) -> bytes:
-    chunks, got = [], 0
-    while got < n:
-        chunk = read(min(n - got, 1 << 20))
-        if not chunk:
-            raise EOFError("the other side closed the connection")
-        chunks.append(chunk)
-        got += len(chunk)
-    return b"".join(chunks)
+def _padded(n: int) -> int:
+    return n + (-n % 8)
 
 
-def read_message(read, max_bytes: int) -> tuple[dict, list[bytes]]:
-    """Read one message with ``read(n)`` (returns at most n bytes, b"" at EOF); refuse more than
-    ``max_bytes`` in total before reading it."""
-    head_len, n_blobs = struct.unpack("<QI", _read_exact(read, 12))
-    total = head_len
-    if total > max_bytes or n_blobs > 100_000:
-        raise CodecError(f"message too large ({total} bytes)")
-    header = json.loads(_read_exact(read, head_len).decode("utf-8"))
+def plain_blobs(values) -> list[bytes] | None:
+    """The blobs of a tuple of plain arrays (exactly ``np.ndarray``, writable, a dtype that crosses),
+    in order; None for any other value (it goes the general way, with its flags and types)."""
+    if type(values) is not tuple or len(values) > MAX_BLOBS:
+        return None
+    blobs = []
+    for v in values:
+        if type(v) is not np.ndarray or not v.flags.writeable or v.dtype.hasobject or v.dtype.fields is not None:
+            return None
+        if v.dtype.kind not in KINDS:
+            return None
+        blobs.append(write_blob(v))
+    return blobs
+
+
+def read_plain(blobs, copy: bool = True) -> tuple:
+    """The tuple of arrays of :func:`plain_blobs`."""
+    return tuple(read_blob(b, copy) for b in blobs)
+
+
+def _id_fits(x) -> bool:
+    return type(x) is int and -(1 << 63) <= x < 1 << 63
+
+
+def _fixed_head(header: dict) -> tuple[int, bytes] | None:
+    """(kind, head) for the two common messages; None for every other header."""
+    keys = header.keys()
+    if keys == _CALL_KEYS and header["op"] == "call" and header["plain"] == "tuple" and _id_fits(header["id"]):
+        name, context, grad = header["name"], header["context"], header["grad"]
+        if type(name) is str and type(context) is str and type(grad) is bool:
+            try:
+                name_b, context_b = name.encode("utf-8"), context.encode("utf-8")
+            except UnicodeEncodeError:
+                return None
+            if len(name_b) < 1 << 16 and len(context_b) < 1 << 32:
+                return KIND_CALL, _CALL.pack(header["id"], grad, len(name_b), len(context_b)) + name_b + context_b
+    if keys == _REPLY_KEYS and header["warnings"] == [] and header["plain"] in ("tuple", "array"):
+        used, cpu = header["global_rng"], header["cpu"]
+        if _id_fits(header["id"]) and type(used) is bool and type(cpu) is float:
+            return KIND_REPLY, _REPLY.pack(header["id"], used, header["plain"] == "array", cpu)
+    return None
+
+
+def _read_fixed_head(kind: int, head: memoryview) -> dict:
+    if kind == KIND_CALL:
+        call_id, grad, name_len, context_len = _CALL.unpack_from(head)
+        if _CALL.size + name_len + context_len != len(head):
+            raise CodecError("malformed call")
+        name = bytes(head[_CALL.size : _CALL.size + name_len]).decode("utf-8")
+        context = bytes(head[_CALL.size + name_len :]).decode("utf-8")
+        return {"op": "call", "id": call_id, "name": name, "grad": grad, "context": context, "plain": "tuple"}
+    if kind == KIND_REPLY:
+        if len(head) != _REPLY.size:
+            raise CodecError("malformed reply")
+        call_id, used, one, cpu = _REPLY.unpack(head)
+        return {"id": call_id, "global_rng": used, "cpu": cpu, "plain": "array" if one else "tuple", "warnings": []}
+    if kind != KIND_JSON:
+        raise CodecError(f"unknown message kind {kind}")
+    header = json.loads(bytes(head).decode("utf-8"))
     if type(header) is not dict:
         raise CodecError("malformed message")
-    blobs = []
-    for _ in range(n_blobs):
-        (size,) = struct.unpack("<Q", _read_exact(read, 8))
-        total += size
-        if total > max_bytes:
-            raise CodecError(f"message too large (more than {max_bytes} bytes)")
-        blobs.append(_read_exact(read, size))
-    return header, blobs
+    return header
+
+
+def frame(header: dict, blobs=()) -> list[bytes]:
+    """The parts of one message (their concatenation is what :func:`read_message` reads)."""
+    fixed = _fixed_head(header)
+    kind, head = fixed if fixed is not None else (KIND_JSON, json.dumps(header, allow_nan=False).encode("utf-8"))
+    parts = [b"", head, _padding(len(head)), struct.pack(f"<{len(blobs)}Q", *map(len, blobs))]
+    for b in blobs:
+        parts += [b, _padding(len(b))]
+    body = sum(map(len, parts))
+    parts[0] = _FRAME.pack(MAGIC, kind, len(head), len(blobs), body)
+    return parts
+
+
+def write_message(fd: int, header: dict, blobs=()) -> None:
+    _write_all(fd, [memoryview(p) for p in frame(header, list(blobs)) if len(p)])
+
+
+def _write_all(fd: int, views: list[memoryview]) -> None:
+    import os
+
+    i = 0
+    while i < len(views):
+        n = os.writev(fd, views[i : i + _IOV_MAX])
+        while n and n >= len(views[i]):
+            n -= len(views[i])
+            i += 1
+        if n:
+            views[i] = views[i][n:]
+
+
+def read_exact(readinto, n: int) -> bytearray:
+    """``n`` bytes with ``readinto(view)`` (fills at most len(view) bytes, returns the count, 0 at
+    EOF). EOF before the first byte is :class:`EOFError` (the other side closed); EOF later is a
+    truncated message (:class:`CodecError`)."""
+    buf = bytearray(n)
+    view, got = memoryview(buf), 0
+    while got < n:
+        k = readinto(view[got:])
+        if not k:
+            if got:
+                raise CodecError(f"truncated message ({got} of {n} bytes)")
+            raise EOFError("the other side closed the connection")
+        got += k
+    return buf
+
+
+def read_message(readinto, max_bytes: int) -> tuple[dict, list[memoryview]]:
+    """Read one message (see :func:`read_exact` for ``readinto``); refuse a body of more than
+    ``max_bytes`` before reading it. The blobs are views of one buffer (writable, 8-byte aligned)."""
+    magic, kind, head_len, n_blobs, body_len = _FRAME.unpack(read_exact(readinto, _FRAME.size))
+    if magic != MAGIC:
+        raise CodecError("not a message of the sandbox (wrong magic)")
+    if body_len > max_bytes:
+        raise CodecError(f"message too large ({body_len} bytes, at most {max_bytes})")
+    table = _padded(head_len)
+    if n_blobs > MAX_BLOBS or table + 8 * n_blobs > body_len:
+        raise CodecError("malformed message")
+    try:
+        body = memoryview(read_exact(readinto, body_len))
+    except EOFError:
+        raise CodecError("truncated message (no body)") from None
+    sizes = struct.unpack_from(f"<{n_blobs}Q", body, table)
+    blobs, pos = [], table + 8 * n_blobs
+    for size in sizes:
+        if size > body_len - pos:
+            raise CodecError("malformed message (blob lengths)")
+        blobs.append(body[pos : pos + size])
+        pos = _padded(pos + size)
+    if pos != body_len:
+        raise CodecError("malformed message (length)")
+    try:
+        return _read_fixed_head(kind, body[:head_len]), blobs
+    except (ValueError, struct.error, RecursionError) as e:  # UnicodeDecodeError and JSON errors are ValueErrors
+        raise CodecError(f"malformed message head ({type(e).__name__})") from None
 
 
 if __name__ == "codec":  # the worker's copy, loaded before any confinement hides this folder:

@@ -2,7 +2,7 @@
 
 ``SandboxTarget`` is what the section fixture (e.g. ``attention_math``) returns for a target spec
 ``sandbox:PATH``. Attribute access gives a :class:`RemoteFunction`; calling it encodes the
-arguments (JSON + ``.npy``), sends them to the section's worker, waits at most ``call_timeout``
+arguments (plain arrays as raw bytes, anything else as JSON + raw array bytes; see codec.py), sends them to the section's worker, waits at most ``call_timeout``
 seconds, and decodes the reply into plain Python values, ndarrays and tensors — or re-raises the
 student's exception as the nearest built-in exception type with the student's message. The pytest
 process never imports the submission; it only ever sees data.
@@ -37,6 +37,7 @@ the number of calls.
 from __future__ import annotations
 
 import builtins
+import functools
 import json
 import math
 import os
@@ -134,14 +135,19 @@ def load_factor() -> float:
     ``MAX_LOAD_FACTOR``: the reference was measured on an idle machine, and on a busy one every
     call takes about this much longer."""
     try:
-        cpus = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        cpus = os.cpu_count() or 1
-    try:
         load = os.getloadavg()[0]
     except OSError:
         return 1.0
-    return min(MAX_LOAD_FACTOR, max(1.0, load / max(cpus, 1)))
+    return min(MAX_LOAD_FACTOR, max(1.0, load / _cpus()))
+
+
+@functools.cache
+def _cpus() -> int:
+    """CPUs this process may run on (read once: the load factor is computed at every call)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
 
 
 def hidden_paths() -> list[str]:
@@ -359,9 +365,9 @@ class Worker:
         try:
             limit = self.config.start_timeout if timeout is None else min(self.config.start_timeout, timeout)
             deadline = time.monotonic() + limit
-            read = self._reader(deadline)
-            (self.ns_pid,) = struct.unpack("<q", codec._read_exact(read, 8))
-            header, _ = codec.read_message(read, 1 << 20)
+            readinto = self._reader(deadline)
+            (self.ns_pid,) = struct.unpack("<q", codec.read_exact(readinto, 8))
+            header, _ = codec.read_message(readinto, 1 << 20)
             self.hello = header.get("hello", {})
             self.attributes = header.get("attributes", {})
             self.import_error = header.get("import_error")
@@ -376,15 +382,18 @@ class Worker:
         return ""
 
     def _reader(self, deadline: float):
+        """``readinto(view)`` of the reply pipe that waits until ``deadline`` at most (TimeoutError)."""
         fd = self.rfd
+        poll = select.poll()
+        poll.register(fd, select.POLLIN)
 
-        def read(n: int) -> bytes:
+        def readinto(view) -> int:
             remaining = deadline - time.monotonic()
-            if remaining <= 0 or not select.select([fd], [], [], remaining)[0]:
+            if remaining <= 0 or not poll.poll(remaining * 1000):
                 raise TimeoutError
-            return os.read(fd, n)
+            return os.readv(fd, [view])
 
-        return read
+        return readinto
 
     # calls ------------------------------------------------------------------------------------
 
@@ -595,6 +604,8 @@ class SandboxTarget:
         self._used = 0.0  # seconds of calls so far (worker wall time as seen from here)
         self._calls = 0
         self._budget_stop: str | None = None  # why the budget ended, once it has
+        self._context_key: tuple | None = None  # (errstate, warning filters) of the last call, and its JSON
+        self._context_text = ""
 
     # worker management
     def _ensure_worker(self) -> Worker:
@@ -729,15 +740,27 @@ class SandboxTarget:
         result, _ = self._remote(name, args, kwargs)
         return result
 
+    def _context(self) -> str:
+        """The caller's ``np.errstate`` and warning filters, as the worker applies them (JSON, made
+        again only when they change)."""
+        key = (np.geterr(), tuple(warnings.filters))
+        if key != self._context_key:
+            self._context_key, self._context_text = key, json.dumps([key[0], _warning_filters()])
+        return self._context_text
+
     def _remote(self, name, args, kwargs, grad: bool | None = None):
         """One call in the worker. Returns (decoded result, call id)."""
         worker = self._ready()
-        tree, blobs = codec.encode((tuple(args), dict(kwargs)), strict=True)
         torch = sys.modules.get("torch")
         header = {
-            "op": "call", "name": name, "args": tree, "errstate": np.geterr(), "warnings": _warning_filters(),
+            "op": "call", "name": name, "context": self._context(),
             "grad": (torch is None or bool(torch.is_grad_enabled())) if grad is None else bool(grad),
         }  # fmt: skip
+        blobs = None if kwargs else codec.plain_blobs(tuple(args))
+        if blobs is not None:
+            header["plain"] = "tuple"  # only plain arrays: they are the blobs (no JSON, see codec.py)
+        else:
+            header["args"], blobs = codec.encode((tuple(args), dict(kwargs)), strict=True)
         timeout = self._config.call_timeout
         try:
             reply, reply_blobs = self._timed_request(worker, name, header, blobs)
@@ -764,10 +787,10 @@ class SandboxTarget:
             exc.course_origin = (str(info.get("func", name))[:100], Path(self.__file__).name)
             raise exc
         try:
-            result = codec.decode(reply["result"], reply_blobs)
+            result = _reply_value(reply, reply_blobs)
             if "mutated" in reply:
                 offset = int(reply["mutated"]["offset"])
-                new_args, new_kwargs = codec.decode(reply["mutated"]["tree"], reply_blobs[offset:])
+                new_args, new_kwargs = codec.decode(reply["mutated"]["tree"], reply_blobs[offset:], copy=False)
                 _write_back(args, new_args)
                 _write_back(kwargs, new_kwargs)
         except (codec.CodecError, ValueError, KeyError, TypeError, RecursionError) as e:
@@ -815,7 +838,22 @@ class SandboxTarget:
         if "error" in reply:
             info = reply["error"]
             raise _exception_class(list(info.get("mro", [])))(self._clean(str(info.get("msg", ""))))
-        return codec.decode(reply["result"], reply_blobs)
+        return codec.decode(reply["result"], reply_blobs, copy=False)
+
+
+def _reply_value(reply: dict, blobs: list):
+    """The result of a call's reply: plain arrays (the blobs before the changed arguments'), or a
+    tagged tree. Arrays are views of the reply's own buffer (no copy)."""
+    plain = reply.get("plain")
+    if plain is None:
+        return codec.decode(reply["result"], blobs, copy=False)
+    end = int(reply["mutated"]["offset"]) if "mutated" in reply else len(blobs)
+    values = codec.read_plain(blobs[:end], copy=False)
+    if plain == "tuple":
+        return values
+    if plain == "array" and len(values) == 1:
+        return values[0]
+    raise codec.CodecError("malformed reply")
 
 
 def _call_with_autograd(target: SandboxTarget, name, args, kwargs, grad_inputs):

@@ -19,8 +19,8 @@ its import path). Before any student code runs it confines itself, as far as the
   folders, no TCP, no signals or abstract sockets out of its own processes.
 
 It then reports which protections are active, imports the section from the copy, and serves
-requests (``call``, ``backward``, ``exit``) until its input closes. Only JSON and ``.npy`` cross
-(see codec.py); verdicts are never computed here.
+requests (``call``, ``backward``, ``exit``) until its input closes. Only JSON, fixed binary headers
+and raw array bytes cross (see codec.py); verdicts are never computed here.
 """
 
 from __future__ import annotations
@@ -311,6 +311,34 @@ def describe_error(e: BaseException, module_file: str) -> dict:
 
 
 _GAUSS_CACHED = [True]  # NumPy's legacy generator may hold a cached normal (get_state()[3]); True: unknown
+_RNG_READERS: list = []  # (NumPy's legacy generator, address of its key, reader of Python's state): found once
+
+
+def _rng_readers() -> tuple:
+    """Where the global generators keep their state, found once per worker (the objects are kept
+    here, so that the addresses stay valid)."""
+    if not _RNG_READERS:
+        import numpy as np
+
+        legacy = np.random.mtrand._rand
+        _RNG_READERS.extend([legacy, legacy._bit_generator.ctypes.state_address, _python_rng_reader()])
+    return tuple(_RNG_READERS)
+
+
+def _python_rng_reader():
+    """A function returning the state of ``random``'s generator: its raw Mersenne Twister words
+    (``int index; uint32_t state[624]`` after the object header, checked here against
+    ``getstate()``) and the cached gauss value, about 25 times cheaper than ``random.getstate()``;
+    ``random.getstate`` itself where the layout is not the expected one."""
+    import random
+    import struct
+
+    inst = random._inst
+    address = id(inst) + object.__basicsize__
+    index, *words = struct.unpack("<i624I", ctypes.string_at(address, 4 + 624 * 4))
+    if (*words, index) != inst.getstate()[1]:
+        return random.getstate
+    return lambda: (ctypes.string_at(address, 4 + 624 * 4), inst.gauss_next)
 
 
 def _global_rng_state() -> tuple:
@@ -319,25 +347,22 @@ def _global_rng_state() -> tuple:
     NumPy's Mersenne Twister is read as its raw key and position (``ctypes.string_at``, about a
     microsecond, instead of ``np.random.get_state()``). Its cached normal deviate can change alone
     only while one is cached, so the full state is read while one is (or may be) cached."""
-    import ctypes
-    import random
-
     import numpy as np
 
-    legacy = np.random.mtrand._rand
-    mt = ctypes.string_at(legacy._bit_generator.ctypes.state_address, 624 * 4 + 4)  # uint32 key[624]; int pos
+    legacy, address, python_state = _rng_readers()
+    mt = ctypes.string_at(address, 624 * 4 + 4)  # uint32 key[624]; int pos
     gauss = None
     if _GAUSS_CACHED[0]:
         gauss = np.random.get_state()[3:]
         _GAUSS_CACHED[0] = bool(gauss[0])
     torch = sys.modules.get("torch")
     rng = torch.random.get_rng_state().numpy().tobytes() if torch is not None else b""
-    return id(legacy), mt, gauss, random.getstate(), rng
+    return id(np.random.mtrand._rand), id(legacy), mt, gauss, python_state(), rng
 
 
 def _rng_changed(before: tuple, after: tuple) -> bool:
-    if before[2] is None or after[2] is None:  # no normal was cached before: only the key and position count
-        before, after = before[:2] + before[3:], after[:2] + after[3:]
+    if before[3] is None or after[3] is None:  # no normal was cached before: only the key and position count
+        before, after = before[:3] + before[4:], after[:3] + after[4:]
     changed = before != after
     if changed:
         _GAUSS_CACHED[0] = True  # re-read the full state next time
@@ -351,15 +376,16 @@ class Server:
         self.codec, self.cfg, self.module = codec, cfg, module
         self.rfd, self.wfd = rfd, wfd
         self.graphs: dict[int, tuple] = {}
+        self.contexts: dict[str, tuple] = {}  # a call's context as sent → (errstate, warning filters)
 
     def send(self, header: dict, blobs=()):
         self.codec.write_message(self.wfd, header, list(blobs))
 
     def serve(self):
-        read = lambda n: os.read(self.rfd, n)  # noqa: E731
+        readinto = lambda view: os.readv(self.rfd, [view])  # noqa: E731
         while True:
             try:
-                header, blobs = self.codec.read_message(read, 1 << 34)
+                header, blobs = self.codec.read_message(readinto, 1 << 34)
             except EOFError:
                 return
             op = header.get("op")
@@ -377,15 +403,52 @@ class Server:
             except BaseException as e:  # noqa: BLE001 - report anything, including SystemExit
                 self.send({"id": header.get("id"), "error": describe_error(e, self.cfg["module_file"])})
 
+    def context(self, text: str) -> tuple[dict, list]:
+        """(errstate, warning filters) of the caller, parsed once per distinct context."""
+        found = self.contexts.get(text)
+        if found is None:
+            errstate, filters = json.loads(text)
+            if type(errstate) is not dict or type(filters) is not list:
+                raise ValueError("malformed call context")
+            if len(self.contexts) > 64:
+                self.contexts.clear()
+            found = self.contexts[text] = (errstate, filters)
+        return found
+
+    def arguments(self, header, blobs) -> tuple[tuple, dict]:
+        """The call's arguments: copies, so that ``blobs`` stay as they arrived (see :meth:`changed`)."""
+        if header.get("plain") == "tuple":
+            return self.codec.read_plain(blobs), {}
+        return self.codec.decode(header["args"], blobs)
+
+    def changed(self, header, blobs, args, kwargs):
+        """The arguments encoded (tree, blobs) when the call changed them in place, else None: they are
+        compared with the message they were decoded from (encoding is deterministic)."""
+        codec = self.codec
+        if header.get("plain") == "tuple" and codec.plain_blobs(args) == blobs:
+            return None
+        after = codec.encode((args, kwargs), strict=False)
+        if header.get("plain") != "tuple" and after[0] == header["args"] and after[1] == blobs:
+            return None
+        return after
+
+    def result(self, result) -> tuple[dict, list]:
+        """The reply's fields for the result, and its blobs: plain arrays go as they are."""
+        single = type(result) is not tuple
+        blobs = self.codec.plain_blobs((result,) if single else result)
+        if blobs is not None:
+            return {"plain": "array" if single else "tuple"}, blobs
+        tree, blobs = self.codec.encode(result, strict=False)
+        return {"result": tree}, blobs
+
     def call(self, header, blobs):
         import builtins
         import warnings
 
         import numpy as np
 
-        codec = self.codec
-        args, kwargs = codec.decode(header["args"], blobs)
-        before = codec.encode((args, kwargs), strict=False)
+        args, kwargs = self.arguments(header, blobs)
+        errstate, filters = self.context(header.get("context", "[{}, []]"))
         torch = sys.modules.get("torch")
         grad_inputs = [t for t in leaves((args, kwargs), []) if t.requires_grad] if torch else []
         fn = getattr(self.module, header["name"])
@@ -393,11 +456,11 @@ class Server:
         cpu_before = sum(os.times()[:4])  # this process's threads and its waited-for children
         with warnings.catch_warnings(record=True) as caught:
             warnings.resetwarnings()
-            for action, category in reversed(header.get("warnings", [])):
+            for action, category in reversed(filters):
                 cls = getattr(builtins, str(category), Warning)
                 if isinstance(cls, type) and issubclass(cls, Warning) and action in ACTIONS:
                     warnings.simplefilter(action, cls)
-            old = np.seterr(**header.get("errstate", {}))
+            old = np.seterr(**errstate)
             try:
                 if torch is not None:
                     with torch.set_grad_enabled(bool(header.get("grad", True))):
@@ -408,13 +471,12 @@ class Server:
                 np.seterr(**old)
         cpu = sum(os.times()[:4]) - cpu_before
         reply = {"id": header.get("id"), "global_rng": _rng_changed(rng_before, _global_rng_state()), "cpu": cpu}
-        tree, out_blobs = codec.encode(result, strict=False)
-        reply["result"] = tree
-        after = codec.encode((args, kwargs), strict=False)
-        if after[0] != before[0] or after[1] != before[1]:
-            tree2, blobs2 = after
-            reply["mutated"] = {"tree": tree2, "offset": len(out_blobs)}
-            out_blobs = out_blobs + blobs2
+        fields, out_blobs = self.result(result)
+        reply.update(fields)
+        after = self.changed(header, blobs, args, kwargs)
+        if after is not None:
+            reply["mutated"] = {"tree": after[0], "offset": len(out_blobs)}
+            out_blobs = out_blobs + after[1]
         reply["warnings"] = [[type(w.message).__name__, str(w.message)[:500]] for w in caught[:20]]
         if grad_inputs and torch is not None:
             outs = [t for t in leaves(result, []) if t.requires_grad]

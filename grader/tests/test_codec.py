@@ -1,0 +1,178 @@
+"""The sandbox's message framing (grader/sandbox/codec.py): a fixed frame head announcing the body's
+length, a fixed binary head for the common call and reply (plain arrays, no JSON) and JSON for the
+rest. Every malformed or oversized frame is refused before anything of its size is allocated.
+
+Each refusal check is also run against a decoder with that check removed (a mutant made from the
+real source), which it must catch: the checks can fail."""
+
+from __future__ import annotations
+
+import inspect
+import os
+import struct
+
+import numpy as np
+import pytest
+
+from grader.sandbox import codec
+
+X = np.arange(12.0).reshape(3, 4)
+CALL = {"op": "call", "id": 7, "name": "softmax", "grad": True, "context": '[{"all": "warn"}, []]', "plain": "tuple"}
+REPLY = {"id": 7, "global_rng": False, "cpu": 0.25, "plain": "array", "warnings": []}
+
+
+def message(header: dict, blobs=()) -> bytes:
+    return b"".join(codec.frame(header, list(blobs)))
+
+
+class Stream:
+    """``readinto`` over fixed bytes; remembers the largest read it was asked for."""
+
+    def __init__(self, data: bytes):
+        self.data, self.pos, self.largest = data, 0, 0
+
+    def __call__(self, view) -> int:
+        self.largest = max(self.largest, len(view))
+        n = min(len(view), len(self.data) - self.pos)
+        view[:n] = self.data[self.pos : self.pos + n]
+        self.pos += n
+        return n
+
+
+def read(data: bytes, max_bytes: int = 1 << 20, decoder=None):
+    return (decoder or codec.read_message)(Stream(data), max_bytes)
+
+
+def kind_of(data: bytes) -> int:
+    return codec._FRAME.unpack_from(data)[1]
+
+
+def test_the_common_call_and_reply_have_no_json_and_read_back_the_same():
+    for header, kind in ((CALL, codec.KIND_CALL), (REPLY, codec.KIND_REPLY)):
+        data = message(header, codec.plain_blobs((X, X[:1])))
+        assert kind_of(data) == kind and b"{" not in data[codec._FRAME.size : codec._FRAME.size + 24]
+        back, blobs = read(data)
+        assert back == header and [a.tolist() for a in codec.read_plain(blobs)] == [X.tolist(), X[:1].tolist()]
+
+
+def test_any_other_header_goes_as_json_and_reads_back_the_same():
+    others = [{**CALL, "forbidden": {"f": ["x"]}}, {**REPLY, "warnings": [["UserWarning", "w"]]},
+              {**CALL, "plain": "no"}, {**REPLY, "cpu": 1}, {"id": 1, "error": {"mro": [], "msg": "é"}}]  # fmt: skip
+    for header in others:
+        data = message(header)
+        assert kind_of(data) == codec.KIND_JSON and read(data)[0] == header
+
+
+def test_plain_arrays_are_exactly_writable_ndarrays():
+    assert codec.plain_blobs((X, np.zeros(0, np.int8))) is not None
+    ro = X.copy()
+    ro.flags.writeable = False
+    for value in ((ro,), (X.view(np.matrix),), (X, 1), [X], (np.array([object()]),)):
+        assert codec.plain_blobs(value) is None
+
+
+def test_received_arrays_are_aligned_writable_views_unless_a_copy_is_asked_for():
+    _, blobs = read(message(REPLY, codec.plain_blobs((X.astype(np.complex128), X.T))))
+    views, copies = codec.read_plain(blobs, copy=False), codec.read_plain(blobs)
+    for view, copy in zip(views, copies):
+        assert view.flags.writeable and view.flags.aligned and not view.flags.owndata and copy.flags.owndata
+    assert np.array_equal(views[1], X.T) and views[1].flags.f_contiguous
+
+
+def test_a_message_crosses_a_pipe_in_one_piece_with_many_blobs():
+    r, w = os.pipe()
+    try:
+        blobs = codec.plain_blobs(tuple(np.full(3, i) for i in range(600)))  # more than one writev's iovecs
+        codec.write_message(w, CALL, blobs)
+        header, got = codec.read_message(lambda view: os.readv(r, [view]), 1 << 20)
+    finally:
+        os.close(r)
+        os.close(w)
+    assert header == CALL and [int(a[0]) for a in codec.read_plain(got)] == list(range(600))
+
+
+# --- refusals, each also shown to catch a decoder without the check --------------------------------
+
+
+def mutant(function: str, edits: list[tuple[str, str]]):
+    """``codec.read_message`` whose helper ``function`` (or itself) has a check removed: each
+    ``(find, replace)`` edit is applied to the real source."""
+    source = inspect.getsource(getattr(codec, function))
+    for find, replace in edits:
+        assert find in source, find
+        source = source.replace(find, replace)
+    namespace = dict(vars(codec))
+    for code in (inspect.getsource(codec.read_message), source):  # read_message sees the mutated helper
+        exec(compile(code, codec.__file__, "exec"), namespace)  # noqa: S102 - our own source, edited
+    return namespace["read_message"]
+
+
+def rejects_wrong_magic(decoder):
+    data = message(REPLY, codec.plain_blobs((X,)))
+    with pytest.raises(codec.CodecError, match="magic"):
+        read(b"XXXX" + data[4:], decoder=decoder)
+
+
+def rejects_oversize_before_reading_it(decoder):
+    data = message(REPLY, codec.plain_blobs((X,)))
+    stream = Stream(data)
+    with pytest.raises(codec.CodecError, match="too large"):
+        decoder(stream, max_bytes=len(data) - codec._FRAME.size - 1)
+    assert stream.largest == codec._FRAME.size  # nothing of the announced size was allocated or read
+    huge = codec._FRAME.pack(codec.MAGIC, codec.KIND_JSON, 2, 0, 1 << 60)
+    with pytest.raises(codec.CodecError, match="too large"):
+        read(huge + b"{}", decoder=decoder)
+
+
+def rejects_truncated(decoder):
+    data = message(CALL, codec.plain_blobs((X,)))
+    for cut in (3, codec._FRAME.size + 5, len(data) - 1):
+        with pytest.raises(codec.CodecError, match="truncated"):
+            read(data[:cut], decoder=decoder)
+    with pytest.raises(EOFError):  # nothing at all: the other side closed between messages
+        read(b"", decoder=decoder)
+
+
+def rejects_inconsistent_lengths(decoder):
+    data = bytearray(message(REPLY, codec.plain_blobs((X,))))
+    table = codec._FRAME.size + codec._padded(codec._REPLY.size)
+    struct.pack_into("<Q", data, table, len(data))  # a blob longer than the body
+    with pytest.raises(codec.CodecError, match="malformed"):
+        read(bytes(data), decoder=decoder)
+    many = codec._FRAME.pack(codec.MAGIC, codec.KIND_JSON, 2, 1 << 30, 64)
+    with pytest.raises(codec.CodecError, match="malformed"):
+        read(many + bytes(64), decoder=decoder)
+
+
+def rejects_bad_heads(decoder):
+    call = bytearray(message(CALL))
+    struct.pack_into("<H", call, codec._FRAME.size + 10, 60000)  # a name longer than the head
+    unknown = bytearray(message(REPLY))
+    unknown[4] = 99
+    for data in (bytes(call), bytes(unknown), message({"x": 1}).replace(b'{"x": 1}', b"[1, 2]  ")):
+        with pytest.raises(codec.CodecError):
+            read(data, decoder=decoder)
+
+
+NO = "if False:"
+CHECKS = {
+    rejects_wrong_magic: ("read_message", [("if magic != MAGIC:", NO)]),
+    rejects_oversize_before_reading_it: ("read_message", [("if body_len > max_bytes:", NO)]),
+    rejects_truncated: ("read_exact", [("if got:", NO)]),
+    rejects_inconsistent_lengths: ("read_message", [("if size > body_len - pos:", NO), ("if pos != body_len:", NO),
+                                                    ("if n_blobs > MAX_BLOBS or table + 8 * n_blobs > body_len:", NO)]),
+    rejects_bad_heads: ("_read_fixed_head", [("if _CALL.size + name_len + context_len != len(head):", NO),
+                                             ("if type(header) is not dict:", NO)]),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("check", list(CHECKS), ids=lambda c: c.__name__)
+def test_malformed_frames_are_refused(check):
+    check(codec.read_message)
+
+
+@pytest.mark.parametrize("check", list(CHECKS), ids=lambda c: c.__name__)
+def test_the_refusal_checks_catch_a_decoder_without_them(check):
+    decoder = mutant(*CHECKS[check])
+    with pytest.raises((pytest.fail.Exception, Exception)):  # the check fails: no refusal, or the wrong one
+        check(decoder)
