@@ -13,7 +13,8 @@ helpers, other modules of the folder) stays as the reference has it:
 * ``none``   — ``return None``.
 
 Each is graded by the real pipeline (``run_section`` + ``judge_section``, in-process target: the
-code is the course's own), public and hidden suites, every test judged. A stub that still scores
+code is the course's own; the runs forked by one warm runner, as ``grade`` forks its sections),
+public and hidden suites, every test judged. A stub that still scores
 means a test it can pass is not marked ``needs_core=True`` (or a core test compares against
 something a stub can produce).
 """
@@ -29,8 +30,9 @@ import pytest
 
 from grader.collect import SectionJob
 from grader.judge import judge_section
-from grader.run import run_section
+from grader.run import child_env, run_section
 from grader.sections import SOLUTIONS, Section, all_sections
+from grader.warm import WarmRunner
 
 SOLUTION_BEGIN = "### BEGIN SOLUTION"
 KINDS = ("raise", "zeros", "echo", "none")
@@ -164,15 +166,16 @@ CASES = [(kind, s) for s in all_sections() for kind in KINDS]
 PARALLEL_RUNS = 2  # the machine's cores: the runs are independent child processes
 
 
-def run_stub(section: Section, root: Path):
-    """One pytest run (public + hidden suites) of a stub already written under ``root``.
+def run_stub(section: Section, root: Path, runner: WarmRunner):
+    """One pytest run (public + hidden suites) of a stub already written under ``root``, forked
+    by ``runner`` as ``grade`` runs a section (pytest, NumPy and torch imported once for all stubs).
 
     Only this part runs in a thread: it waits on a child process. Writing the stub and judging
     it parse Python source, and CPython 3.11's parser is not safe to use from two threads at once
     (``SystemError: AST constructor recursion depth mismatch``), so both stay on the main thread.
     """
     start = time.monotonic()
-    return run_section(section, str(root), hidden=True, seed=0), time.monotonic() - start
+    return run_section(section, str(root), hidden=True, seed=0, runner=runner), time.monotonic() - start
 
 
 @pytest.fixture(scope="module")
@@ -190,9 +193,11 @@ def stub_grades(request, tmp_path_factory):
     written = {
         key: write_submission(roots[key], section, key[0]) for key, section in zip(roots, (s for _, s in wanted))
     }
+    runner = WarmRunner(child_env())
     pool = ThreadPoolExecutor(max_workers=PARALLEL_RUNS)
     runs = {
-        (kind, section.name): pool.submit(run_stub, section, roots[(kind, section.name)]) for kind, section in wanted
+        (kind, section.name): pool.submit(run_stub, section, roots[(kind, section.name)], runner)
+        for kind, section in wanted
     }
 
     def grade(kind: str, section: Section):
@@ -201,6 +206,7 @@ def stub_grades(request, tmp_path_factory):
 
     yield grade
     pool.shutdown(cancel_futures=True)
+    runner.close()
 
 
 @pytest.mark.parametrize("kind,section", CASES, ids=[f"{k}-{s.name}" for k, s in CASES])
