@@ -124,7 +124,7 @@ def _plan(args) -> int:
         students, heads, seen, graded, run=args.run, now=now, seed=seed,
         hidden=not args.public_only, deadline=deadline, pushes=pushes, policy=_policy(config),
         shard_size=args.shard_size or int(cls.get("shard_size", 15)), regrade=args.regrade, branch=branch,
-        errors=errors, sections=list(cls.get("sections", [])) or None,
+        errors=errors, sections=list(cls.get("sections", [])) or None, owner=args.owner,
     )  # fmt: skip
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -189,12 +189,16 @@ def _merge(args) -> int:
     if args.log:
         records = ledger.read_jsonl(Path(args.out) / "graded.jsonl")
         ledger.append_jsonl(Path(args.log) / ledger.GRADED, records)
-    from grader.classroom.plan import repository_names
+    from grader.classroom.plan import installed, repository_names
 
+    owner = plan.get("owner", "")
     items = json.loads((Path(args.out) / "publish.json").read_text(encoding="utf-8"))["items"]
-    _gh_output(repositories=repository_names(i["repository"] for i in items))
+    _gh_output(repositories=repository_names((i["repository"] for i in items), owner))
     missing = [r["student"] for r in table if NOT_GRADED in r["status"]]
+    elsewhere = sum(not installed(i["repository"], owner) for i in items)
     line = f"{len(table)} student(s) in grades.csv; not graded in this run: {len(missing)}"
+    if elsewhere:
+        line += f"; {elsewhere} grade(s) of repositories outside {owner} are in grades.csv only"
     print(line + ("" if not missing else " (" + ", ".join(missing) + ")"))
     _summary(f"### Class grades\n\n{line}\n")
     return 0
@@ -275,6 +279,9 @@ def register(sub) -> None:
                    help="grade again commits graded earlier (also --regrade true|false)")  # fmt: skip
     p.add_argument("--shard-size", type=_positive, default=None, help="students per shard (default: course.toml)")
     p.add_argument("--git-base", default=base, help="where the repositories live (default: $GITHUB_SERVER_URL/)")
+    p.add_argument("--owner", default="",
+                   help="the account the course app is installed on (its token reads and posts there only); "
+                        "empty: every repository of the roster")  # fmt: skip
     p.add_argument("--no-push-times", dest="push_times", action="store_false",
                    help="at a deadline, do not ask GitHub for push times")  # fmt: skip
     p.add_argument("--config", type=Path, default=None, help="course settings (default: grader/classroom/course.toml)")

@@ -3,7 +3,9 @@ happened to their shard.
 
 A job whose shard did not report (a failed or cancelled runner, a missing artifact) is listed as
 "not graded" with the reason, and it is not written to the grading log, so the next run plans it
-again: a rerun fills it in. Rows graded by an earlier run are reused as they were.
+again: a rerun fills it in. A job its shard could not grade (a clone that failed, a row whose status
+says "not graded" or "error") is treated the same: no final points (never a 0 that looks like a grade),
+nothing recorded. Rows graded by an earlier run are reused as they were.
 
 Writes into ``OUT``: ``grades.csv`` (the instructor's view: commits, times, score, late penalty,
 final points, per-section points, status), ``lms.csv`` (student, points, out of — for an LMS
@@ -103,7 +105,7 @@ def merge(plan: dict, shards: Path, out: Path, *, now=None) -> list[dict]:
             row.update({sec: r["sections"][sec] for sec in sections if sec in r.get("sections", {})})
             row.update({sec: r[sec] for sec in sections if sec in r})
             statuses.append(_status(kind_first, r, origin))
-            pending |= origin == "missing"
+            pending |= not _is_grade(r)
             if _is_grade(r):
                 finals.append(float(r["score"]))
         if late:
@@ -111,7 +113,7 @@ def merge(plan: dict, shards: Path, out: Path, *, now=None) -> list[dict]:
             factor = 0.0 if s["days_late"] > cap else max(0.0, 1.0 - penalty * s["days_late"])
             row.update(late_score=r.get("score", ""), late_factor=round(factor, 4))
             statuses.append(_status("late", r, origin))
-            pending |= origin == "missing"
+            pending |= not _is_grade(r)
             if _is_grade(r):
                 finals.append(float(r["score"]) * factor)
                 row.setdefault("max_score", r["max_score"])
@@ -134,8 +136,8 @@ def merge(plan: dict, shards: Path, out: Path, *, now=None) -> list[dict]:
     students = {s["student"]: s for s in plan["students"]}
     for p in publish:
         p["feedback_pr"] = students[p["student"]].get("feedback_pr")
-    (out / "publish.json").write_text(json.dumps({"policy": policy, "run": plan["run"], "items": publish},
-                                                 indent=1, ensure_ascii=False) + "\n", encoding="utf-8")  # fmt: skip
+    shown = {"policy": policy, "run": plan["run"], "owner": plan.get("owner", ""), "items": publish}
+    (out / "publish.json").write_text(json.dumps(shown, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     return table
 
 

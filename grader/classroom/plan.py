@@ -43,9 +43,10 @@ def make_plan(students: list[Student], heads: dict[str, str | None], seen: list[
               run: str, now: datetime, seed: str = "secret", hidden: bool = True, deadline: datetime | None = None,
               pushes: dict[str, list[dict]] | None = None, policy: LatePolicy | None = None, shard_size: int = 15,
               regrade: bool = False, branch: str = "main", errors: dict[str, str] | None = None,
-              sections: list[str] | None = None) -> dict:  # fmt: skip
+              sections: list[str] | None = None, owner: str = "") -> dict:  # fmt: skip
     """``heads``: student → the head seen now (None: no commit); ``errors``: student → why it could not be read;
-    ``sections``: grade only these (the sections assigned so far; None: all)."""
+    ``sections``: grade only these (the sections assigned so far; None: all); ``owner``: the account the
+    course app is installed on (empty: every repository of the roster)."""
     policy = policy or LatePolicy()
     done = {graded_key(g["student"], g["sha"], g["seed"], g.get("hidden", True)): g for g in graded}
     rows, jobs, reused = [], [], []
@@ -81,6 +82,7 @@ def make_plan(students: list[Student], heads: dict[str, str | None], seen: list[
         "seed": seed,
         "hidden": hidden,
         "sections": sections,
+        "owner": owner,
         "policy": {"penalty_per_day": policy.penalty_per_day, "cap_days": policy.cap_days},
         "students": rows,
         "jobs": jobs,
@@ -93,14 +95,24 @@ def shard_jobs(plan: dict, shard: int) -> list[dict]:
     return [j for j in plan["jobs"] if j["shard"] == shard]
 
 
-def repository_names(repositories) -> str:
-    """The ``repositories`` input of the app-token action: names without their owner, sorted, comma-separated."""
-    return ",".join(sorted({r.split("/", 1)[1] for r in repositories}))
+def installed(repository: str, owner: str) -> bool:
+    """Whether the course app's token can reach ``repository``: it belongs to the account the app is
+    installed on (``owner``; empty: every repository does). A fork elsewhere is public: it is cloned
+    without a token, and nothing can be posted to it."""
+    return not owner or repository.split("/", 1)[0].lower() == owner.lower()
+
+
+def repository_names(repositories, owner: str = "") -> str:
+    """The ``repositories`` input of the app-token action (its ``owner``'s repositories only): names without
+    their owner, sorted, comma-separated; empty when none is the owner's."""
+    return ",".join(sorted({r.split("/", 1)[1] for r in repositories if installed(r, owner)}))
 
 
 def matrix(plan: dict) -> dict:
     """The ``strategy.matrix`` of the grading job: one entry per shard, with the repositories its token may read."""
-    return {"include": [{"shard": k, "repositories": repository_names(j["repository"] for j in shard_jobs(plan, k))}
+    owner = plan.get("owner", "")
+    return {"include": [{"shard": k, "repositories": repository_names((j["repository"] for j in shard_jobs(plan, k)),
+                                                                      owner)}
                         for k in range(plan["shards"])]}  # fmt: skip
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from grader.classroom.plan import installed
 from grader.classroom.remote import SHA, RemoteError, gh_api
 from grader.classroom.roster import REPOSITORY
 
@@ -96,7 +97,12 @@ def publish(publish_file: Path, workdir: Path, log=print) -> int:
     publish_file = Path(publish_file)
     data = json.loads(publish_file.read_text(encoding="utf-8"))
     failures = 0
+    owner = data.get("owner", "")
     for item in data["items"]:
+        if not installed(item["repository"], owner):
+            log(f"{item['student']}: not published: {item['repository']} is outside {owner}, where the course app "
+                "is installed (the grade is in grades.csv)")  # fmt: skip
+            continue
         report = None
         if item.get("report"):
             path = publish_file.parent / item["report"]

@@ -291,6 +291,7 @@ def test_merge_applies_the_late_policy_and_keeps_the_better_grade(tmp_path, monk
     rows = read_csv(tmp_path / "out" / "grades.csv")
     # oracle by hand: s000 late 2 days, 10 * 0.8 = 8 > 4; s001 late 1 day, 9.5 * 0.9 = 8.55 < 9
     assert float(rows["s000"]["final"]) == pytest.approx(8.0, rel=1e-12) and rows["s000"]["days_late"] == "2"
+    assert rows["s000"]["late_factor"] == "0.8" and rows["s000"]["late_seen_at"] == seen[1]["seen_at"]
     assert float(rows["s001"]["final"]) == pytest.approx(9.0, rel=1e-12)
     lms = read_csv(tmp_path / "out" / "lms.csv")
     assert lms["s000"]["points"] == rows["s000"]["final"] and lms["s000"]["out_of"] == "10"
@@ -561,3 +562,54 @@ def test_reports_a_student_sees_name_hidden_tests_without_their_parameters(tmp_p
         assert "t_big (case 1)" in shown and "t_big (case 2)" in shown and "t_pub[3-0.7]" in shown
     kept = json.loads((reports / "s000.json").read_text(encoding="utf-8"))
     assert [t["name"] for t in kept["sections"][0]["exercises"][0]["tests"]] == [n for n, _ in names]
+
+
+def test_a_shards_token_reads_only_the_repositories_of_the_apps_owner():
+    # a fork roster's repositories belong to the students: the app installed on the course organisation
+    # cannot reach them, and a name without its owner would point at the organisation's repository of that name
+    class_ = [Student("amy", "amy/ch6"), Student("bob", "course/ch6-bob"), Student("zed", "zed/ch6")]
+    heads = {s.student: sha(i + 1) for i, s in enumerate(class_)}
+    p = plan.make_plan(class_, heads, [], [], run="r", now=NOW, shard_size=1, owner="Course")
+    assert [m["repositories"] for m in plan.matrix(p)["include"]] == ["", "ch6-bob", ""]
+    everyone = plan.make_plan(class_, heads, [], [], run="r", now=NOW, shard_size=3)
+    assert plan.matrix(everyone)["include"][0]["repositories"] == "ch6,ch6-bob"
+
+
+def test_publish_skips_repositories_outside_the_apps_owner(monkeypatch, tmp_path):
+    gh = FakeGh({})
+    monkeypatch.setattr(publish, "gh_api", gh)
+    items = [item(student="amy", repository="amy/ch6"), item(student="bob", repository="org/ch6-bob")]
+    (tmp_path / "publish.json").write_text(json.dumps({"policy": POLICY, "run": "r", "owner": "org", "items": items}))
+    lines = []
+    assert publish.publish(tmp_path / "publish.json", tmp_path, log=lines.append) == 0
+    assert lines[0].startswith("amy: not published: amy/ch6 is outside org") and lines[1] == "bob: status, issue"
+    assert not [c for c in gh.calls if "amy/" in c[1]]
+
+
+def test_a_failed_shard_and_a_grading_error_are_not_graded_and_the_rerun_fills_them_in(tmp_path, monkeypatch):
+    # shard 0's runner died writing its result (a cut-off rows.json); in shard 2 the grader could not grade one
+    # submission (its row says "not graded"): neither may count as 0 points, and the rerun grades exactly them
+    monkeypatch.setenv("COURSE_GRADING_SEED", "4242")
+    class_ = students(37)
+    heads = {s.student: sha(i + 1) for i, s in enumerate(class_)}
+    scores = {s.student: float(i % 11) for i, s in enumerate(class_)}
+    p = plan.make_plan(class_, heads, [], [], run="r1", now=NOW, shard_size=15)
+    shards = grade_all(p, tmp_path / "run1", scores)
+    rows_0 = shards / "shard-0" / "rows.json"
+    rows_0.write_text(rows_0.read_text()[:200])
+    rows_2 = shards / "shard-2" / "rows.json"
+    entries = json.loads(rows_2.read_text())
+    entries[0]["row"].update(status="not graded: the worker could not start", score=0)
+    rows_2.write_text(json.dumps(entries))
+    broken = {j["student"] for j in plan.shard_jobs(p, 0)} | {entries[0]["student"]}
+    merge(p, shards, tmp_path / "out1")
+    rows, lms = read_csv(tmp_path / "out1" / "grades.csv"), read_csv(tmp_path / "out1" / "lms.csv")
+    assert {n for n, r in rows.items() if r["final"] == ""} == broken
+    assert all(lms[n]["points"] == "" for n in broken)
+    assert all("unreadable" in rows[n]["status"] for n in broken - {entries[0]["student"]})
+    assert "could not start" in rows[entries[0]["student"]]["status"]
+    graded = ledger.read_jsonl(tmp_path / "out1" / "graded.jsonl")
+    p2 = plan.make_plan(class_, heads, [], graded, run="r2", now=NOW, shard_size=15)
+    assert {j["student"] for j in p2["jobs"]} == broken
+    merge(p2, grade_all(p2, tmp_path / "run2", scores), tmp_path / "out2")
+    assert all(float(r["final"]) == scores[n] for n, r in read_csv(tmp_path / "out2" / "grades.csv").items())

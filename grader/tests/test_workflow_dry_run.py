@@ -243,11 +243,14 @@ def push_repository(tree: Path, bare: Path) -> str:
 
 
 HOSTILE = "<img src=x onerror=alert(1)> @teacher [click](https://evil.example) ::error::x"
+LEAK = " leakedinputs"
 
 
 @pytest.fixture(scope="module")
 def classroom(submission, tmp_path_factory):
-    """Two students' repositories on "GitHub" (bare repositories) and the instructor's, with a roster."""
+    """Three students' repositories on "GitHub" (bare repositories) and the instructor's, with a roster:
+    alice's and bob's in the course organisation, carol's a fork under her own account (public, where the
+    course app is not installed)."""
     root = tmp_path_factory.mktemp("classroom")
     remotes = root / "remotes"
     heads = {"alice": push_repository(submission, remotes / "course" / "ch6-alice.git")}
@@ -256,11 +259,15 @@ def classroom(submission, tmp_path_factory):
     section = next(s for s in all_sections() if s.name == "sec39_attention_math")
     module = section.module_file(bob / "exercises")
     shutil.copy(section.module_file(REPO / "exercises"), module)
-    with open(module, "a", encoding="utf-8") as f:  # bob's softmax fails with text that tries to be markup
-        f.write(f"\n\ndef softmax(*args, **kwargs):\n    raise RuntimeError({HOSTILE!r})\n")
+    with open(module, "a", encoding="utf-8") as f:
+        # bob's softmax fails with text that tries to be markup, and tries to carry its inputs out
+        f.write(f"\n\ndef softmax(*args, **kwargs):\n    raise RuntimeError({HOSTILE!r} + {LEAK!r} + repr(args))\n")
     heads["bob"] = push_repository(bob, remotes / "course" / "ch6-bob.git")
+    heads["carol"] = push_repository(submission, remotes / "carol" / "ch6-transformer.git")
     subprocess.run(["git", "init", "--quiet", "--bare", str(remotes / "teacher" / "ch6.git")], check=True)
-    (root / "roster.csv").write_text("student,repository,feedback_pr\nalice,course/ch6-alice,\nbob,course/ch6-bob,1\n")
+    (root / "roster.csv").write_text(
+        "student,repository,feedback_pr\nalice,course/ch6-alice,\nbob,course/ch6-bob,1\ncarol,carol/ch6-transformer,\n"
+    )
     (root / "course.toml").write_text(
         (REPO / "grader" / "classroom" / "course.toml").read_text().replace("sections = []",
                                                                             'sections = ["sec39_attention_math"]')
@@ -315,6 +322,7 @@ def test_class_run_grades_each_students_commit_with_the_hidden_tests(first_run):
     assert any(t["hidden"] for e in alice["sections"][0]["exercises"] for t in e["tests"])
     assert float(rows["alice"]["final"]) == alice["max_score"] > 0
     assert float(rows["bob"]["final"]) < float(rows["bob"]["max_score"])
+    assert rows["carol"]["final"] == rows["alice"]["final"]  # her public fork is cloned without a token
     assert all(r["status"].startswith("current: ok") for r in rows.values())
 
 
@@ -348,7 +356,15 @@ def test_class_run_publishes_exactly_the_status_and_report_calls(first_run):
     assert "<img" not in html and "<a " not in html
     for raw in ("@teacher", "https://evil", "\n::error::"):
         assert raw not in bob, raw
+    # a public test may show bob's own text (his inputs included: they are public); a hidden test shows
+    # neither his text nor, through its name, its parameters
+    failures = [line for line in bob.splitlines() if line.startswith("- ")]
+    hidden = [line for line in failures if "(hidden)" in line]
+    assert hidden and any(LEAK in line for line in failures if line not in hidden), bob
+    assert not [line for line in hidden if LEAK in line or "onerror" in line or "\\[" in line], bob
     assert all(c["token"] == APP_TOKEN for c in gh_calls(tmp))
+    # carol's fork is outside the organisation the app is installed on: her grade is in grades.csv only
+    assert any("carol: not published: carol/ch6-transformer is outside course" in line for line in runner.log)
 
 
 def test_class_run_scopes_tokens_and_keeps_them_out_of_the_grading_step(first_run):
