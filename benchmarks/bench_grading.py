@@ -16,7 +16,8 @@ the wall times and, less so, the CPU-seconds grow with the load):
 3. **batch**: ``python -m grader batch`` on N copies of the submission, ``--jobs``; submissions per
    minute beside the ideal ``cores / CPU-seconds of one grade`` (and their ratio);
 4. **per call**: the round trip of a proxy call (an ``(8, 16)`` float64 array in and out of a sandboxed
-   worker) vs a plain pipe round trip of the same bytes between two processes.
+   worker) vs a plain pipe round trip of the same bytes between two processes (``--only call``: only
+   this part), alternating call by call, medians.
 
 CPU-seconds are counted in a fresh cgroup (v1 ``cpuacct`` or v2 ``cpu.stat``) holding the whole
 process tree: the grader, its pytest processes, the zygote and every worker (the zygote's workers
@@ -161,8 +162,45 @@ def batch(submission: Path, tmp: Path, n: int, jobs: int, sections: list[str]) -
     return wall, cpu
 
 
-def round_trips(tmp: Path, n: int) -> tuple[float, float]:
-    """(proxy, pipe) median seconds of one round trip of an (8, 16) float64 array."""
+def pipe_echo(nbytes: int):
+    """A forked process that reads ``nbytes`` from a pipe and writes them back; returns
+    (round_trip(data), stop)."""
+    down_r, down_w = os.pipe()
+    up_r, up_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the echo process: read nbytes, write them back
+        os.close(down_w)
+        os.close(up_r)
+        while True:
+            got = b""
+            while len(got) < nbytes:
+                chunk = os.read(down_r, nbytes - len(got))
+                if not chunk:
+                    os._exit(0)
+                got += chunk
+            os.write(up_w, got)
+    os.close(down_r)
+    os.close(up_w)
+
+    def round_trip(data: bytes) -> bytes:
+        os.write(down_w, data)
+        got = b""
+        while len(got) < len(data):
+            got += os.read(up_r, len(data) - len(got))
+        return got
+
+    def stop() -> None:
+        os.close(down_w)
+        os.close(up_r)
+        os.waitpid(pid, 0)
+
+    return round_trip, stop
+
+
+def round_trips(tmp: Path, n: int) -> tuple[float, float, float]:
+    """(proxy, pipe, proxy CPU in this process) median/mean seconds of one round trip of an (8, 16)
+    float64 array. The two alternate call by call, so that a change of the machine's load during the
+    run weighs on both alike."""
     import numpy as np
 
     sys.path.insert(0, str(REPO))
@@ -174,55 +212,33 @@ def round_trips(tmp: Path, n: int) -> tuple[float, float]:
     (root / section.name).mkdir(parents=True)
     (root / section.name / f"{section.module}.py").write_text("def echo(x):\n    return x\n")
     x = np.random.default_rng(0).normal(size=(8, 16))
+    pipe_round_trip, stop = pipe_echo(x.nbytes)  # forked first: it holds none of the worker's pipes
     target = SandboxTarget(section, root)
+    proxy, pipe, cpu = [], [], 0.0
     try:
         echo = target.echo
         echo(x)  # started and warm
-        proxy = []
         for _ in range(n):
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.process_time()
             y = echo(x)
             proxy.append(time.perf_counter() - start)
-        assert np.array_equal(x, y)
+            cpu += time.process_time() - start_cpu
+            start = time.perf_counter()
+            z = np.frombuffer(pipe_round_trip(x.tobytes()), dtype=np.float64).reshape(8, 16)
+            pipe.append(time.perf_counter() - start)
+        assert np.array_equal(x, y) and np.array_equal(x, z)
     finally:
         target.close()
         close_zygote()
-    data = x.tobytes()
-    down_r, down_w = os.pipe()
-    up_r, up_w = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the echo process: read len(data) bytes, write them back
-        os.close(down_w)
-        os.close(up_r)
-        while True:
-            got = b""
-            while len(got) < len(data):
-                chunk = os.read(down_r, len(data) - len(got))
-                if not chunk:
-                    os._exit(0)
-                got += chunk
-            os.write(up_w, got)
-    os.close(down_r)
-    os.close(up_w)
-    pipe = []
-    for _ in range(n):
-        start = time.perf_counter()
-        os.write(down_w, data)
-        got = b""
-        while len(got) < len(data):
-            got += os.read(up_r, len(data) - len(got))
-        np.frombuffer(got, dtype=np.float64).reshape(8, 16)
-        pipe.append(time.perf_counter() - start)
-    os.close(down_w)
-    os.waitpid(pid, 0)
-    return statistics.median(proxy), statistics.median(pipe)
+        stop()
+    return statistics.median(proxy), statistics.median(pipe), cpu / n
 
 
 def print_round_trips(tmp: Path, n: int) -> None:
-    proxy, pipe = round_trips(tmp, n)
+    proxy, pipe, cpu = round_trips(tmp, n)
     print(
-        f"per call, (8, 16) float64 in and out: proxy {proxy * 1e6:.0f} us, pipe {pipe * 1e6:.0f} us, "
-        f"ratio {proxy / pipe:.1f} (target <= 2)   {load()}"
+        f"per call, (8, 16) float64 in and out: proxy {proxy * 1e6:.0f} us (grader process CPU {cpu * 1e6:.0f} us), "
+        f"pipe {pipe * 1e6:.0f} us, ratio {proxy / pipe:.1f} (target <= 2)   {load()}"
     )
 
 
@@ -246,11 +262,11 @@ def main() -> int:
         args.section = args.section or ["sec38_attention"]
     cores = len(os.sched_getaffinity(0))
     print(f"machine: {cores} CPUs; CPU counted by {TREE.how}; {load()}")
-    print(f"sections: {', '.join(args.section) or 'all'}; median of {args.repeat}; wall/CPU in seconds")
     if args.only == "call":
         with tempfile.TemporaryDirectory(prefix="bench-grading-") as tmp:
             print_round_trips(Path(tmp), args.calls)
         return 0
+    print(f"sections: {', '.join(args.section) or 'all'}; median of {args.repeat}; wall/CPU in seconds")
     with tempfile.TemporaryDirectory(prefix="bench-grading-") as tmp:
         tmp = Path(tmp)
         submission = tmp / "submission"

@@ -377,6 +377,7 @@ class Server:
         self.rfd, self.wfd = rfd, wfd
         self.graphs: dict[int, tuple] = {}
         self.contexts: dict[str, tuple] = {}  # a call's context as sent → (errstate, warning filters)
+        self.filter_entries: dict[str, list] = {}  # a call's context → the ``warnings.filters`` it makes
 
     def send(self, header: dict, blobs=()):
         self.codec.write_message(self.wfd, header, list(blobs))
@@ -412,8 +413,26 @@ class Server:
                 raise ValueError("malformed call context")
             if len(self.contexts) > 64:
                 self.contexts.clear()
+                self.filter_entries.clear()
             found = self.contexts[text] = (errstate, filters)
         return found
+
+    def set_filters(self, context, filters: list) -> None:
+        """The caller's warning filters, in place of the worker's (inside ``catch_warnings``): made
+        with ``simplefilter`` for a new context, copied for a known one."""
+        import builtins
+        import warnings
+
+        warnings.resetwarnings()  # also tells the warning machinery that the filters change
+        entries = self.filter_entries.get(context)
+        if entries is not None:
+            warnings.filters.extend(entries)
+            return
+        for action, category in reversed(filters):
+            cls = getattr(builtins, str(category), Warning)
+            if isinstance(cls, type) and issubclass(cls, Warning) and action in ACTIONS:
+                warnings.simplefilter(action, cls)
+        self.filter_entries[context] = list(warnings.filters)
 
     def arguments(self, header, blobs) -> tuple[tuple, dict]:
         """The call's arguments: copies, so that ``blobs`` stay as they arrived (see :meth:`changed`)."""
@@ -442,7 +461,6 @@ class Server:
         return {"result": tree}, blobs
 
     def call(self, header, blobs):
-        import builtins
         import warnings
 
         import numpy as np
@@ -455,11 +473,7 @@ class Server:
         rng_before = _global_rng_state()
         cpu_before = sum(os.times()[:4])  # this process's threads and its waited-for children
         with warnings.catch_warnings(record=True) as caught:
-            warnings.resetwarnings()
-            for action, category in reversed(filters):
-                cls = getattr(builtins, str(category), Warning)
-                if isinstance(cls, type) and issubclass(cls, Warning) and action in ACTIONS:
-                    warnings.simplefilter(action, cls)
+            self.set_filters(header.get("context"), filters)
             old = np.seterr(**errstate)
             try:
                 if torch is not None:

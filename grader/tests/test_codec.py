@@ -176,3 +176,27 @@ def test_the_refusal_checks_catch_a_decoder_without_them(check):
     decoder = mutant(*CHECKS[check])
     with pytest.raises((pytest.fail.Exception, Exception)):  # the check fails: no refusal, or the wrong one
         check(decoder)
+
+
+# --- the worker compares arguments after a call with the message they came in -------------------
+
+
+def test_decoding_then_encoding_gives_back_the_message_it_came_from():
+    """The worker's check for in-place changes compares the arguments, encoded after the call, with
+    the tree and blobs they were decoded from: for every value that can be sent, decoding and
+    encoding again must give exactly those (else every call would report a change)."""
+    import json
+
+    import torch
+
+    ro = np.arange(3.0)
+    ro.flags.writeable = False
+    value = ((1, -0.0, float("nan"), 2**70, True, None, "é", np.float32(1.5), np.dtype("<f4"), np.int64,
+              torch.float16, ro, np.asfortranarray(X), X[:, ::2], np.zeros((0, 2)), X.view(np.matrix),
+              torch.arange(4.0).reshape(2, 2).T, torch.ones(2, dtype=torch.bfloat16, requires_grad=True),
+              [{"a": [1, 2]}, {3: (4,)}]), {"mask": np.ones(2, bool)})  # fmt: skip
+    tree, blobs = codec.encode(value)
+    tree = json.loads(json.dumps(tree))  # as the worker receives it
+    again = codec.encode(codec.decode(tree, blobs), strict=False)
+    assert again[0] == tree and again[1] == blobs
+    assert codec.plain_blobs(codec.read_plain(codec.plain_blobs((X, X.T)))) == codec.plain_blobs((X, X.T))

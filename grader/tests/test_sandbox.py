@@ -50,6 +50,14 @@ def warn():
     np.log(np.zeros(1))
     return 1.0
 
+def warning_as_error():
+    import warnings
+    try:
+        warnings.warn("careful", UserWarning)
+    except UserWarning:
+        return "raised"
+    return "warned"
+
 def square_sum(w, x):
     return (w ** 2 * x).sum(), w.detach() * 0
 
@@ -69,6 +77,9 @@ def sleepy(s):
 def die():
     import os
     os._exit(1)
+
+def pair(a, b):
+    return a, b.T
 
 def structure():
     return {"a": (1, 2.5, None, float("nan")), 3: [np.float32(1.5), "s", True], "t": torch.arange(3)}
@@ -125,6 +136,19 @@ def test_calls_constants_and_structures(toy):
         toy.missing  # noqa: B018
 
 
+def test_plain_arrays_cross_without_json_and_come_back_as_arrays(toy):
+    a, b = np.arange(6, dtype=np.int16).reshape(2, 3), np.ones((2, 3), dtype=np.float32)
+    x, y = toy.pair(a, b)  # a call and a reply of plain arrays only (codec.py: no JSON)
+    assert type(x) is np.ndarray and x.dtype == np.int16 and np.array_equal(x, a) and x.flags.writeable
+    assert y.dtype == np.float32 and y.shape == (3, 2) and y.flags.f_contiguous
+    x[0, 0] = 5  # the caller's own array, not the argument
+    assert a[0, 0] == 0
+    ro = a.copy()
+    ro.flags.writeable = False
+    assert not toy.pair(ro, b)[0].flags.writeable  # not plain: the general way keeps the flag
+    assert toy.double(x=a).tolist() == (a * 2).tolist()
+
+
 def test_exceptions_keep_their_builtin_type_and_message(toy):
     with pytest.raises(ValueError, match="kind must be good"):
         toy.bad("value")
@@ -154,8 +178,13 @@ def test_warning_filters_apply_in_the_worker(toy):
         toy.warn()
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        with pytest.raises(RuntimeWarning):
-            toy.warn()
+        for _ in range(2):  # the second call's filters are the worker's copy of the first's
+            with pytest.raises(RuntimeWarning):
+                toy.warn()
+            assert toy.warning_as_error() == "raised"  # the filter applied in the worker, not only here
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert toy.warn() == 1.0
     with np.errstate(all="raise"), pytest.raises(FloatingPointError):
         toy.warn()
 
