@@ -468,13 +468,16 @@ class Server:
         args, kwargs = self.arguments(header, blobs)
         errstate, filters = self.context(header.get("context", "[{}, []]"))
         torch = sys.modules.get("torch")
-        grad_inputs = [t for t in leaves((args, kwargs), []) if t.requires_grad] if torch else []
+        plain = header.get("plain") == "tuple"  # arrays only: no tensor to differentiate
+        grad_inputs = [t for t in leaves((args, kwargs), []) if t.requires_grad] if torch and not plain else []
         fn = getattr(self.module, header["name"])
         rng_before = _global_rng_state()
         cpu_before = sum(os.times()[:4])  # this process's threads and its waited-for children
         with warnings.catch_warnings(record=True) as caught:
             self.set_filters(header.get("context"), filters)
-            old = np.seterr(**errstate)
+            old = np.geterr()
+            if old != errstate:
+                np.seterr(**errstate)
             try:
                 if torch is not None:
                     with torch.set_grad_enabled(bool(header.get("grad", True))):
@@ -482,7 +485,8 @@ class Server:
                 else:
                     result = fn(*args, **kwargs)
             finally:
-                np.seterr(**old)
+                if np.geterr() != old:
+                    np.seterr(**old)
         cpu = sum(os.times()[:4]) - cpu_before
         reply = {"id": header.get("id"), "global_rng": _rng_changed(rng_before, _global_rng_state()), "cpu": cpu}
         fields, out_blobs = self.result(result)
