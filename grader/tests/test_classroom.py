@@ -613,3 +613,17 @@ def test_a_failed_shard_and_a_grading_error_are_not_graded_and_the_rerun_fills_t
     assert {j["student"] for j in p2["jobs"]} == broken
     merge(p2, grade_all(p2, tmp_path / "run2", scores), tmp_path / "out2")
     assert all(float(r["final"]) == scores[n] for n, r in read_csv(tmp_path / "out2" / "grades.csv").items())
+
+
+def test_the_merge_summary_counts_the_grades_that_stay_in_the_csv(tmp_path, monkeypatch):
+    monkeypatch.setenv("COURSE_GRADING_SEED", "4242")
+    class_ = [Student("amy", "amy/ch6"), Student("bob", "org/ch6-bob")]
+    p = plan.make_plan(class_, {"amy": sha(1), "bob": sha(2)}, [], [], run="r", now=NOW, owner="org")
+    shards = grade_all(p, tmp_path, {"amy": 3.0, "bob": 4.0})
+    (tmp_path / "plan.json").write_text(json.dumps(p))
+    out = tmp_path / "github_output"
+    proc = run_cli("class", "merge", str(tmp_path / "plan.json"), "--shards", str(shards), "--out", str(tmp_path / "out"),
+                   env={"GITHUB_OUTPUT": str(out)})  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "1 grade(s) of repositories outside org are in grades.csv only" in proc.stdout
+    assert out.read_text() == "repositories=ch6-bob\n"  # the publishing token is asked for bob's repository only
