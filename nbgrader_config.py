@@ -23,6 +23,11 @@ These settings guard against nbgrader's defaults:
 * ``autograde`` compares each locked cell with the instructor's version, which holds the hidden
   tests the student never had: every untouched test cell would be reported as changed.
   ``grader.notebooks.OverwriteReleasedCells`` compares it with its released version instead.
+* ``autograde`` runs the student's notebook in nbgrader's stock kernel, with the grader's files in
+  reach, and scores the test cells from what that kernel printed. :func:`grader.notebooks.confine_cli_autograde`
+  makes the kernel the confining launcher (``grader/sandbox/kernel.py``) and scores the test cells
+  with the grader's sandboxed module grade, as ``grader.notebooks.autograde`` does
+  (``COURSE_TRUSTED_NOTEBOOKS=1`` keeps nbgrader's defaults, for trusted notebooks only).
 * ``generate_feedback`` renders the autograded notebook, whose test cells were restored with their
   hidden tests (nbgrader#1363). ``grader.notebooks.HideHiddenTests`` removes the hidden regions and
   shortens error tracebacks of those cells before the HTML is written.
@@ -78,6 +83,11 @@ c.Autograde.exclude_overwriting = {
 
 # late submissions: the course's late policy (grader/classroom/course.toml [late]), as in the batch grade
 c.AssignLatePenalties.plugin_class = "grader.nbgrader_plugins.CourseLatePenalty"
+
+# the students' kernels run confined and the test cells are scored by the grader, not by the kernel
+from grader.notebooks import confine_cli_autograde  # noqa: E402
+
+confine_cli_autograde(c)
 
 # each test cell runs a whole exercise's tests; the slowest (training) needs well under a minute
 c.Execute.timeout = 120

@@ -22,6 +22,7 @@ does not know scores 0 with a message saying so.
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 
@@ -52,6 +53,15 @@ def module_verdicts(submission: Path, section: str, *, seed: int = 0, hidden: bo
             lines += [f"  ! {p}" for p in problems]
             verdicts[e.name] = {"score": float(e.score), "max_score": float(e.max_score), "lines": lines}
     return verdicts
+
+
+def verdicts_of_folder(folder: Path, names: dict) -> dict:
+    """The verdicts of the section being autograded in ``folder`` (``autograded/<student>/<section>``,
+    holding the student's own module), with the official seed of ``$COURSE_GRADING_SEED``."""
+    section = names["assignment"]
+    if Path(folder).name != section:
+        return {}  # not a section folder: every test cell scores 0 with the grader's message
+    return module_verdicts(Path(folder).parent, section, seed=int(os.environ.get("COURSE_GRADING_SEED") or 0))
 
 
 def write_verdicts(verdicts: dict, path: Path) -> Path:
@@ -86,7 +96,7 @@ def verdict_outputs(verdict: dict | None, exercise: str | None, max_points: floa
 
 def _course_verdicts_class():
     from nbgrader.preprocessors import NbGraderPreprocessor
-    from traitlets import Unicode
+    from traitlets import Bool, Unicode
 
     class CourseVerdicts(NbGraderPreprocessor):
         """Replace the outputs of every autograded test cell with the grader's verdict (module doc)."""
@@ -94,11 +104,16 @@ def _course_verdicts_class():
         verdicts_file = Unicode("", help="JSON file written by grader.notebook_verdicts.write_verdicts").tag(
             config=True
         )
+        grade_submission = Bool(
+            False, help="without a verdicts file: grade the notebook's own folder (nbgrader's autograde CLI)"
+        ).tag(config=True)
 
         def preprocess(self, nb, resources):
             self._verdicts = {}
             if self.verdicts_file and Path(self.verdicts_file).is_file():
                 self._verdicts = json.loads(Path(self.verdicts_file).read_text(encoding="utf-8"))
+            elif self.grade_submission:
+                self._verdicts = verdicts_of_folder(Path(resources["metadata"]["path"]), resources["nbgrader"])
             return super().preprocess(nb, resources)
 
         def preprocess_cell(self, cell, resources, cell_index):

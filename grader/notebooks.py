@@ -50,8 +50,11 @@ Decisions (each is tested in ``grader/tests/test_notebooks.py``):
   hidden test source (:class:`HideHiddenTests`); a notebook that is not valid JSON is not given to
   nbgrader but reported with a clear message and 0 points.
 
-Trust: nbgrader runs the student's module and the tests in one kernel, so a notebook grade trusts
-the student's code; the official module grade (``python -m grader grade``) runs it sandboxed.
+Trust: the kernel runs the student's module, so it is confined (``grader/sandbox/kernel.py``) and
+the test cells' scores come from the grader's sandboxed module grade (``grader/notebook_verdicts.py``),
+both in :func:`autograde` and in nbgrader's own ``nbgrader autograde`` at the course root
+(:func:`confine_cli_autograde`, from ``nbgrader_config.py``; ``COURSE_TRUSTED_NOTEBOOKS=1`` runs
+trusted notebooks in nbgrader's stock kernel and scores their own outputs).
 """
 
 from __future__ import annotations
@@ -176,10 +179,20 @@ def sync_figures(
 # --- nbgrader configuration and course folders -------------------------------------------------
 
 
+_loading_for_a_course = False  # True while Course reads nbgrader_config.py (see confine_cli_autograde)
+
+
 def _load_config():
+    """The course's ``nbgrader_config.py`` for a temporary :class:`Course`, which chooses kernel
+    and verdicts per call: without what :func:`confine_cli_autograde` sets for nbgrader's CLI."""
     from traitlets.config.loader import PyFileConfigLoader
 
-    return PyFileConfigLoader(CONFIG_FILE.name, path=str(CONFIG_FILE.parent)).load_config()
+    global _loading_for_a_course
+    _loading_for_a_course = True
+    try:
+        return PyFileConfigLoader(CONFIG_FILE.name, path=str(CONFIG_FILE.parent)).load_config()
+    finally:
+        _loading_for_a_course = False
 
 
 @contextlib.contextmanager
@@ -203,6 +216,45 @@ def _nbgrader_environment(pythonpath: bool = True, jupyter_path: Path | None = N
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+
+
+TRUSTED_ENV = "COURSE_TRUSTED_NOTEBOOKS"
+
+
+def _with_verdicts(cfg) -> None:
+    """nbgrader's autograde steps with :class:`~grader.notebook_verdicts.CourseVerdicts` right
+    after ``Execute``: the test cells' outputs are the grader's, whatever the kernel printed."""
+    from nbgrader.converters import Autograde
+
+    steps = list(Autograde.class_traits()["autograde_preprocessors"].default())
+    at = next(i for i, pp in enumerate(steps) if getattr(pp, "__name__", "") == "Execute") + 1
+    steps.insert(at, "grader.notebook_verdicts.CourseVerdicts")
+    cfg.Autograde.autograde_preprocessors = steps
+
+
+def confine_cli_autograde(cfg) -> None:
+    """``nbgrader autograde`` at the course root as :func:`autograde` grades: each notebook's
+    kernel is the confining launcher (the ``course-sandbox`` kernelspec, in a folder of this
+    process put first on ``JUPYTER_PATH``; Unix sockets in the same folder, which only this
+    process writes) and each test cell's score is the sandboxed module grade of the student's
+    autograded folder (``CourseVerdicts.grade_submission``). A kernel that cannot confine itself
+    exits, so nbgrader reports that notebook as failed instead of grading it unconfined.
+    ``$COURSE_TRUSTED_NOTEBOOKS=1`` leaves nbgrader's defaults (trusted notebooks only)."""
+    if os.environ.get(TRUSTED_ENV) == "1" or _loading_for_a_course:
+        return
+    import atexit
+
+    from grader.sandbox import kernel
+
+    short = len(tempfile.gettempdir()) <= 40  # a Unix socket path has at most 107 bytes
+    folder = Path(tempfile.mkdtemp(prefix="course-kernels-", dir=None if short else "/tmp"))
+    os.chmod(folder, 0o755)  # kernels only read the kernelspec; their sockets live in folders of their own
+    atexit.register(shutil.rmtree, folder, True)
+    kernel.kernelspec(folder, env={"PYTHONPATH": str(REPO)})
+    os.environ["JUPYTER_PATH"] = os.pathsep.join(filter(None, [str(folder), os.environ.get("JUPYTER_PATH")]))
+    kernel.kernel_config(cfg, folder)
+    _with_verdicts(cfg)
+    cfg.CourseVerdicts.grade_submission = True
 
 
 @dataclass
@@ -234,27 +286,27 @@ class Course:
         from nbgrader.coursedir import CourseDirectory
 
         cfg = self.config(generate=generate, database=database)
-        jupyter_path = None
+        jupyter_path = sockets = None
         if confined:  # the kernel confines itself before running the notebook (grader/sandbox/kernel.py)
             from grader.sandbox import kernel
 
             jupyter_path = self.root / "jupyter"
             kernel.kernelspec(jupyter_path)
-            kernel.kernel_config(cfg, kernel.socket_folder(self.root))
+            sockets = kernel.socket_folder(self.root)
+            kernel.kernel_config(cfg, sockets)
         if verdicts is not None:  # test cells scored by the grader (grader/notebook_verdicts.py)
-            from nbgrader.converters import Autograde
-
-            steps = list(Autograde.class_traits()["autograde_preprocessors"].default())
-            at = next(i for i, pp in enumerate(steps) if getattr(pp, "__name__", "") == "Execute") + 1
-            steps.insert(at, "grader.notebook_verdicts.CourseVerdicts")
-            cfg.Autograde.autograde_preprocessors = steps
+            _with_verdicts(cfg)
             cfg.CourseVerdicts.verdicts_file = str(verdicts)
         coursedir = CourseDirectory(config=cfg)
         coursedir.assignment_id = assignment
         coursedir.student_id = student
         converter = converter_class(coursedir=coursedir, config=cfg)
-        with _nbgrader_environment(jupyter_path=jupyter_path):
-            converter.start()
+        try:
+            with _nbgrader_environment(jupyter_path=jupyter_path):
+                converter.start()
+        finally:  # the kernel's sockets and home (its launcher removes them; a killed one cannot)
+            if sockets is not None:
+                shutil.rmtree(sockets, ignore_errors=True)
 
     def generate(self, section: str, *, database: bool = True) -> Path:
         from nbgrader.converters import GenerateAssignment

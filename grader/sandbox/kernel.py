@@ -19,6 +19,13 @@ grader's environment, then, before any of the notebook's code can run:
 Where the view cannot be built it exits with a message (the caller refuses the grade unless the
 notebooks are trusted). The scores of the test cells never come from this kernel anyway
 (``grader/notebook_verdicts.py``).
+
+The socket folder the kernel manager names may serve several kernels in turn (nbgrader's own
+``autograde`` of a whole class, :func:`grader.notebooks.confine_cli_autograde`): the launcher never
+hands it to a kernel. Each kernel binds its sockets in a fresh folder of its own inside it, and the
+names the manager connects to are symbolic links to them, made by the launcher; the kernel's
+folder and its home are removed when it exits (by the launcher's first process, which stays
+outside the kernel's namespaces).
 """
 
 from __future__ import annotations
@@ -35,15 +42,18 @@ KERNEL_NAME = "course-sandbox"
 UID_BASE = 1_500_000
 
 
-def kernelspec(folder: Path) -> Path:
+PORTS = ("shell_port", "iopub_port", "stdin_port", "control_port", "hb_port")
+
+
+def kernelspec(folder: Path, env: dict | None = None) -> Path:
     """Write the ``course-sandbox`` kernelspec under ``folder/kernels`` (put ``folder`` on
-    ``JUPYTER_PATH``); returns its folder."""
+    ``JUPYTER_PATH``); ``env``: variables the launcher starts with (e.g. a PYTHONPATH that finds
+    ``grader``); returns its folder."""
     spec = Path(folder) / "kernels" / KERNEL_NAME
     spec.mkdir(parents=True, exist_ok=True)
     argv = [sys.executable, "-m", "grader.sandbox.kernel", "-f", "{connection_file}"]
-    (spec / "kernel.json").write_text(
-        json.dumps({"argv": argv, "display_name": "Python 3 (confined)", "language": "python"}), encoding="utf-8"
-    )
+    data = {"argv": argv, "display_name": "Python 3 (confined)", "language": "python", "env": env or {}}
+    (spec / "kernel.json").write_text(json.dumps(data), encoding="utf-8")
     return spec
 
 
@@ -68,16 +78,15 @@ def _config(connection_file: str, cwd: str) -> dict:
     conn = json.loads(Path(connection_file).read_text(encoding="utf-8"))
     if conn.get("transport") != "ipc":
         raise SystemExit("grader.sandbox.kernel: the confined kernel needs the ipc transport (no network)")
-    ipc = os.path.dirname(conn["ip"])
-    home = tempfile.mkdtemp(prefix="kernel-home-")
+    ipc, own_conn = _own_sockets(conn)
+    # beside the sockets: removed with the manager's folder even if the kernel was killed
+    home = tempfile.mkdtemp(prefix="home-", dir=os.path.dirname(conn["ip"]))
     uid = UID_BASE + os.getpid() % 100_000 if os.getuid() == 0 else None
     env = {k: "1" for k in THREAD_VARS}
     env.update(PATH="/usr/bin:/bin", HOME=home, TMPDIR="/tmp", PYTHONHASHSEED="0", PYTHONDONTWRITEBYTECODE="1",
                MPLBACKEND=os.environ.get("MPLBACKEND", "Agg"), LANG=os.environ.get("LANG", "C.UTF-8"))  # fmt: skip
     if os.environ.get("NBGRADER_EXECUTION"):
         env["NBGRADER_EXECUTION"] = os.environ["NBGRADER_EXECUTION"]
-    own_conn = os.path.join(ipc, "connection.json")
-    shutil.copyfile(connection_file, own_conn)
     if uid is not None:
         for path in (ipc, own_conn, home):
             os.chown(path, uid, uid)
@@ -86,34 +95,70 @@ def _config(connection_file: str, cwd: str) -> dict:
         "module_file": os.path.join(os.path.realpath(cwd), "notebook.py"),  # the notebook's folder is its view
         "writable": [ipc], "hide": hidden_paths(), "secrets": secret_probe_files(),
         "cpu_seconds": 900, "data_bytes": 4 << 30, "file_bytes": 64 << 20, "processes": 64, "open_files": 256,
-        "connection_file": own_conn, "cwd": os.path.realpath(cwd),
+        "connection_file": own_conn, "cwd": os.path.realpath(cwd), "remove": [ipc, home],
     }  # fmt: skip
 
 
-def _wait_for(child: int) -> None:
-    """The namespace's parent: pass interrupts on to the kernel, exit with it."""
-    for sig in (signal.SIGINT, signal.SIGTERM):
+def _own_sockets(conn: dict) -> tuple[str, str]:
+    """(a fresh socket folder of this kernel, its connection file): the kernel binds there, and the
+    paths the manager connects to (``ip-port`` in the manager's folder, which no kernel may write)
+    become links to the kernel's sockets."""
+    shared = conn["ip"]
+    ipc = tempfile.mkdtemp(prefix="s-", dir=os.path.dirname(shared))
+    own = {**conn, "ip": os.path.join(ipc, "kernel")}
+    own_conn = os.path.join(ipc, "connection.json")
+    with open(own_conn, "w", encoding="utf-8") as f:
+        json.dump(own, f)
+    for key in PORTS:
+        os.symlink(f"{own['ip']}-{conn[key]}", f"{shared}-{conn[key]}")
+    return ipc, own_conn
+
+
+def _remove(cfg: dict) -> None:
+    """The kernel's socket folder and home: nothing of a kernel outlives it."""
+    for path in cfg["remove"]:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _wait_for(child: int, forward=(signal.SIGINT, signal.SIGTERM)) -> int:
+    """Pass the signals ``forward`` on to ``child`` and return its exit code once it has ended."""
+    for sig in forward:
         signal.signal(sig, lambda s, _f: os.kill(child, s))
     while True:
         try:
             _, status = os.waitpid(child, 0)
-            break
+            return os.waitstatus_to_exitcode(status)
         except ChildProcessError:
-            os._exit(0)
+            return 0
         except InterruptedError:
             continue
-    os._exit(os.waitstatus_to_exitcode(status) if status else 0)
 
 
 def confine_and_exec(connection_file: str) -> None:
-    from grader.sandbox import fsview, worker
+    """Start the confined kernel in a child and remove its socket folder and home when it ends:
+    only this process, outside the kernel's namespaces, still sees them on the host (``pivot_root``
+    moves every process of the kernel's mount namespace into its view)."""
+    from grader.sandbox import worker
 
     cfg = _config(connection_file, os.getcwd())
+    child = os.fork()
+    if child == 0:
+        worker._libc.prctl(worker.PR_SET_PDEATHSIG, 9, 0, 0, 0)
+        _confine_and_exec_kernel(cfg)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # an interrupt reaches the kernel's process group directly
+    code = _wait_for(child, forward=(signal.SIGTERM,))
+    _remove(cfg)
+    os._exit(code)
+
+
+def _confine_and_exec_kernel(cfg: dict) -> None:
+    from grader.sandbox import fsview, worker
+
     done: dict = {}
     if worker.enter_namespaces(cfg, done):
         child = os.fork()
         if child:
-            _wait_for(child)
+            os._exit(_wait_for(child))  # the namespace's parent: exits with the kernel
         worker._libc.prctl(worker.PR_SET_PDEATHSIG, 9, 0, 0, 0)
     if not done.get("network_namespace") or not fsview.build(cfg, done):
         why = done.get("filesystem_view_error", "no private namespaces")
