@@ -17,7 +17,7 @@ the wall times and, less so, the CPU-seconds grow with the load):
    minute beside the ideal ``cores / CPU-seconds of one grade`` (and their ratio);
 4. **per call**: the round trip of a proxy call (an ``(8, 16)`` float64 array in and out of a sandboxed
    worker) vs a plain pipe round trip of the same bytes between two processes (``--only call``: only
-   this part), alternating call by call, medians.
+   this part), alternating in blocks of 50, medians.
 
 CPU-seconds are counted in a fresh cgroup (v1 ``cpuacct`` or v2 ``cpu.stat``) holding the whole
 process tree: the grader, its pytest processes, the zygote and every worker (the zygote's workers
@@ -162,6 +162,9 @@ def batch(submission: Path, tmp: Path, n: int, jobs: int, sections: list[str]) -
     return wall, cpu
 
 
+BLOCK = 50  # round trips of one kind in a row (per-call part)
+
+
 def pipe_echo(nbytes: int):
     """A forked process that reads ``nbytes`` from a pipe and writes them back; returns
     (round_trip(data), stop)."""
@@ -199,8 +202,9 @@ def pipe_echo(nbytes: int):
 
 def round_trips(tmp: Path, n: int) -> tuple[float, float, float]:
     """(proxy, pipe, proxy CPU in this process) median/mean seconds of one round trip of an (8, 16)
-    float64 array. The two alternate call by call, so that a change of the machine's load during the
-    run weighs on both alike."""
+    float64 array. The two alternate in blocks of ``BLOCK`` round trips: each runs in a loop of its
+    own (neither finds the caches cold from the other), and a change of the machine's load during
+    the run weighs on both alike."""
     import numpy as np
 
     sys.path.insert(0, str(REPO))
@@ -218,20 +222,23 @@ def round_trips(tmp: Path, n: int) -> tuple[float, float, float]:
     try:
         echo = target.echo
         echo(x)  # started and warm
-        for _ in range(n):
-            start, start_cpu = time.perf_counter(), time.process_time()
-            y = echo(x)
-            proxy.append(time.perf_counter() - start)
+        for _ in range(0, n, BLOCK):
+            start_cpu = time.process_time()
+            for _ in range(BLOCK):
+                start = time.perf_counter()
+                y = echo(x)
+                proxy.append(time.perf_counter() - start)
             cpu += time.process_time() - start_cpu
-            start = time.perf_counter()
-            z = np.frombuffer(pipe_round_trip(x.tobytes()), dtype=np.float64).reshape(8, 16)
-            pipe.append(time.perf_counter() - start)
+            for _ in range(BLOCK):
+                start = time.perf_counter()
+                z = np.frombuffer(pipe_round_trip(x.tobytes()), dtype=np.float64).reshape(8, 16)
+                pipe.append(time.perf_counter() - start)
         assert np.array_equal(x, y) and np.array_equal(x, z)
     finally:
         target.close()
         close_zygote()
         stop()
-    return statistics.median(proxy), statistics.median(pipe), cpu / n
+    return statistics.median(proxy), statistics.median(pipe), cpu / len(proxy)
 
 
 def print_round_trips(tmp: Path, n: int) -> None:

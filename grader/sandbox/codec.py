@@ -371,20 +371,21 @@ def frame(header: dict, blobs=()) -> list[bytes]:
 
 
 def write_message(fd: int, header: dict, blobs=()) -> None:
-    _write_all(fd, [memoryview(p) for p in frame(header, list(blobs)) if len(p)])
+    _write_all(fd, frame(header, list(blobs)))
 
 
-def _write_all(fd: int, views: list[memoryview]) -> None:
+def _write_all(fd: int, parts: list) -> None:
+    """``writev`` until every part is written (a pipe may take less than all at once)."""
     import os
 
     i = 0
-    while i < len(views):
-        n = os.writev(fd, views[i : i + _IOV_MAX])
-        while n and n >= len(views[i]):
-            n -= len(views[i])
+    while i < len(parts):
+        n = os.writev(fd, parts[i : i + _IOV_MAX])
+        while i < len(parts) and n >= len(parts[i]):
+            n -= len(parts[i])
             i += 1
         if n:
-            views[i] = views[i][n:]
+            parts[i] = memoryview(parts[i])[n:]
 
 
 def read_exact(readinto, n: int) -> bytearray:

@@ -91,6 +91,28 @@ def test_a_message_crosses_a_pipe_in_one_piece_with_many_blobs():
     assert header == CALL and [int(a[0]) for a in codec.read_plain(got)] == list(range(600))
 
 
+def test_a_message_written_in_pieces_arrives_whole(monkeypatch):
+    """A write may take less than all it is given (a signal, a full pipe): the rest follows."""
+    real_writev, written = os.writev, []
+
+    def writev_at_most_1000(fd, buffers):
+        data = b"".join(bytes(b) for b in buffers)[:997]
+        written.append(len(data))
+        assert sum(written) < 20_000, "more written than the message holds"
+        return real_writev(fd, [data])
+
+    monkeypatch.setattr(os, "writev", writev_at_most_1000)
+    r, w = os.pipe()
+    try:
+        codec.write_message(w, REPLY, codec.plain_blobs((X, np.arange(500))))  # about 5 kB
+        header, blobs = codec.read_message(lambda v: os.readv(r, [v]), 1 << 20)
+    finally:
+        os.close(r)
+        os.close(w)
+    values = codec.read_plain(blobs)
+    assert header == REPLY and np.array_equal(values[0], X) and np.array_equal(values[1], np.arange(500))
+
+
 # --- refusals, each also shown to catch a decoder without the check --------------------------------
 
 
