@@ -12,6 +12,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import subprocess
 import sys
 import tempfile
 import textwrap
@@ -276,6 +277,46 @@ def test_hidden_grading_refuses_without_the_view(tmp_path):
     proc = run_cli("batch", str(subs), "--csv", str(tmp_path / "g.csv"), env={SIMULATE_ENV: "1"})
     assert proc.returncode == 3 and "filesystem view" in proc.stderr
     assert not (tmp_path / "g.csv").exists()
+
+
+# as root: become uid 65534 in a user namespace of one uid whose limit of user namespaces is 0, as
+# on a machine without root where unprivileged user namespaces are switched off
+WITHOUT_USER_NAMESPACES = """
+import ctypes, os, sys
+assert ctypes.CDLL(None, use_errno=True).unshare(0x10000000) == 0  # CLONE_NEWUSER
+for name, text in (("setgroups", "deny"), ("uid_map", "65534 0 1"), ("gid_map", "65534 0 1")):
+    with open(f"/proc/self/{name}", "w") as f:
+        f.write(text)
+if sys.argv[1] == "off":
+    with open("/proc/sys/user/max_user_namespaces", "w") as f:
+        f.write("0")
+os.execv(sys.executable, [sys.executable, "-m", "grader", *sys.argv[2:]])
+"""
+
+
+def _unprivileged_cli(user_namespaces: str, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return subprocess.run([sys.executable, "-c", WITHOUT_USER_NAMESPACES, user_namespaces, *args], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL)  # fmt: skip
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to make an unprivileged user without user namespaces")
+def test_an_unprivileged_user_without_user_namespaces_is_refused_hidden_grading(tmp_path):
+    """Not simulated: a real unprivileged process that cannot make a user namespace. Hidden
+    grading stops (exit 3), public-only grading runs without the view; the same user with user
+    namespaces grades the hidden tests in the view (so the refusal comes from the namespaces)."""
+    args = ["grade", "solutions", "--section", "sec38_attention"]
+    refused = _unprivileged_cli("off", *args)
+    assert refused.returncode == 3, refused.stdout[-1000:] + refused.stderr[-1000:]
+    assert "filesystem view" in refused.stderr and "--trusted" in refused.stderr
+    public = _unprivileged_cli("off", *args, "--public-only", "--json", str(tmp_path / "public.json"))
+    assert public.returncode == 0, public.stderr[-1000:]
+    report = json.loads((tmp_path / "public.json").read_text(encoding="utf-8"))
+    assert report["score"] > 0 and report["protections"]["filesystem_view"] == "none", report["protections"]
+    allowed = _unprivileged_cli("on", *args, "--json", str(tmp_path / "hidden.json"))
+    assert allowed.returncode == 0, allowed.stderr[-1000:]
+    report = json.loads((tmp_path / "hidden.json").read_text(encoding="utf-8"))
+    assert report["hidden_included"] and report["protections"]["filesystem_view"] == "pivot_root"
 
 
 def test_public_only_grading_still_runs_without_the_view(tmp_path):
