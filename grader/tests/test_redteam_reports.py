@@ -71,7 +71,7 @@ def test_markdown_of_the_injection_renders_no_markup_of_the_attacker(graded):
 def test_no_log_line_starts_with_the_attackers_text(graded):
     for name, view in graded["views"].items():
         lines = view["stdout"].splitlines()
-        assert not [line for line in lines if line.startswith("::")], name
+        assert not report_attacks.forged_log_lines(view["stdout"]), name
         points = [line for line in lines if line.startswith("Points")]
         assert len(points) == 1 and "331.5" not in points[0], (name, points)
         assert "\x1b[31m" not in view["stdout"] and "\r" not in view["stdout"], name

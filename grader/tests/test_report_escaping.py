@@ -15,6 +15,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 from markdown_it import MarkdownIt
+from redteam.report_attacks import forged_log_lines
 from rich.console import Console
 
 from grader.report import escape
@@ -123,9 +124,17 @@ def test_no_log_line_starts_with_student_text():
     out = io.StringIO()
     print_table(hostile_result(), Console(file=out, width=80, force_terminal=False, color_system=None))
     lines = out.getvalue().splitlines()
-    assert not [line for line in lines if line.startswith("::")], "a workflow command could be forged"
+    assert not forged_log_lines(out.getvalue()), "a workflow command, points line or markup could be forged"
     assert [line for line in lines if line.startswith("Points")] == ["Points 1/3"]
     assert "\x1b" not in out.getvalue() and "\r" not in out.getvalue()
+
+
+@pytest.mark.parametrize(
+    "line", ["::error::x", "  ::warning file=a::b", "##[error]x", "Points 331.5/331.5", "\t# Heading"]
+)
+def test_the_log_check_finds_a_forged_line(line):
+    """The check above can fail: a log line that is the attacker's text, even indented."""
+    assert forged_log_lines(f"Points 1/3\n{line}\n") == [line]
 
 
 # --- JUnit, CSV, Gradescope -------------------------------------------------------------------

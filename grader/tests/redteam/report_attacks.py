@@ -53,6 +53,15 @@ REPORT_ATTACKS = {
 }
 FORMULA_FOLDER = '=HYPERLINK("https:__evil.example","x")'
 
+# how an attacker's line of text would start: a GitHub workflow command (the runner reads one after
+# leading spaces too, also in the older ``##[`` form), a forged points line, Markdown, the injections
+ATTACK_LINE_STARTS = ("::", "##[", "Points 331", "# Heading", "| a |", "<img", "x ", "boom", "=HYPERLINK")
+
+
+def forged_log_lines(text: str) -> list[str]:
+    """Lines of a log that begin (after leading whitespace) with what the attacker wrote."""
+    return [line for line in text.splitlines() if line.lstrip().startswith(ATTACK_LINE_STARTS)]
+
 
 def build(name: str, dst: Path) -> Path:
     build_copy(dst)
