@@ -225,19 +225,42 @@ def _not_implemented_message(excinfo) -> str:
     return t("not_implemented", name=name, file=file)
 
 
+def _quiet_public_test(item) -> bool:
+    """A public test (what a student runs) reports the message and the student's line; a hidden
+    test keeps pytest's report for the course's own runs (graded runs show only course_message)."""
+    return (
+        not is_hidden_test(item)
+        and item.config.getoption("tbstyle", "auto") == "auto"
+        and item.get_closest_marker("exercise") is not None
+    )
+
+
+def _replaces_pytests_report(item, excinfo) -> bool:
+    if excinfo is None or excinfo.errisinstance(pytest.skip.Exception):
+        return False
+    return excinfo.errisinstance(NotImplementedError) or _quiet_public_test(item)
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
-    outcome = yield
-    report = outcome.get_result()
     excinfo = call.excinfo
+    # a report this hook replaces is not formatted first: pytest's long traceback re-parses the
+    # source file of every frame (about a quarter of a second per failed test of the skeleton)
+    skip_format = _replaces_pytests_report(item, excinfo)
+    if skip_format:
+        item.repr_failure = item._repr_failure_py = lambda *args, **kwargs: ""
+    try:
+        outcome = yield
+    finally:
+        if skip_format:
+            del item.repr_failure, item._repr_failure_py
+    report = outcome.get_result()
     if report.failed and excinfo is not None:
         hidden = is_hidden_test(item)
         report.course_message = describe_failure(excinfo, hidden=hidden)
         if excinfo.errisinstance(NotImplementedError):
             report.longrepr = _not_implemented_message(excinfo)
-        elif not hidden and item.config.getoption("tbstyle", "auto") == "auto" and item.get_closest_marker("exercise"):
-            # a public test (what a student runs): the message and the student's line; a hidden test
-            # keeps pytest's report for the course's own runs (graded runs show only course_message)
+        elif _quiet_public_test(item):
             report.longrepr = quiet_failure(report.course_message, excinfo)
 
 
