@@ -24,7 +24,7 @@ def graded(tmp_path_factory):
     folder = tmp_path_factory.mktemp("redteam-reports")
     subs = folder / "submissions"
     subs.mkdir()
-    names = [*report_attacks.REPORT_ATTACKS, report_attacks.FORMULA_FOLDER]
+    names = [*report_attacks.REPORT_ATTACKS, report_attacks.FORMULA_FOLDER, report_attacks.MARKUP_FOLDER]
     for name in names:
         report_attacks.build(name, subs / name)
     out = folder / "grades.csv"
@@ -41,6 +41,13 @@ def graded(tmp_path_factory):
         assert grade.returncode == 0, grade.stderr[-2000:]
         views[name] = {"md": md.read_text(encoding="utf-8"), "stdout": grade.stdout}
     return {"csv": out, "reports": reports, "views": views, "stdout": proc.stdout + proc.stderr}
+
+
+def test_a_folder_named_with_markup_and_escapes_is_graded_and_shown_as_text(graded):
+    with open(graded["csv"], encoding="utf-8") as f:
+        students = [row["student"] for row in csv.DictReader(f)]
+    assert "[bold]x [link=https:__evil.example]y red" in students, students  # one clean line, markup as text
+    assert "\x1b" not in graded["stdout"]
 
 
 def _tests(report, hidden):

@@ -52,6 +52,8 @@ REPORT_ATTACKS = {
     "inject_at_import": inject_at_import,
 }
 FORMULA_FOLDER = '=HYPERLINK("https:__evil.example","x")'
+# rich markup (the batch's progress bar shows folder names) and a terminal escape sequence
+MARKUP_FOLDER = "[bold]x [link=https:__evil.example]y \x1b[31mred"
 
 # how an attacker's line of text would start: a GitHub workflow command (the runner reads one after
 # leading spaces too, also in the older ``##[`` form), a forged points line, Markdown, the injections
