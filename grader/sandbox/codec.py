@@ -37,6 +37,10 @@ class CodecError(Exception):
     """A value cannot be encoded, or a message is malformed or too large."""
 
 
+class TruncatedMessage(CodecError, EOFError):
+    """The other side closed its end in the middle of a message (most often: its process ended)."""
+
+
 class Opaque:
     """Stands for an object of a type that cannot cross the boundary (a class instance, a function, ...).
 
@@ -390,15 +394,15 @@ def _write_all(fd: int, parts: list) -> None:
 
 def read_exact(readinto, n: int) -> bytearray:
     """``n`` bytes with ``readinto(view)`` (fills at most len(view) bytes, returns the count, 0 at
-    EOF). EOF before the first byte is :class:`EOFError` (the other side closed); EOF later is a
-    truncated message (:class:`CodecError`)."""
+    EOF). EOF before the first byte is :class:`EOFError` (the other side closed between messages);
+    EOF later is :class:`TruncatedMessage` (a :class:`CodecError` and an :class:`EOFError`)."""
     buf = bytearray(n)
     view, got = memoryview(buf), 0
     while got < n:
         k = readinto(view[got:])
         if not k:
             if got:
-                raise CodecError(f"truncated message ({got} of {n} bytes)")
+                raise TruncatedMessage(f"truncated message ({got} of {n} bytes)")
             raise EOFError("the other side closed the connection")
         got += k
     return buf
@@ -417,8 +421,10 @@ def read_message(readinto, max_bytes: int) -> tuple[dict, list[memoryview]]:
         raise CodecError("malformed message")
     try:
         body = memoryview(read_exact(readinto, body_len))
+    except TruncatedMessage:
+        raise
     except EOFError:
-        raise CodecError("truncated message (no body)") from None
+        raise TruncatedMessage("truncated message (no body)") from None
     sizes = struct.unpack_from(f"<{n_blobs}Q", body, table)
     blobs, pos = [], table + 8 * n_blobs
     for size in sizes:

@@ -775,7 +775,7 @@ class SandboxTarget:
         cpu = reply.get("cpu")
         self._last_call_facts = {
             "global_rng": reply.get("global_rng") is True,
-            "cpu_seconds": float(cpu) if type(cpu) in (int, float) and cpu >= 0 else None,
+            "cpu_seconds": float(cpu) if type(cpu) in (int, float) and 0 <= cpu < math.inf else None,
         }
         for category, message in reply.get("warnings", [])[:20]:
             cls = getattr(builtins, str(category), None)
