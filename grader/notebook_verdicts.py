@@ -31,11 +31,14 @@ from grader.report.escape import one_line
 EXERCISE_IN_CELL = re.compile(r"""grade_exercise\(\s*[A-Za-z_][A-Za-z0-9_]*\s*,\s*["']([A-Za-z_][A-Za-z0-9_]*)["']""")
 
 
-def module_verdicts(submission: Path, section: str, *, seed: int = 0, hidden: bool = True, zygote=None) -> dict:
-    """Exercise → ``{"score", "max_score", "lines"}`` from the sandboxed module grade of one section."""
+def module_verdicts(
+    submission: Path, section: str, *, seed: int = 0, hidden: bool = True, zygote=None, runner=None
+) -> dict:
+    """Exercise → ``{"score", "max_score", "lines"}`` from the sandboxed module grade of one section
+    (``zygote``, ``runner``: shared with other grades, see ``grader.grade.grade``)."""
     from grader.grade import grade
 
-    result = grade(Path(submission), jobs=1, seed=seed, hidden=hidden, only=[section], zygote=zygote)
+    result = grade(Path(submission), jobs=1, seed=seed, hidden=hidden, only=[section], zygote=zygote, runner=runner)
     verdicts = {}
     for s in result.sections:
         problems = [one_line(p, 200) for p in s.problems]

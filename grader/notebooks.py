@@ -550,6 +550,8 @@ def autograde(
     verdicts: bool = True,
     seed: int | None = None,
     trusted: bool = False,
+    zygote=None,
+    runner=None,
 ) -> dict[str, NotebookGrade]:
     """Autograde the notebooks of a folder laid out like ``exercises/`` with real nbgrader, in the
     temporary course folder ``work``. Returns one :class:`NotebookGrade` per section.
@@ -559,7 +561,9 @@ def autograde(
     printed; ``verdicts=False`` keeps nbgrader's own scoring of the kernel's outputs (trusted
     notebooks only). The kernel runs confined (``grader/sandbox/kernel.py``: no grader files, no
     network, its own uid); where this machine cannot confine it, autograding stops with
-    :class:`NotebookError` unless ``trusted`` says the notebooks may run unconfined."""
+    :class:`NotebookError` unless ``trusted`` says the notebooks may run unconfined. ``zygote`` and
+    ``runner``: a running sandbox zygote and warm runner for every module grade to share (as the
+    batch grade shares them); by default each module grade starts its own."""
     from nbgrader.api import Gradebook
 
     from grader.notebook_verdicts import module_verdicts, write_verdicts
@@ -600,7 +604,7 @@ def autograde(
             continue
         verdict_file = None
         if verdicts:
-            found = module_verdicts(submission, section, seed=seed)
+            found = module_verdicts(submission, section, seed=seed, zygote=zygote, runner=runner)
             verdict_file = write_verdicts(found, work / "verdicts" / student / f"{section}.json")
         course.autograde(section, student, verdict_file, confined=confined)
         if feedback:
