@@ -20,6 +20,7 @@ from pathlib import Path
 import nbformat
 import pytest
 from helpers import grade_json
+from notebook_fixtures import RunAll, RunAllError, shared_grading, student_layout
 
 from grader import notebooks as nbs
 from grader.release import release_exercises
@@ -27,6 +28,28 @@ from grader.sections import EXERCISES, REPO, SOLUTIONS, Section, all_sections
 
 SECTIONS = nbs.notebook_sections()
 SEC39 = "sec39_attention_math"
+
+
+@pytest.fixture(scope="module")
+def run_all(tmp_path_factory):
+    """Run All of every section's released notebook, untouched and solved (notebook_fixtures.py)."""
+    runs = RunAll(tmp_path_factory.mktemp("run-all"), SECTIONS)
+    yield runs
+    runs.close()
+
+
+@pytest.fixture(scope="module")
+def grading():
+    """One sandbox zygote and warm runner for every autograde's module grades (notebook_fixtures.py)."""
+    with shared_grading() as shared:
+        yield shared
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _run_all_starts_with_the_module(request):
+    """Start the Run All worker at the module's first test, so it runs beside the round trip."""
+    if any("run_all" in item.fixturenames for item in request.session.items):
+        request.getfixturevalue("run_all")
 
 
 def _copy_exercises(dst: Path, *, solved: bool) -> Path:
@@ -230,20 +253,25 @@ def test_invalid_json_gets_a_clear_message(tmp_path):
 
 
 def test_runner_matches_the_pytest_collection():
-    """The runner sees the same tests (parametrisations included) and points as pytest."""
-    for s in all_sections():
-        section = s.name
-        proc = subprocess.run(
-            [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", str(s.public_tests)]
-            + [str(p) for p in s.hidden_test_files()],
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        collected = {line.split("::", 1)[1] for line in proc.stdout.splitlines() if "::" in line}
+    """The runner sees the same tests (parametrisations included) and points as pytest (one
+    collection of every section's test files, each node given to the section of its file)."""
+    sections = all_sections()
+    section_of = {str(p.relative_to(REPO)): s.name for s in sections for p in (s.public_tests, *s.hidden_test_files())}
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", *section_of],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    collected = {s.name: set() for s in sections}
+    for line in proc.stdout.splitlines():
+        if "::" in line:
+            path, name = line.split("::", 1)
+            collected[section_of[path]].add(name)
+    for s in sections:
         ours = {c.name for suite in ("public", "hidden") for c in nbs.collect_cases(s, None, suite)}
-        assert ours == collected, f"{section}: runner {sorted(ours ^ collected)[:5]}"
+        assert ours == collected[s.name], f"{s.name}: runner {sorted(ours ^ collected[s.name])[:5]}"
 
 
 def test_runner_failure_names_function_and_property():
@@ -270,7 +298,7 @@ def test_runner_failure_names_function_and_property():
 
 
 @pytest.fixture(scope="module")
-def round_trip(tmp_path_factory):
+def round_trip(tmp_path_factory, grading):
     """Autograde, in one nbgrader course, every notebook of a solved and of an untouched release,
     and for §39 a submission that edited a locked test cell and one whose notebook is broken."""
     tmp = tmp_path_factory.mktemp("course")
@@ -295,11 +323,11 @@ def round_trip(tmp_path_factory):
 
     return {
         "work": work,
-        "solved": nbs.autograde(solved, work, SECTIONS, student="solved"),
-        "untouched": nbs.autograde(untouched, work, SECTIONS, student="untouched"),
-        "tampered": nbs.autograde(tampered, work, [SEC39], student="tampered"),
-        "broken": nbs.autograde(broken, work, [SEC39], student="broken", feedback=False),
-        "hostile": nbs.autograde(hostile, work, [SEC39], student="hostile"),
+        "solved": nbs.autograde(solved, work, SECTIONS, student="solved", **grading),
+        "untouched": nbs.autograde(untouched, work, SECTIONS, student="untouched", **grading),
+        "tampered": nbs.autograde(tampered, work, [SEC39], student="tampered", **grading),
+        "broken": nbs.autograde(broken, work, [SEC39], student="broken", feedback=False, **grading),
+        "hostile": nbs.autograde(hostile, work, [SEC39], student="hostile", **grading),
     }
 
 
@@ -372,10 +400,10 @@ def test_confined_kernel_cannot_read_grader_files_or_reach_the_network(round_tri
         assert "SPY uid 0" not in out  # its own unprivileged uid
 
 
-def test_unconfined_kernel_would_read_them(tmp_path):
+def test_unconfined_kernel_would_read_them(tmp_path, grading):
     """The same spy in a trusted (unconfined) kernel reads the reference: the check above can fail."""
     sub = _hostile_submission(tmp_path / "hostile")
-    nbs.autograde(sub, tmp_path / "course", [SEC39], student="hostile", feedback=False, trusted=True)
+    nbs.autograde(sub, tmp_path / "course", [SEC39], student="hostile", feedback=False, trusted=True, **grading)
     nb = nbs.read_notebook(nbs.notebook_path(tmp_path / "course" / "autograded" / "hostile", SEC39))
     out = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
     assert "SPY read" in out
@@ -438,7 +466,7 @@ def test_feedback_shows_the_figures(round_trip):
         assert (feedback.parent / "figures" / name).is_file()
 
 
-def test_notebook_scores_agree_with_the_module_grade(tmp_path, round_trip):
+def test_notebook_scores_agree_with_the_module_grade(tmp_path, round_trip, grading):
     """A submission with a known-wrong function (a mutant appended to the reference module):
     each test cell scores what the module grade gives its exercise."""
     budgets = nbs.exercise_points(Section(SEC39))
@@ -454,7 +482,7 @@ def test_notebook_scores_agree_with_the_module_grade(tmp_path, round_trip):
     module.write_text(
         module.read_text(encoding="utf-8") + "\n\n" + mutant.read_text(encoding="utf-8"), encoding="utf-8"
     )
-    notebook = nbs.autograde(sub, round_trip["work"], [SEC39], student="mutant", feedback=False)[SEC39]
+    notebook = nbs.autograde(sub, round_trip["work"], [SEC39], student="mutant", feedback=False, **grading)[SEC39]
     result = grade_json(sub, tmp_path / "grade.json", "--section", SEC39)
     (section,) = result["sections"]
     module_scores = {e["name"]: e["score"] for e in section["exercises"] if budgets.get(e["name"], 0) > 0}
@@ -469,16 +497,9 @@ def test_notebook_scores_agree_with_the_module_grade(tmp_path, round_trip):
 
 
 @pytest.mark.parametrize("section", SECTIONS)
-def test_released_notebook_runs_top_to_bottom_with_a_solved_module(tmp_path, section):
+def test_released_notebook_runs_top_to_bottom_with_a_solved_module(run_all, section):
     """In a student-repository layout (the kernel finds `grader` from the notebook's folder)."""
-    repo = tmp_path / "repo"
-    (repo / "exercises").mkdir(parents=True)
-    shutil.copytree(EXERCISES / section, repo / "exercises" / section)
-    module = Section(section).module_file(SOLUTIONS)
-    shutil.copyfile(module, repo / "exercises" / section / module.name)
-    for name in ("grader", "tests"):
-        os.symlink(REPO / name, repo / name)
-    nb = nbs.execute_notebook(nbs.notebook_path(repo / "exercises", section), pythonpath=False)
+    nb = run_all.executed(section, solved=True)
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
     assert not errors
     text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
@@ -678,24 +699,11 @@ def test_run_all_as_jupyterlab_sends_it_goes_on_past_a_stub():
     assert _queued_replies(cells) == ["ok", "error", "aborted", "aborted"]
 
 
-def _student_layout(tmp_path: Path, section: str, *, solved: bool) -> Path:
-    """A student repository's layout (the kernel finds `grader` from the notebook's folder)."""
-    repo = tmp_path / "repo"
-    (repo / "exercises").mkdir(parents=True)
-    shutil.copytree(EXERCISES / section, repo / "exercises" / section, ignore=shutil.ignore_patterns("__pycache__"))
-    if solved:
-        module = Section(section).module_file(SOLUTIONS)
-        shutil.copyfile(module, repo / "exercises" / section / module.name)
-    for name in ("grader", "tests"):
-        os.symlink(REPO / name, repo / name)
-    return nbs.notebook_path(repo / "exercises", section)
-
-
 @pytest.mark.parametrize("section", SECTIONS)
-def test_untouched_release_runs_all_cells_and_scores_zero(tmp_path, section):
+def test_untouched_release_runs_all_cells_and_scores_zero(run_all, section):
     """Oracle: nbclient's Run All (stops at an error reply) on the untouched release: every cell
     ran, unimplemented functions are named in one line, and every autograded cell's result is 0."""
-    nb = nbs.execute_notebook(_student_layout(tmp_path, section, solved=False), pythonpath=False)
+    nb = run_all.executed(section, solved=False)
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert all(c.execution_count for c in code), f"{section}: a cell did not run"
     text = "".join(o.get("text", "") for c in code for o in c.outputs)
@@ -704,6 +712,22 @@ def test_untouched_release_runs_all_cells_and_scores_zero(tmp_path, section):
         if cell.metadata.get("nbgrader", {}).get("grade") and not cell.metadata["nbgrader"].get("solution"):
             results = [o for o in cell.outputs if o.output_type == "execute_result"]
             assert results and float(results[-1]["data"]["text/plain"]) == 0.0, cell.metadata["nbgrader"]["grade_id"]
+
+
+def test_run_all_that_stops_in_the_worker_fails_the_test_that_reads_it(tmp_path):
+    """The Run All tests above read notebooks executed in the fixture's worker process: a notebook
+    whose Run All stops there (a real error after the setup cell) must fail the test that reads it."""
+    path = student_layout(tmp_path, SEC39, solved=True)
+    nb = nbformat.read(str(path), as_version=4)
+    nb.cells.insert(2, nbformat.v4.new_code_cell("print(undefined_name)"))
+    nbformat.write(nb, str(path))
+    runs = RunAll(tmp_path / "none", [])
+    try:
+        runs.submit(SEC39, True, path)
+        with pytest.raises(RunAllError, match="undefined_name"):
+            runs.executed(SEC39, solved=True)
+    finally:
+        runs.close()
 
 
 # --- the instructor's nbgrader workflow, command by command (README "For instructors") ------------
