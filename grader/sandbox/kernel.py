@@ -58,8 +58,8 @@ def kernelspec(folder: Path, env: dict | None = None) -> Path:
 
 
 def socket_folder(root: Path) -> Path:
-    """A folder for the kernel's Unix sockets, writable by the kernel's uid (short path: a Unix
-    socket path has at most 107 bytes)."""
+    """A folder for the kernels' Unix sockets, of the grader only: each kernel binds in a folder of
+    its own inside it (short path: a Unix socket path has at most 107 bytes)."""
     path = Path(tempfile.mkdtemp(prefix="k-", dir="/tmp" if len(str(root)) > 60 else str(root)))
     os.chmod(path, 0o700)
     return path
@@ -110,7 +110,10 @@ def _own_sockets(conn: dict) -> tuple[str, str]:
     with open(own_conn, "w", encoding="utf-8") as f:
         json.dump(own, f)
     for key in PORTS:
-        os.symlink(f"{own['ip']}-{conn[key]}", f"{shared}-{conn[key]}")
+        link = f"{shared}-{conn[key]}"
+        if os.path.islink(link):  # a restarted kernel's old link (the manager's folder is the grader's)
+            os.unlink(link)
+        os.symlink(f"{own['ip']}-{conn[key]}", link)
     return ipc, own_conn
 
 
