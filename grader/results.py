@@ -11,6 +11,21 @@ def _total(values) -> float:
     return round(math.fsum(values), 9) + 0.0
 
 
+def shown_names(tests: list[tuple[str, bool]]) -> list[str]:
+    """The names a student may see for one exercise's tests, given as (name, hidden) pairs: a hidden
+    test's parametrize id (``test_x[float64-1000.0]``: pytest writes the hidden inputs into it) becomes
+    its case number (``test_x (case 2)``); public names stay. Reports a student reads use these."""
+    cases: dict[str, int] = {}
+    shown = []
+    for name, hidden in tests:
+        base, bracket, _ = name.partition("[")
+        if hidden and bracket:
+            cases[base] = cases.get(base, 0) + 1
+            name = f"{base} (case {cases[base]})"
+        shown.append(name)
+    return shown
+
+
 @dataclass
 class TestResult:
     __test__ = False  # not a pytest test class

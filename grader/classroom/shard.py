@@ -108,15 +108,14 @@ def without_hidden_parameters(data: dict) -> dict:
     """A copy of the report in which each hidden test's parametrize id (``test_x[float64-1000.0]``: the
     hidden inputs themselves) becomes its case number (``test_x (case 2)``). The reports a student may see
     are built from this copy; the instructor's JSON keeps the ids."""
+    from grader.results import shown_names
+
     data = json.loads(json.dumps(data))
     for section in data["sections"]:
         for exercise in section["exercises"]:
-            cases: dict[str, int] = {}
-            for test in exercise["tests"]:
-                base, bracket, _ = test["name"].partition("[")
-                if test.get("hidden") and bracket:
-                    cases[base] = cases.get(base, 0) + 1
-                    test["name"] = f"{base} (case {cases[base]})"
+            tests = exercise["tests"]
+            for test, name in zip(tests, shown_names([(t["name"], t.get("hidden", False)) for t in tests])):
+                test["name"] = name
     return data
 
 

@@ -2,8 +2,9 @@
 
 Gradescope's autograder format: ``{"score", "max_score", "output", "visibility", "tests": [{"name",
 "score", "max_score", "status", "output", "visibility"}]}``; ``status`` is ``passed``/``failed``.
-Hidden tests are shown ``after_published`` (their messages never contain inputs or expected values);
-public tests ``visible``.
+Hidden tests are shown ``after_published`` (their messages never contain inputs or expected values,
+and their names are case numbers, not the parametrize ids that hold the inputs:
+:func:`grader.results.shown_names`); public tests ``visible``.
 """
 
 from __future__ import annotations
@@ -14,16 +15,17 @@ from pathlib import Path
 from grader.messages import t as msg
 from grader.report.escape import one_line
 from grader.report.table import points_line, public_only_line
-from grader.results import GradeResult
+from grader.results import GradeResult, shown_names
 
 
 def render_gradescope(result: GradeResult) -> dict:
     tests = []
     for s in result.sections:
         for e in s.exercises:
-            for t in e.tests:
+            names = shown_names([(t.name, t.hidden) for t in e.tests])
+            for t, name in zip(e.tests, names):
                 tests.append({
-                    "name": one_line(f"{s.name} · {e.name} · {t.name}"),
+                    "name": one_line(f"{s.name} · {e.name} · {name}"),
                     "score": t.score,
                     "max_score": t.max_score,
                     "status": "passed" if t.status == "passed" else "failed",

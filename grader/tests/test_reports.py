@@ -64,6 +64,22 @@ def test_gradescope_format():
     json.dumps(data)
 
 
+def test_gradescope_names_hidden_tests_by_case_number_not_by_their_inputs():
+    # oracle: the parametrize ids written here; results.json is what a student reads on Gradescope
+    tests = [
+        TestResult("test_x[float64-1000.0]", "failed", 0, 1, "mismatch", hidden=True),
+        TestResult("test_x[float32-0.5]", "passed", 1, 1, hidden=True),
+        TestResult("test_y[shape0]", "passed", 1, 1),
+    ]
+    section = SectionResult("sec39_attention_math", [ExerciseResult("softmax", tests)])
+    names = [t["name"] for t in render_gradescope(GradeResult("sub", [section]))["tests"]]
+    assert names == [
+        "sec39_attention_math · softmax · test_x (case 1)",
+        "sec39_attention_math · softmax · test_x (case 2)",
+        "sec39_attention_math · softmax · test_y[shape0]",
+    ], "hidden test names must not carry their parametrize ids (the hidden inputs)"
+
+
 def test_tamper_report_names_changed_and_added_files(tmp_path):
     repo = tmp_path / "student"
     shutil.copytree(SOLUTIONS, repo / "exercises", ignore=shutil.ignore_patterns("__pycache__", "*.ipynb"))
