@@ -81,8 +81,9 @@ def _minimal(paths) -> list[str]:
 
 def interpreter_paths(prefixes, path_entries, hidden) -> list[str]:
     """Folders of the Python installation: its prefixes (even inside a hidden folder: a virtual
-    environment may live in the grader's repository) and the import path's folders that are not
-    inside a hidden folder (the zygote puts the grader's sandbox folder first on its path)."""
+    environment may live in the grader's repository) and the import path's folders that neither lie
+    inside a hidden folder (the zygote puts the grader's sandbox folder first on its path) nor hold
+    one (a ``PYTHONPATH`` entry that is a parent of the checkout would expose all of it)."""
     keep = [os.path.realpath(p) for p in prefixes if p]
     for entry in path_entries:
         if not entry or not os.path.isdir(entry):
@@ -90,8 +91,8 @@ def interpreter_paths(prefixes, path_entries, hidden) -> list[str]:
         real = os.path.realpath(entry)
         if any(_under(real, k) for k in keep):
             continue
-        if any(_under(real, os.path.realpath(h)) for h in hidden):
-            continue
+        if any(_under(real, os.path.realpath(h)) or _under(os.path.realpath(h), real) for h in hidden):
+            continue  # inside a hidden folder, or holding one (a parent of the grader's checkout)
         keep.append(real)
     return _minimal(p for p in keep if os.path.isdir(p))
 

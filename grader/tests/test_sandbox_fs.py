@@ -152,6 +152,15 @@ def test_plan_keeps_the_prefixes_but_no_import_folder_inside_a_hidden_one(tmp_pa
     assert got == sorted([str(prefix), str(other)])
 
 
+def test_plan_binds_no_import_folder_that_holds_a_hidden_one(tmp_path):
+    # oracle: the folders made here; a PYTHONPATH entry above the checkout would show all of it
+    hidden, other = tmp_path / "work" / "repo", tmp_path / "elsewhere"
+    for d in (hidden / "solutions", other):
+        d.mkdir(parents=True, exist_ok=True)
+    got = fsview.interpreter_paths([], [str(tmp_path / "work"), str(tmp_path), str(other)], [str(hidden)])
+    assert got == [str(other)], "an import folder that contains the hidden checkout must not be bound"
+
+
 def test_plan_gives_every_tmpfs_a_byte_and_inode_limit_and_a_private_home(tmp_path):
     cfg = _cfg(tmp_path, uid=1234)
     tmpfs = {e["target"]: e for e in fsview.plan(cfg) if e["kind"] == "tmpfs"}
