@@ -833,7 +833,12 @@ class SandboxTarget:
                 worker, "backward", {"op": "backward", "grads": tree, "call": call_id}, blobs
             )
         except (TimeoutError, EOFError, OSError, codec.CodecError) as e:
-            raise SubmissionCrash(f"gradient computation failed ({type(e).__name__})") from None
+            why = f"gradient computation failed ({type(e).__name__})"
+            self.crashes.append(why)
+            self.output_total += worker.output_bytes()
+            worker.kill()  # it may still answer later: the next call gets a fresh worker, not that reply
+            self._worker = None
+            raise SubmissionCrash(why) from None
         self._note_forbidden(reply.get("forbidden"))
         if "error" in reply:
             info = reply["error"]

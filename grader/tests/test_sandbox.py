@@ -78,6 +78,22 @@ def die():
     import os
     os._exit(1)
 
+class _SlowBackward(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, w, s):
+        ctx.s = s
+        ctx.save_for_backward(w)
+        return (w ** 2).sum()
+
+    @staticmethod
+    def backward(ctx, g):
+        import time
+        time.sleep(ctx.s)
+        return g * 2 * ctx.saved_tensors[0], None
+
+def slow_grad(w, s):
+    return _SlowBackward.apply(w, s)
+
 def pair(a, b):
     return a, b.T
 
@@ -216,6 +232,20 @@ def test_timeout_and_crash_stop_the_function_and_the_worker_restarts(toy):
     with pytest.raises(SubmissionCrash, match="ended the submission's process"):
         toy.die()
     np.testing.assert_array_equal(toy.double(np.ones(2)), [2.0, 2.0])  # a fresh worker
+
+
+def test_a_gradient_that_times_out_leaves_no_stale_reply_for_the_next_call(toy):
+    # oracle: double's own definition; a worker still busy with the stopped gradient would answer
+    # the next call late (or with the gradient's reply) unless it is replaced
+    w = torch.tensor([1.0, 2.0], dtype=torch.float64, requires_grad=True)
+    start = time.monotonic()
+    with pytest.raises(Exception, match="gradient computation failed"):
+        toy.slow_grad(w, 60).backward()
+    assert time.monotonic() - start < 20
+    np.testing.assert_array_equal(toy.double(np.ones(2)), [2.0, 2.0])
+    w.grad = None
+    toy.slow_grad(w, 0).backward()
+    assert torch.equal(w.grad, 2 * w.detach())
 
 
 def test_protections_are_measured(toy):
