@@ -21,6 +21,7 @@ import nbformat
 import pytest
 from helpers import grade_json
 from notebook_fixtures import RunAll, RunAllError, shared_grading, student_layout
+from redteam import notebook_attacks
 
 from grader import notebooks as nbs
 from grader.release import release_exercises
@@ -77,42 +78,10 @@ def _auto_max(section: str) -> float:
     )
 
 
-SPY = """import os, socket
-for path in {paths!r}:
-    try:
-        print("SPY read", open(path, encoding="utf-8").read())
-    except OSError as e:
-        print("SPY denied", type(e).__name__)
-try:
-    socket.create_connection(("127.0.0.1", 22), timeout=1)
-    print("SPY network open")
-except OSError as e:
-    print("SPY network closed", type(e).__name__)
-print("SPY uid", os.getuid())
-"""
-
-PATCH = """
-# hostile: make the notebook's test-cell helper hand out full marks
-try:
-    import grader.notebooks as _helper
-
-    _helper.grade_exercise = lambda *args, **kwargs: 1000.0
-except ImportError:
-    pass
-"""
-
-
 def _hostile_submission(dst: Path) -> Path:
-    """§39 untouched, but its module patches the grader's test-cell helper at import, and a code
-    cell of its own reads the reference solutions and hidden tests and tries the network."""
+    """The hostile notebook attack (``redteam/notebook_attacks.py``) on an untouched copy."""
     sub = _copy_exercises(dst, solved=False)
-    module = Section(SEC39).module_file(sub)
-    module.write_text(module.read_text(encoding="utf-8") + PATCH, encoding="utf-8")
-    path = nbs.notebook_path(sub, SEC39)
-    nb = nbformat.read(str(path), as_version=4)
-    secrets = [str(Section(SEC39).module_file(SOLUTIONS)), *map(str, Section(SEC39).hidden_test_files())]
-    nb.cells.insert(3, nbformat.v4.new_code_cell(SPY.format(paths=secrets)))
-    nbformat.write(nb, str(path))
+    notebook_attacks.hostile_notebook(sub)
     return sub
 
 

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from test_notebooks import SEC39, SPY, _auto_max, _cli_course, _copy_exercises, _hostile_submission, _nbgrader
+from redteam.notebook_attacks import SPY
+from test_notebooks import SEC39, _auto_max, _cli_course, _copy_exercises, _hostile_submission, _nbgrader
 
 from grader import notebooks as nbs
 from grader.sections import Section
