@@ -816,12 +816,17 @@ class SandboxTarget:
     def _fail(self, name: str, why: str, kill: bool = True):
         if kill:
             self._broken[name] = why + "; not called again"
-            self.crashes.append(why)
-            if self._worker is not None:
-                self.output_total += self._worker.output_bytes()
-                self._worker.kill()
-                self._worker = None
+            self._drop_worker(why)
         raise SubmissionCrash(why)
+
+    def _drop_worker(self, why: str) -> None:
+        """Record the crash and kill the worker: it may still answer the stopped request later, so
+        the next call starts a fresh one."""
+        self.crashes.append(why)
+        if self._worker is not None:
+            self.output_total += self._worker.output_bytes()
+            self._worker.kill()
+            self._worker = None
 
     def _backward(self, call_id: int, grads: list):
         worker = self._worker
@@ -834,10 +839,7 @@ class SandboxTarget:
             )
         except (TimeoutError, EOFError, OSError, codec.CodecError) as e:
             why = f"gradient computation failed ({type(e).__name__})"
-            self.crashes.append(why)
-            self.output_total += worker.output_bytes()
-            worker.kill()  # it may still answer later: the next call gets a fresh worker, not that reply
-            self._worker = None
+            self._drop_worker(why)
             raise SubmissionCrash(why) from None
         self._note_forbidden(reply.get("forbidden"))
         if "error" in reply:

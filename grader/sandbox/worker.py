@@ -466,7 +466,8 @@ class Server:
         import numpy as np
 
         args, kwargs = self.arguments(header, blobs)
-        errstate, filters = self.context(header.get("context", "[{}, []]"))
+        context = header.get("context", "[{}, []]")
+        errstate, filters = self.context(context)
         torch = sys.modules.get("torch")
         plain = header.get("plain") == "tuple"  # arrays only: no tensor to differentiate
         grad_inputs = [t for t in leaves((args, kwargs), []) if t.requires_grad] if torch and not plain else []
@@ -474,7 +475,7 @@ class Server:
         rng_before = _global_rng_state()
         cpu_before = sum(os.times()[:4])  # this process's threads and its waited-for children
         with warnings.catch_warnings(record=True) as caught:
-            self.set_filters(header.get("context"), filters)
+            self.set_filters(context, filters)
             old = np.geterr()
             if old != errstate:
                 np.seterr(**errstate)
