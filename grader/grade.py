@@ -135,39 +135,44 @@ def prepare(
 @dataclass
 class Services:
     """What every section run of one grade or one batch shares: the zygote's address and the call
-    timeout (in ``env``), the warm runner (None: a new pytest process per section), the time limit."""
+    timeout (in ``env``), the warm runner (None: a new pytest process per section), the time limit,
+    and the zygote itself (None: not sandboxed)."""
 
     env: dict[str, str]
     runner: object | None
     section_timeout: float
+    zygote: object | None = None
 
 
 @contextmanager
 def services(*, sandbox: bool = True, call_timeout: float | None = None, zygote=None, runner=None,
              section_timeout: float = 900):  # fmt: skip
-    """Start what is not given — the zygote (sandboxed grading), the warm runner (unless
-    ``$COURSE_WARM_RUNNER`` is "0") — and close on exit what was started here."""
+    """Start what is not given — the warm runner (unless ``$COURSE_WARM_RUNNER`` is "0"), the
+    zygote (sandboxed grading: forked by a runner started here, else a process of its own) — and
+    close on exit what was started here."""
     import os
+
+    from grader.sandbox.pool import ZYGOTE_ENV, Zygote
 
     env: dict[str, str] = {}
     started = []
     try:
-        if sandbox:
-            from grader.sandbox.pool import ZYGOTE_ENV, Zygote
+        if runner is None and os.environ.get(WARM_ENV, "1") != "0":
+            from grader.warm import WarmRunner
 
+            runner = WarmRunner(zygote=sandbox and zygote is None)  # one PyTorch import for both
+            started.append(runner)
+            if runner.zygote_path:
+                zygote = Zygote(runner.zygote_path)
+                started.insert(0, zygote)  # our connection, closed before the runner that holds it
+        if sandbox:
             if zygote is None:
                 zygote = Zygote()
                 started.append(zygote)
             env[ZYGOTE_ENV] = zygote.path
         if call_timeout is not None:
             env["COURSE_CALL_TIMEOUT"] = str(call_timeout)
-        if runner is None and os.environ.get(WARM_ENV, "1") != "0":
-            from grader.run import child_env
-            from grader.warm import WarmRunner
-
-            runner = WarmRunner(child_env())
-            started.append(runner)
-        yield Services(env, runner, section_timeout)
+        yield Services(env, runner, section_timeout, zygote if sandbox else None)
     finally:
         for service in started:
             service.close()

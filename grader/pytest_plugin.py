@@ -398,11 +398,17 @@ def _safe_str(value) -> str:
 
 
 class ResultsRecorder:
-    """Collects one record per test (the raw material of grader/judge.py)."""
+    """Collects one record per test (the raw material of grader/judge.py): ``path`` holds them all
+    (a JSON list) once collected and again at the end of the session; in between, each finished
+    test's record is appended to ``path.progress`` as one JSON line (read back by
+    ``grader.run.read_records``), so that a run that is killed still reports what it finished
+    without rewriting the whole file after every test."""
 
     def __init__(self, path: Path):
         self.path = path
+        self.progress = Path(f"{path}.progress")
         self.records: dict[str, dict] = {}
+        self._journal = None
 
     def pytest_collection_modifyitems(self, items):
         for item in items:
@@ -437,10 +443,19 @@ class ResultsRecorder:
             record["status"] = "skipped"
             record["message"] = _short(report, record["hidden"])
         if report.when == "teardown":
-            self._write()
+            if self._journal is None:
+                self._journal = open(self.progress, "a", encoding="utf-8")  # noqa: SIM115 - closed at the end
+            self._journal.write(json.dumps(record) + "\n")
+            self._journal.flush()
+
+    def pytest_sessionfinish(self):
+        self._write()
+        if self._journal is not None:
+            self._journal.close()
+            self._journal = None
+        self.progress.unlink(missing_ok=True)
 
     def _write(self):
-        """Written after every test, so that a run that is killed still reports what it finished."""
         tmp = self.path.with_suffix(".tmp")
         tmp.write_text(json.dumps(list(self.records.values()), indent=1), encoding="utf-8")
         tmp.replace(self.path)

@@ -47,6 +47,25 @@ def child_env() -> dict[str, str]:
     return env
 
 
+def read_records(path: Path) -> list[dict]:
+    """The records a ``--results-json`` run left (see ``grader.pytest_plugin.ResultsRecorder``): the
+    JSON list, updated by the lines of its progress file when the run was stopped before the end
+    (a last line cut off mid-write is ignored). No file: no records."""
+    if not path.is_file():
+        return []
+    records = {r["nodeid"]: r for r in json.loads(path.read_text(encoding="utf-8"))}
+    progress = Path(f"{path}.progress")
+    if progress.is_file():
+        for line in progress.read_text(encoding="utf-8", errors="replace").splitlines():
+            try:
+                record = json.loads(line)
+            except ValueError:
+                break
+            if record.get("nodeid") in records:
+                records[record["nodeid"]] = record
+    return list(records.values())
+
+
 def suite_files(section: Section, hidden: bool) -> list[Path]:
     return [section.public_tests, *(section.hidden_test_files() if hidden else [])]
 
@@ -96,7 +115,7 @@ def run_section(
         elif rc not in (0, 1):  # 0 all passed, 1 some failed; anything else: pytest broke
             tail = output.strip().splitlines()[-3:]
             problems.append(f"the test run of {section.name} ended abnormally (exit {rc}): " + " / ".join(tail))
-        records = json.loads(results.read_text(encoding="utf-8")) if results.is_file() else []
+        records = read_records(results)
         sandbox = json.loads(facts.read_text(encoding="utf-8")).get(section.name, {}) if facts.is_file() else {}
     if not records:
         problems.append(f"{section.name}: no test results were produced")

@@ -2,11 +2,19 @@
 forks one child per section run, so that a grade does not pay those imports once per section.
 
 It is the trusted side (the grader's own tests run in it, never the submission: that stays in the
-sandbox's workers). Started by ``grade`` / ``batch`` (:class:`WarmRunner`) with the same scrubbed
-environment as a ``python -m pytest`` child of ``grader/run.py`` (``run.child_env()``, so the
-interpreter-wide settings — hash seed, no bytecode, one thread per library — are the same). It
-imports no module of the grader before forking: each child imports the plugin and the suites
-itself, after it has taken the request's environment, exactly as a fresh ``pytest`` process would.
+sandbox's workers). Started by ``grade`` / ``batch`` (:class:`WarmRunner`) with the sandbox zygote's
+minimal environment (``grader.sandbox.pool.zygote_env``), never the grader's own: each run brings
+its whole environment in its request (``run.child_env()``, the same as for a ``python -m pytest``
+child of ``grader/run.py``). It imports no module of the grader package before forking: each child
+imports the plugin and the suites itself, after it has taken the request's environment, exactly as
+a fresh ``pytest`` process would.
+
+**The zygote** (``zygote=True``): after its imports, and before anything else, the runner forks the
+sandbox's zygote (``grader/sandbox/zygote.py``, loaded by its path), so that one process imports
+PyTorch for both. The zygote's memory is then the runner's at that moment: the interpreter, NumPy,
+PyTorch and pytest's modules, the minimal environment — no test, no solution, no seed, nothing of
+the grader's environment. It strips the grader's folder from ``sys.path`` (as ``python -I`` would
+leave it), listens on its socket in the runner's 0700 folder, and dies with the runner.
 
 Protocol (a Unix socket in a 0700 folder): one connection per run; the request is one JSON line
 ``{"args": [...], "cwd": ..., "env": {...}, "log": ...}``; the runner forks; the child answers
@@ -29,20 +37,24 @@ import tempfile
 import threading
 import time
 
+ZYGOTE_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sandbox", "zygote.py")
 
-def serve(path: str) -> None:
+
+def serve(path: str, zygote_path: str | None = None) -> None:
     import ctypes
 
     ctypes.CDLL(None).prctl(1, 9, 0, 0, 0)  # PR_SET_PDEATHSIG: die with the grader
+    zygote = _zygote_module()
+    zygote.preload()  # NumPy, PyTorch and what PyTorch imports lazily: shared with the zygote
+    import gc
+
     import _pytest.assertion.rewrite  # noqa: F401
     import _pytest.python  # noqa: F401
-    import numpy  # noqa: F401
     import pytest  # noqa: F401
 
-    try:
-        import torch  # noqa: F401
-    except ImportError:
-        pass
+    gc.freeze()  # what is loaded now is never collected: a child's collections skip it (no copy-on-write)
+    if zygote_path:
+        _start_zygote(zygote, zygote_path)
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(path)
     listener.listen(64)
@@ -59,6 +71,47 @@ def serve(path: str) -> None:
                 pass
         except ChildProcessError:
             pass
+
+
+def _zygote_module():
+    """``grader/sandbox/zygote.py`` as a module of its own (by path, not as part of the grader
+    package: it imports only the standard library, and the runner's children import the grader
+    themselves)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("_course_zygote", ZYGOTE_FILE)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _start_zygote(zygote, path: str, timeout: float = 60) -> None:
+    """Fork the zygote (see the module docstring); return once it listens on ``path``."""
+    ready_r, ready_w = os.pipe()
+    if os.fork() == 0:
+        try:
+            os.close(ready_r)
+            null = os.open(os.devnull, os.O_RDWR)
+            os.dup2(null, 0)
+            os.dup2(ready_w, 1)  # its "ready" line comes here
+            os.close(ready_w)
+            import site
+
+            # as under ``python -I``: not the runner's folder, the grader's or the user's site-packages
+            repo = os.path.dirname(os.path.dirname(os.path.dirname(ZYGOTE_FILE)))
+            dropped = {repo, os.path.abspath(site.getusersitepackages())}
+            sys.path[:] = [p for p in sys.path[1:] if p and os.path.abspath(p) not in dropped]
+            os.environ.pop("PYTHONPATH", None)
+            sys.argv = [ZYGOTE_FILE, path]
+            zygote.serve(path)
+        finally:
+            os._exit(1)
+    os.close(ready_w)
+    try:
+        if not select.select([ready_r], [], [], timeout)[0] or os.read(ready_r, 6) != b"ready\n":
+            raise SystemExit("the zygote did not start")
+    finally:
+        os.close(ready_r)
 
 
 def _child(conn: socket.socket) -> None:
@@ -101,13 +154,19 @@ class RunnerError(Exception):
 class WarmRunner:
     """A :func:`serve` process of this grader and the way to run pytest in it."""
 
-    def __init__(self, env: dict[str, str]):
+    def __init__(self, *, zygote: bool = False):
+        """``zygote``: the runner also forks the sandbox's zygote, listening at :attr:`zygote_path`
+        (connect with ``grader.sandbox.pool.Zygote(zygote_path)``; it ends with the runner)."""
+        from grader.sandbox.pool import zygote_env
+        from grader.sections import REPO
+
         self.dir = tempfile.mkdtemp(prefix="grade-runner-")  # 0700: only the grader can connect
         self.path = os.path.join(self.dir, "runner.sock")
-        self.env = dict(env)
+        self.zygote_path = os.path.join(self.dir, "zygote.sock") if zygote else None
+        self.env = {**zygote_env(), "PYTHONPATH": str(REPO)}  # the grader's package, nothing else
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "grader.warm", self.path], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-            env=self.env, cwd=self.dir, start_new_session=True,
+            [sys.executable, "-B", "-m", "grader.warm", self.path, *([self.zygote_path] if zygote else [])],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, env=self.env, cwd=self.dir, start_new_session=True,
         )  # fmt: skip
         self._ready = False
         self._lock = threading.Lock()  # sections start in threads: one of them reads "ready"
@@ -171,4 +230,4 @@ def _line(sock: socket.socket, reader, deadline: float) -> bytes:
 
 
 if __name__ == "__main__":
-    serve(sys.argv[1])
+    serve(sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else None)

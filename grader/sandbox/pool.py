@@ -130,15 +130,22 @@ def _budget_parts(section: Section, suites: str | None) -> tuple[float, float | 
 MAX_LOAD_FACTOR = 8.0
 
 
+_LOAD: list[float] = [-1.0, 1.0]  # (monotonic time it was read, load factor)
+
+
 def load_factor() -> float:
     """How many runnable processes share each CPU now (1-minute load average / CPUs), between 1 and
     ``MAX_LOAD_FACTOR``: the reference was measured on an idle machine, and on a busy one every
-    call takes about this much longer."""
-    try:
-        load = os.getloadavg()[0]
-    except OSError:
-        return 1.0
-    return min(MAX_LOAD_FACTOR, max(1.0, load / _cpus()))
+    call takes about this much longer. Read at most once a second (the kernel updates the average
+    every 5 s; it is asked at every call)."""
+    now = time.monotonic()
+    if now - _LOAD[0] >= 1.0:
+        try:
+            load = os.getloadavg()[0]
+        except OSError:
+            load = 0.0
+        _LOAD[:] = [now, min(MAX_LOAD_FACTOR, max(1.0, load / _cpus()))]
+    return _LOAD[1]
 
 
 @functools.cache
@@ -213,21 +220,26 @@ class _Output:
             pass
 
 
+def zygote_env() -> dict[str, str]:
+    """The whole environment a zygote starts with (its workers' memory holds it): a few locale and
+    library settings of the grader's, one thread per library, nothing else of the grader's."""
+    env = {k: os.environ[k] for k in PASS_VARS if k in os.environ}
+    env.update({k: "1" for k in THREAD_VARS}, PATH="/usr/bin:/bin", PYTHONHASHSEED="0", PYTHONDONTWRITEBYTECODE="1")
+    return env
+
+
 class Zygote:
-    """A ``zygote.py`` process of this grader (see its docstring) and our connection to it."""
+    """A ``zygote.py`` process of this grader (see its docstring) and our connection to it: started
+    here, or (``path``) one that another process started (``grader.warm.WarmRunner(zygote=True)``)."""
 
     def __init__(self, path: str | None = None):
         self.proc = None
         if path is None:
             self.dir = tempfile.mkdtemp(prefix="grade-zygote-")  # 0700: only the grader can connect
             path = os.path.join(self.dir, "zygote.sock")
-            env = {k: os.environ[k] for k in PASS_VARS if k in os.environ}
-            env.update(
-                {k: "1" for k in THREAD_VARS}, PATH="/usr/bin:/bin", PYTHONHASHSEED="0", PYTHONDONTWRITEBYTECODE="1"
-            )
             self.proc = subprocess.Popen(
                 [sys.executable, "-I", str(HERE / "zygote.py"), path], stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE, env=env, cwd=self.dir, start_new_session=True,
+                stdout=subprocess.PIPE, env=zygote_env(), cwd=self.dir, start_new_session=True,
             )  # fmt: skip
             self._ready = self.proc.stdout
         else:

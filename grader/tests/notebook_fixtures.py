@@ -87,16 +87,7 @@ class RunAll:
 def shared_grading():
     """``zygote`` and ``runner`` keywords for ``grader.notebooks.autograde``: one sandbox zygote and
     one warm runner (unless ``$COURSE_WARM_RUNNER`` is "0", as in ``grader.grade.grade``)."""
-    from grader.grade import WARM_ENV
-    from grader.run import child_env
-    from grader.sandbox.pool import Zygote
-    from grader.warm import WarmRunner
+    from grader.grade import services
 
-    zygote = Zygote()
-    runner = WarmRunner(child_env()) if os.environ.get(WARM_ENV, "1") != "0" else None
-    try:
-        yield {"zygote": zygote, "runner": runner}
-    finally:
-        zygote.close()
-        if runner is not None:
-            runner.close()
+    with services(sandbox=True) as shared:
+        yield {"zygote": shared.zygote, "runner": shared.runner}

@@ -1,11 +1,14 @@
 """The warm runner (grader/warm.py) gives a section run the same records as a new pytest process,
-and a run that outlives its timeout is stopped and reported as before."""
+and a run that outlives its timeout is stopped and reported as before. The zygote it forks holds
+nothing of the grader's environment or folder."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
-from grader.run import child_env, run_section
+from grader.run import run_section
 from grader.sections import SOLUTIONS, Section
 from grader.warm import WarmRunner
 
@@ -14,7 +17,7 @@ SECTION = Section("sec38_attention")
 
 @pytest.fixture(scope="module")
 def runner():
-    r = WarmRunner(child_env())
+    r = WarmRunner()
     yield r
     r.close()
 
@@ -28,5 +31,116 @@ def test_same_records_as_a_new_process(runner):
 
 
 def test_timeout_stops_the_run(runner):
-    outcome = run_section(SECTION, str(SOLUTIONS), hidden=True, runner=runner, timeout=0.5)
+    # §42's hidden suites train two models (seconds of work): they cannot finish within one second
+    outcome = run_section(Section("sec42_gpt"), str(SOLUTIONS), hidden=True, runner=runner, timeout=1)
     assert any("did not finish within" in p for p in outcome.problems), outcome.problems
+
+
+# --- the zygote forked by the runner (WarmRunner(zygote=True), what ``grade`` and ``batch`` use) ---
+
+MARKER = "course-grader-environment-marker-41c7"
+PROBE = """
+import os, sys
+
+def environment():
+    # the environment strings the process was started with (the zygote's, copied by every fork):
+    # on the stack, just before the program's name (AT_EXECFN); /proc/self/environ is not readable
+    import ctypes
+
+    libc = ctypes.CDLL(None)
+    libc.getauxval.restype = ctypes.c_ulong
+    top = libc.getauxval(31)
+    return ctypes.string_at(top - 8192, 8192).decode("latin-1")
+
+def search_path():
+    return list(sys.path)
+"""
+
+
+@pytest.fixture(scope="module")
+def runner_with_zygote():
+    os.environ["COURSE_TEST_SECRET"] = MARKER  # in the grader's environment only
+    try:
+        r = WarmRunner(zygote=True)
+        r._wait_ready()
+    finally:
+        del os.environ["COURSE_TEST_SECRET"]
+    yield r
+    r.close()
+
+
+def _probe(runner, root, monkeypatch):
+    """A sandboxed PROBE submission whose worker comes from ``runner``'s zygote."""
+    from grader.sandbox import pool
+
+    toy = Section("sec99_toy")
+    (root / toy.name).mkdir()
+    (root / toy.name / "toy.py").write_text(PROBE, encoding="utf-8")
+    monkeypatch.setattr(pool, "_ZYGOTE", pool.Zygote(runner.zygote_path))
+    return pool.SandboxTarget(toy, root, pool.SandboxConfig(call_timeout=10))
+
+
+@pytest.fixture
+def probe_target(runner_with_zygote, tmp_path, monkeypatch):
+    from grader.sandbox import pool
+
+    target = _probe(runner_with_zygote, tmp_path, monkeypatch)
+    yield target
+    target.close()
+    pool._ZYGOTE.close()
+
+
+def _children(pid: int) -> list[int]:
+    with open(f"/proc/{pid}/task/{pid}/children") as f:
+        return [int(x) for x in f.read().split()]
+
+
+def test_runner_starts_without_the_graders_environment(runner_with_zygote):
+    """Oracle: /proc/PID/environ, the environment block the runner (and so the zygote it forks)
+    holds in memory. A runner started with the grader's environment fails here."""
+    with open(f"/proc/{runner_with_zygote.proc.pid}/environ", "rb") as f:
+        block = f.read().decode()
+    assert MARKER not in block, "the runner's memory holds the grader's environment (its zygote's workers can read it)"
+
+
+def test_zygote_is_the_runners_child_and_listens(runner_with_zygote):
+    from grader.sandbox.pool import Zygote
+
+    kids = _children(runner_with_zygote.proc.pid)
+    assert kids, "the runner forked no zygote"
+    z = Zygote(runner_with_zygote.zygote_path)
+    try:
+        z.connect(5)
+    finally:
+        z.close()
+
+
+def test_worker_from_the_runners_zygote_sees_no_grader_environment(probe_target):
+    """Oracle: the start-up environment block in the worker's own memory, read as a submission can."""
+    block = probe_target.environment()
+    assert "PATH=/usr/bin:/bin" in block, "the probe did not find the environment block (the check reads nothing)"
+    assert MARKER not in block, "a worker read the grader's environment from its memory"
+
+
+def test_worker_from_the_runners_zygote_has_no_grader_folder_on_its_path(probe_target):
+    from grader.sections import REPO
+
+    path = probe_target.search_path()
+    assert str(REPO) not in path, f"`import grader` would search the grader's folder: {path}"
+
+
+def test_probe_finds_what_the_zygote_was_started_with(tmp_path, monkeypatch):
+    """The mutant: a runner started with the marker in its environment. The probe of the test
+    above must find it there (else that test could not fail)."""
+    from grader.sandbox import pool
+
+    plain = pool.zygote_env
+    monkeypatch.setattr(pool, "zygote_env", lambda: {**plain(), "COURSE_TEST_SECRET": MARKER})
+    runner = WarmRunner(zygote=True)
+    target = _probe(runner, tmp_path, monkeypatch)
+    try:
+        assert MARKER in target.environment()
+    finally:
+        target.close()
+        pool._ZYGOTE.close()
+        runner.close()

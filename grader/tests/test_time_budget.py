@@ -128,3 +128,18 @@ def test_calls_within_the_budget_are_unaffected(slow_root):
         assert facts["calls"] == 20 and not facts["used_up"] and facts["used"] < 30
     finally:
         target.close()
+
+
+def test_load_factor_reads_the_load_at_most_once_a_second(monkeypatch):
+    """It is asked at every call: a system call each time costs more than the rest of the check."""
+    import os
+
+    from grader.sandbox import pool
+
+    reads = []
+    monkeypatch.setattr(os, "getloadavg", lambda: reads.append(1) or (6.0 * pool._cpus(), 0.0, 0.0))
+    monkeypatch.setattr(pool, "_LOAD", [-1.0, 1.0])
+    assert [load_factor() for _ in range(100)] == [6.0] * 100 and len(reads) == 1
+    pool._LOAD[0] -= 1.0  # a second later: read again
+    monkeypatch.setattr(os, "getloadavg", lambda: reads.append(1) or (0.5, 0.0, 0.0))
+    assert load_factor() == 1.0 and len(reads) == 2

@@ -30,7 +30,7 @@ import pytest
 
 from grader.collect import SectionJob
 from grader.judge import judge_section
-from grader.run import child_env, run_section
+from grader.run import run_section
 from grader.sections import SOLUTIONS, Section, all_sections
 from grader.warm import WarmRunner
 
@@ -193,7 +193,7 @@ def stub_grades(request, tmp_path_factory):
     written = {
         key: write_submission(roots[key], section, key[0]) for key, section in zip(roots, (s for _, s in wanted))
     }
-    runner = WarmRunner(child_env())
+    runner = WarmRunner()
     pool = ThreadPoolExecutor(max_workers=PARALLEL_RUNS)
     runs = {
         (kind, section.name): pool.submit(run_stub, section, roots[(kind, section.name)], runner)
