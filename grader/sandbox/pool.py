@@ -763,38 +763,91 @@ class SandboxTarget:
     def _remote(self, name, args, kwargs, grad: bool | None = None):
         """One call in the worker. Returns (decoded result, call id)."""
         worker = self._ready()
-        torch = sys.modules.get("torch")
-        header = {
-            "op": "call", "name": name, "context": self._context(),
-            "grad": (torch is None or bool(torch.is_grad_enabled())) if grad is None else bool(grad),
-        }  # fmt: skip
+        header = self._call_header("call", name, grad)
         blobs = None if kwargs else codec.plain_blobs(tuple(args))
         if blobs is not None:
             header["plain"] = "tuple"  # only plain arrays: they are the blobs (no JSON, see codec.py)
         else:
             header["args"], blobs = codec.encode((tuple(args), dict(kwargs)), strict=True)
+        reply, reply_blobs = self._exchange(worker, name, header, blobs)
+        return self._finish(name, reply, reply_blobs, args, kwargs), reply.get("id")
+
+    def _call_many(self, name: str, items: list[tuple[tuple, dict]]) -> list:
+        """``[fn(*args, **kwargs) for args, kwargs in items]`` for the section's function ``name``, in
+        one round trip (``op: map``): the worker runs each item as a call of its own, with the same
+        checks and a reply of its own; an error is raised here as the loop would raise it at that
+        item (later items are not run). Arguments that require grad go one call at a time."""
+        if self._budget_stop is not None:
+            raise SubmissionCrash(self._budget_stop)
+        if name in self._broken:
+            raise SubmissionCrash(self._broken[name])
+        items = [(tuple(args), dict(kwargs)) for args, kwargs in items]
+        torch = sys.modules.get("torch")
+        if torch is not None and torch.is_grad_enabled() and any(t.requires_grad for t in _leaves(items, [])):
+            return [self._call(name, args, kwargs) for args, kwargs in items]
+        if not items:
+            return []
+        worker = self._ready()
+        header = self._call_header("map", name, None)
+        trees, counts, blobs = [], [], []
+        for item in items:
+            tree, item_blobs = codec.encode(item, strict=True)
+            trees.append(tree)
+            counts.append(len(item_blobs))
+            blobs += item_blobs
+        header["items"], header["counts"] = trees, counts
+        reply, reply_blobs = self._exchange(worker, name, header, blobs)
+        self._note_forbidden(reply.get("forbidden"))
+        replies, reply_counts = reply.get("replies"), reply.get("counts")
+        if not (
+            type(replies) is list and type(reply_counts) is list and 0 < len(replies) == len(reply_counts) <= len(items)
+            and all(type(r) is dict for r in replies) and all(type(c) is int and c >= 0 for c in reply_counts)
+            and sum(reply_counts) == len(reply_blobs)
+        ):  # fmt: skip
+            self._fail(name, f"{name}: the submission's process sent an invalid reply (calls in one message)")
+        self._calls += len(replies) - 1  # one request, but each item is a call
+        results, start = [], 0
+        for (args, kwargs), sub, count in zip(items, replies, reply_counts):
+            results.append(self._finish(name, sub, reply_blobs[start : start + count], args, kwargs))
+            start += count
+        if len(results) < len(items):  # no error, yet items missing
+            self._fail(name, f"{name}: the submission's process sent an invalid reply (calls missing)")
+        return results
+
+    def _call_header(self, op: str, name: str, grad: bool | None) -> dict:
+        torch = sys.modules.get("torch")
+        return {
+            "op": op, "name": name, "context": self._context(),
+            "grad": (torch is None or bool(torch.is_grad_enabled())) if grad is None else bool(grad),
+        }  # fmt: skip
+
+    def _exchange(self, worker: Worker, name: str, header: dict, blobs: list):
+        """The request and its reply, or :class:`SubmissionCrash` (the worker stopped or broken)."""
         timeout = self._config.call_timeout
         try:
-            reply, reply_blobs = self._timed_request(worker, name, header, blobs)
+            return self._timed_request(worker, name, header, blobs)
         except TimeoutError:
             self._fail(name, f"{name} did not return within {timeout:g} s (stopped; a time limit of the grader)")
         except (EOFError, OSError):
             self._fail(name, f"{name} ended the submission's process{worker._exit_note()}")
         except (codec.CodecError, ValueError, KeyError, RecursionError) as e:
             self._fail(name, f"{name}: the submission's process sent an invalid reply ({type(e).__name__})")
-        call_id = reply.get("id")
+
+    def _finish(self, name: str, reply: dict, reply_blobs: list, args, kwargs):
+        """A call's reply turned into its result (or its exception, raised): the worker's facts
+        noted, warnings re-issued, changed arguments written back."""
         self._note_forbidden(reply.get("forbidden"))
         cpu = reply.get("cpu")
         self._last_call_facts = {
             "global_rng": reply.get("global_rng") is True,
             "cpu_seconds": float(cpu) if type(cpu) in (int, float) and 0 <= cpu < math.inf else None,
         }
-        for category, message in reply.get("warnings", [])[:20]:
+        for category, message in _pairs(reply.get("warnings"))[:20]:
             cls = getattr(builtins, str(category), None)
             cls = cls if isinstance(cls, type) and issubclass(cls, Warning) else UserWarning
-            warnings.warn(self._clean(str(message)), cls, stacklevel=4)
+            warnings.warn(self._clean(str(message)), cls, stacklevel=5)
         if "error" in reply:
-            info = reply["error"]
+            info = reply["error"] if type(reply["error"]) is dict else {}
             exc = _exception_class(list(info.get("mro", [])))(self._clean(str(info.get("msg", ""))))
             exc.course_origin = (str(info.get("func", name))[:100], Path(self.__file__).name)
             raise exc
@@ -807,7 +860,7 @@ class SandboxTarget:
                 _write_back(kwargs, new_kwargs)
         except (codec.CodecError, ValueError, KeyError, TypeError, RecursionError) as e:
             self._fail(name, f"{name} returned a value that cannot be read back ({type(e).__name__})", kill=False)
-        return result, call_id
+        return result
 
     @property
     def forbidden_facts(self) -> dict[str, list[str]]:
@@ -858,6 +911,13 @@ class SandboxTarget:
             info = reply["error"]
             raise _exception_class(list(info.get("mro", [])))(self._clean(str(info.get("msg", ""))))
         return codec.decode(reply["result"], reply_blobs, copy=False)
+
+
+def _pairs(value) -> list:
+    """The ``[category, message]`` pairs of a reply's warnings (anything else in it is dropped)."""
+    if type(value) is not list:
+        return []
+    return [v for v in value if type(v) in (list, tuple) and len(v) == 2]
 
 
 def _reply_value(reply: dict, blobs: list):

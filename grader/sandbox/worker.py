@@ -378,9 +378,13 @@ class Server:
         self.graphs: dict[int, tuple] = {}
         self.contexts: dict[str, tuple] = {}  # a call's context as sent → (errstate, warning filters)
         self.filter_entries: dict[str, list] = {}  # a call's context → the ``warnings.filters`` it makes
+        self.out = self.write  # where :meth:`send` puts a reply (``map`` keeps its calls' replies)
 
     def send(self, header: dict, blobs=()):
-        self.codec.write_message(self.wfd, header, list(blobs))
+        self.out(header, list(blobs))
+
+    def write(self, header: dict, blobs: list):
+        self.codec.write_message(self.wfd, header, blobs)
 
     def serve(self):
         readinto = lambda view: os.readv(self.rfd, [view])  # noqa: E731
@@ -395,6 +399,8 @@ class Server:
             try:
                 if op == "call":
                     self.call(header, blobs)
+                elif op == "map":
+                    self.map(header, blobs)
                 elif op == "backward":
                     self.backward(header, blobs)
                 else:
@@ -504,6 +510,36 @@ class Server:
                 while len(self.graphs) > 32:
                     self.graphs.pop(next(iter(self.graphs)))
         self.send(reply, out_blobs)
+
+    def map(self, header, blobs):
+        """Several calls of one function in one message: each item is run as a call of its own (its
+        checks, its reply); the replies go back in one message, and the first error ends the batch."""
+        items, counts = header["items"], header["counts"]
+        if not (type(items) is list and type(counts) is list and len(items) == len(counts)
+                and all(type(c) is int and c >= 0 for c in counts) and sum(counts) == len(blobs)):  # fmt: skip
+            raise ValueError("malformed map request")
+        replies, reply_counts, reply_blobs = [], [], []
+
+        def keep(reply, out_blobs):
+            replies.append(reply)
+            reply_counts.append(len(out_blobs))
+            reply_blobs.extend(out_blobs)
+
+        self.out, start = keep, 0
+        try:
+            for tree, count in zip(items, counts):
+                call = {"op": "call", "name": header["name"], "context": header.get("context", "[{}, []]"),
+                        "grad": header.get("grad", True), "args": tree, "id": header.get("id")}  # fmt: skip
+                try:
+                    self.call(call, blobs[start : start + count])
+                except BaseException as e:  # noqa: BLE001 - as serve() reports it
+                    self.send({"id": header.get("id"), "error": describe_error(e, self.cfg["module_file"])})
+                start += count
+                if "error" in replies[-1]:
+                    break
+        finally:
+            self.out = self.write
+        self.send({"id": header.get("id"), "replies": replies, "counts": reply_counts}, reply_blobs)
 
     def backward(self, header, blobs):
         import torch

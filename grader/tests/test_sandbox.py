@@ -99,6 +99,20 @@ def pair(a, b):
 
 def structure():
     return {"a": (1, 2.5, None, float("nan")), 3: [np.float32(1.5), "s", True], "t": torch.arange(3)}
+
+CALLS = []
+
+def tally(x, seed=0, scale=1.0):
+    CALLS.append(seed)
+    if seed == 13:
+        raise ValueError("unlucky seed 13")
+    if seed == 14:
+        import warnings
+        warnings.warn("seed 14 is odd", UserWarning)
+    return float(np.sum(x)) * scale + seed
+
+def tally_count():
+    return len(CALLS)
 """
 
 
@@ -276,3 +290,92 @@ def test_without_namespaces_the_worker_still_answers_and_says_so(toy):
         assert not plain.protections.get("pid_namespace") and plain.protections["limits"]["core_bytes"] == 0
     finally:
         plain.close()
+
+
+# --- many calls in one round trip (grader.calls.call_many, SandboxTarget._call_many) -------------
+
+
+def test_call_many_gives_what_a_loop_of_calls_gives(toy):
+    """Oracle: the same calls one by one through the proxy."""
+    from grader.calls import call_many
+
+    x = np.arange(4.0)
+    items = [((x,), {"seed": k, "scale": 0.5}) for k in range(20, 40)]
+    assert call_many(toy, "tally", items) == [toy.tally(x, seed=k, scale=0.5) for k in range(20, 40)]
+
+
+def test_call_many_counts_each_item_as_a_call(toy):
+    from grader.calls import call_many
+
+    before = toy.budget_facts["calls"]
+    call_many(toy, "tally", [((np.ones(2),), {"seed": k}) for k in range(20, 50)])
+    assert toy.budget_facts["calls"] - before == 30
+
+
+def test_call_many_raises_the_first_error_and_runs_no_later_item(toy):
+    from grader.calls import call_many
+
+    start = toy.tally_count()
+    with pytest.raises(ValueError, match="unlucky seed 13"):
+        call_many(toy, "tally", [((np.ones(2),), {"seed": k}) for k in range(10, 20)])
+    assert toy.tally_count() - start == 4, "items after the failing one (seed 13) were run"
+
+
+def test_call_many_passes_each_calls_warnings_on(toy):
+    from grader.calls import call_many
+
+    with pytest.warns(UserWarning, match="seed 14 is odd"):
+        call_many(toy, "tally", [((np.ones(2),), {"seed": 14})])
+
+
+def test_call_many_in_process_is_the_loop():
+    import types
+
+    from grader.calls import call_many
+
+    module = types.ModuleType("toy")
+    exec(textwrap.dedent(SOURCE), module.__dict__)
+    assert call_many(module, "tally", [((np.ones(3),), {"seed": 2})]) == [5.0]
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        {"replies": [], "counts": []},  # no reply at all
+        {"replies": [{"plain": "array"}], "counts": [5]},  # counts more blobs than sent
+        {"replies": [{"result": 1.0}] * 3, "counts": [0, 0, 0]},  # more replies than items
+        {"replies": "x", "counts": [0]},
+        {"replies": [{"result": 1.0}], "counts": [0]},  # fewer replies than items, and no error
+    ],
+    ids=["none", "blob-count", "too-many", "not-a-list", "missing"],
+)
+def test_call_many_refuses_a_malformed_reply(toy, monkeypatch, reply):
+    """A worker is hostile: a reply that does not fit the request ends the calls with a crash
+    report, never a grader error or a wrong result."""
+    monkeypatch.setattr(toy, "_exchange", lambda *a: (reply, []))
+    monkeypatch.setattr(toy, "_drop_worker", lambda why: toy.crashes.append(why))
+    with pytest.raises(SubmissionCrash, match="invalid reply"):
+        toy._call_many("tally", [((np.ones(2),), {"seed": 1}), ((np.ones(2),), {"seed": 2})])
+    toy._broken.pop("tally", None)
+
+
+def test_call_many_items_are_guarded_like_calls(tmp_path):
+    """Oracle: grader/forbidden_rules/sec42_gpt.py bans scaled_dot_product_attention in
+    causal_self_attention; the guard must see it in a call made through call_many."""
+    from grader.calls import call_many
+
+    section = Section("sec42_gpt")
+    (tmp_path / section.name).mkdir()
+    (tmp_path / section.name / f"{section.module}.py").write_text(
+        "import torch\n"
+        "def causal_self_attention(q):\n"
+        "    return getattr(torch.nn.functional, 'scaled_dot_' + 'product_attention')(q, q, q, is_causal=True)\n",
+        encoding="utf-8",
+    )
+    target = SandboxTarget(section, tmp_path, SandboxConfig(call_timeout=30))
+    try:
+        q = torch.zeros(1, 1, 3, 4)
+        call_many(target, "causal_self_attention", [((q,), {})] * 3)
+        assert target.forbidden == {"causal_self_attention": {"scaled_dot_product_attention"}}
+    finally:
+        target.close()
