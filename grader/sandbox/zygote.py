@@ -1,8 +1,11 @@
 """The zygote: a fresh Python process that has imported NumPy and PyTorch once and forks a worker
 for each request, so that a worker starts in milliseconds instead of importing torch again.
 
-Started by the grader (``python -I zygote.py SOCKET``), before any test or submission is loaded:
-its memory holds no hidden test, no solution and no seed. Requests come over a Unix socket in a
+Started before any test or submission is loaded — forked by the grader's warm runner right after
+its imports (``grader/warm.py``: one PyTorch import for both), or on its own (``python -I
+zygote.py SOCKET``) — so its memory holds no hidden test, no solution, no seed and none of the
+grader's environment (``grader.sandbox.pool.zygote_env``). What it shares with its workers is
+frozen (``gc.freeze``): their collections never touch, and so never copy, those pages. Requests come over a Unix socket in a
 0700 folder of the grader: a JSON worker config plus four file descriptors (the worker's request
 pipe, reply pipe and output pipe, passed with SCM_RIGHTS). The reply is a pidfd of the forked
 worker (so that the grader can kill exactly that process, never a reused PID). The forked child
