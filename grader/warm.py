@@ -114,6 +114,14 @@ def _start_zygote(zygote, path: str, timeout: float = 60) -> None:
         os.close(ready_r)
 
 
+def _forget_environment() -> None:
+    """What the runner's imports derived from its own environment, made again from the new one,
+    as in a fresh process: the temporary folder (``tempfile`` keeps the first it finds)."""
+    import tempfile
+
+    tempfile.tempdir = None
+
+
 def _child(conn: socket.socket) -> None:
     rc = 3
     try:
@@ -128,6 +136,7 @@ def _child(conn: socket.socket) -> None:
         os.chdir(request["cwd"])
         os.environ.clear()
         os.environ.update(request["env"])
+        _forget_environment()
         sys.path[0] = request["cwd"]  # as for ``python -m pytest`` started in cwd
         sys.argv = ["pytest", *request["args"]]
         import pytest

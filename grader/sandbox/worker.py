@@ -594,6 +594,8 @@ def run(cfg: dict) -> None:
         os.close(cfg["lifeline_fd"])
     os.environ.clear()
     os.environ.update(cfg.get("env", {}))
+    if "tempfile" in sys.modules:
+        sys.modules["tempfile"].tempdir = None  # found again from this environment (the zygote's imports kept theirs)
     done["filesystem_view"] = "none"
     if not (cfg.get("namespaces", True) and cfg.get("filesystem_view", True) and fsview.build(cfg, done)):
         hide_paths(cfg, done)

@@ -144,3 +144,21 @@ def test_probe_finds_what_the_zygote_was_started_with(tmp_path, monkeypatch):
         target.close()
         pool._ZYGOTE.close()
         runner.close()
+
+
+def test_runner_child_takes_its_temporary_folder_from_its_request(runner, tmp_path):
+    """As a fresh pytest process would: the runner's own imports found /tmp (its environment has
+    no TMPDIR); a run whose environment names another folder must get that one."""
+    from grader.run import child_env
+
+    (tmp_path / "own-tmp").mkdir()
+    (tmp_path / "test_tmp.py").write_text(
+        "import os, tempfile\n"
+        "def test_tmp():\n"
+        "    assert tempfile.gettempdir() == os.environ['TMPDIR'], tempfile.gettempdir()\n",
+        encoding="utf-8",
+    )
+    env = {**child_env(), "TMPDIR": str(tmp_path / "own-tmp")}
+    rc, output = runner.run(["-q", "-p", "no:cacheprovider", str(tmp_path / "test_tmp.py")], cwd=str(tmp_path),
+                            env=env, timeout=120)  # fmt: skip
+    assert rc == 0, output[-1500:]

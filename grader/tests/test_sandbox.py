@@ -113,6 +113,10 @@ def tally(x, seed=0, scale=1.0):
 
 def tally_count():
     return len(CALLS)
+
+def temp_folder():
+    import os, tempfile
+    return [tempfile.gettempdir(), os.environ.get("TMPDIR")]
 """
 
 
@@ -379,3 +383,10 @@ def test_call_many_items_are_guarded_like_calls(tmp_path):
         assert target.forbidden == {"causal_self_attention": {"scaled_dot_product_attention"}}
     finally:
         target.close()
+
+
+def test_worker_takes_its_temporary_folder_from_its_own_environment(toy):
+    """The zygote's imports found a temporary folder in the zygote's environment; the worker must
+    use the one its own environment names (its private home), as a fresh process would."""
+    found, named = toy.temp_folder()
+    assert named and found == named, (found, named)
