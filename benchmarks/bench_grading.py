@@ -16,8 +16,9 @@ the wall times and, less so, the CPU-seconds grow with the load):
 3. **batch**: ``python -m grader batch`` on N copies of the submission, ``--jobs``; submissions per
    minute beside the ideal ``cores / CPU-seconds of one grade`` (and their ratio);
 4. **per call**: the round trip of a proxy call (an ``(8, 16)`` float64 array in and out of a sandboxed
-   worker) vs a plain pipe round trip of the same bytes between two processes (``--only call``: only
-   this part), alternating in blocks of 50, medians.
+   worker) vs a plain pipe round trip of the same bytes between two processes, and vs the least a
+   Python proxy does (a length head and the bytes made an array again, no check: ``framed_echo``)
+   (``--only call``: only this part), alternating in blocks of 50, medians.
 
 CPU-seconds are counted in a fresh cgroup (v1 ``cpuacct`` or v2 ``cpu.stat``) holding the whole
 process tree: the grader, its pytest processes, the zygote and every worker (the zygote's workers
@@ -34,6 +35,7 @@ import os
 import resource
 import shutil
 import statistics
+import struct
 import subprocess
 import sys
 import tempfile
@@ -200,11 +202,60 @@ def pipe_echo(nbytes: int):
     return round_trip, stop
 
 
-def round_trips(tmp: Path, n: int) -> tuple[float, float, float]:
-    """(proxy, pipe, proxy CPU in this process) median/mean seconds of one round trip of an (8, 16)
-    float64 array. The two alternate in blocks of ``BLOCK`` round trips: each runs in a loop of its
-    own (neither finds the caches cold from the other), and a change of the machine's load during
-    the run weighs on both alike."""
+def framed_echo(shape: tuple, dtype: str):
+    """The least a Python proxy does per call, without any check: a forked process reads a length
+    head and the array's bytes, makes an array of them, calls ``echo`` and sends it back the same
+    way. Returns (round_trip(array) -> array, stop)."""
+    import numpy as np
+
+    head = struct.Struct("<q")
+    down_r, down_w = os.pipe()
+    up_r, up_w = os.pipe()
+
+    def read_exact(fd: int, n: int) -> bytes:
+        got = b""
+        while len(got) < n:
+            chunk = os.read(fd, n - len(got))
+            if not chunk:
+                raise EOFError
+            got += chunk
+        return got
+
+    pid = os.fork()
+    if pid == 0:
+        os.close(down_w)
+        os.close(up_r)
+        echo = lambda x: x  # noqa: E731
+        try:
+            while True:
+                (n,) = head.unpack(read_exact(down_r, head.size))
+                x = np.frombuffer(read_exact(down_r, n), dtype=dtype).reshape(shape)
+                y = echo(x)
+                os.writev(up_w, [head.pack(y.nbytes), y.tobytes()])
+        except EOFError:
+            os._exit(0)
+    os.close(down_r)
+    os.close(up_w)
+
+    def round_trip(x):
+        os.writev(down_w, [head.pack(x.nbytes), x.tobytes()])
+        (n,) = head.unpack(read_exact(up_r, head.size))
+        return np.frombuffer(read_exact(up_r, n), dtype=dtype).reshape(shape)
+
+    def stop() -> None:
+        os.close(down_w)
+        os.close(up_r)
+        os.waitpid(pid, 0)
+
+    return round_trip, stop
+
+
+def round_trips(tmp: Path, n: int) -> tuple[float, float, float, float]:
+    """(proxy, pipe, proxy CPU in this process, framed) median/mean seconds of one round trip of an
+    (8, 16) float64 array; ``framed``: :func:`framed_echo`, the least any Python proxy does. The
+    three alternate in blocks of ``BLOCK`` round trips: each runs in a loop of its own (none finds
+    the caches cold from another), and a change of the machine's load during the run weighs on all
+    alike."""
     import numpy as np
 
     sys.path.insert(0, str(REPO))
@@ -216,9 +267,10 @@ def round_trips(tmp: Path, n: int) -> tuple[float, float, float]:
     (root / section.name).mkdir(parents=True)
     (root / section.name / f"{section.module}.py").write_text("def echo(x):\n    return x\n")
     x = np.random.default_rng(0).normal(size=(8, 16))
-    pipe_round_trip, stop = pipe_echo(x.nbytes)  # forked first: it holds none of the worker's pipes
+    pipe_round_trip, stop = pipe_echo(x.nbytes)  # forked first: they hold none of the worker's pipes
+    framed_round_trip, stop_framed = framed_echo(x.shape, x.dtype.str)
     target = SandboxTarget(section, root)
-    proxy, pipe, cpu = [], [], 0.0
+    proxy, pipe, framed, cpu = [], [], [], 0.0
     try:
         echo = target.echo
         echo(x)  # started and warm
@@ -233,19 +285,25 @@ def round_trips(tmp: Path, n: int) -> tuple[float, float, float]:
                 start = time.perf_counter()
                 z = np.frombuffer(pipe_round_trip(x.tobytes()), dtype=np.float64).reshape(8, 16)
                 pipe.append(time.perf_counter() - start)
-        assert np.array_equal(x, y) and np.array_equal(x, z)
+            for _ in range(BLOCK):
+                start = time.perf_counter()
+                f = framed_round_trip(x)
+                framed.append(time.perf_counter() - start)
+        assert np.array_equal(x, y) and np.array_equal(x, z) and np.array_equal(x, f)
     finally:
         target.close()
         close_zygote()
+        stop_framed()  # first: that process holds copies of the pipe echo's ends (it was forked after it)
         stop()
-    return statistics.median(proxy), statistics.median(pipe), cpu / len(proxy)
+    return statistics.median(proxy), statistics.median(pipe), cpu / len(proxy), statistics.median(framed)
 
 
 def print_round_trips(tmp: Path, n: int) -> None:
-    proxy, pipe, cpu = round_trips(tmp, n)
+    proxy, pipe, cpu, framed = round_trips(tmp, n)
     print(
         f"per call, (8, 16) float64 in and out: proxy {proxy * 1e6:.0f} us (grader process CPU {cpu * 1e6:.0f} us), "
-        f"pipe {pipe * 1e6:.0f} us, ratio {proxy / pipe:.1f} (target <= 2)   {load()}"
+        f"pipe {pipe * 1e6:.0f} us, ratio {proxy / pipe:.1f} (target <= 2); the least a Python proxy does "
+        f"(length head, bytes, array, no check) {framed * 1e6:.0f} us = {framed / pipe:.1f} x the pipe   {load()}"
     )
 
 
