@@ -13,7 +13,7 @@ from grader.sections import EXERCISES
 
 def _seed(args) -> tuple[int, bool]:
     """(seed, secret?): ``--seed`` is public; ``$COURSE_GRADING_SEED`` is the official, secret one."""
-    from grader.pytest_plugin import SEED_ENV
+    from grader.sections import SEED_ENV
 
     if args.seed is not None:
         return args.seed, False

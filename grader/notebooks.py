@@ -74,14 +74,13 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from grader.sections import EXERCISES, HIDDEN_TESTS, PUBLIC_TESTS, REPO, SOLUTIONS, Section, is_section_name
+from grader.sections import EXERCISES, HIDDEN_TESTS, PUBLIC_TESTS, REPO, SEED_ENV, SOLUTIONS, Section, is_section_name
 
 CONFIG_FILE = REPO / "nbgrader_config.py"
 FIGURES = REPO / "figures"
 FIGURE_RE = re.compile(r"figures/(chatgpt-book-ch6-[A-Za-z0-9_.-]+?\.png)")
 HIDDEN_BEGIN = "### BEGIN HIDDEN TESTS"
 HIDDEN_END = "### END HIDDEN TESTS"
-SEED_ENV = "COURSE_GRADING_SEED"
 CELL_VOLATILE = {"execution", "collapsed", "scrolled", "ExecuteTime", "trusted"}
 
 

@@ -25,11 +25,10 @@ from pathlib import Path
 import pytest
 
 from grader.messages import t
-from grader.sections import HIDDEN_TESTS, SOLUTIONS, all_sections
+from grader.sections import HIDDEN_TESTS, SEED_ENV, SOLUTIONS, all_sections
 from grader.targets import TargetError, load_module_file, load_target
 
 NOT_IMPLEMENTED = "not implemented yet"
-SEED_ENV = "COURSE_GRADING_SEED"
 
 
 def pytest_addoption(parser):

@@ -17,6 +17,7 @@ SOLUTIONS = REPO / "solutions"
 EXERCISES = REPO / "exercises"
 PUBLIC_TESTS = REPO / "tests"
 HIDDEN_TESTS = REPO / "grader" / "hidden"
+SEED_ENV = "COURSE_GRADING_SEED"  # the official seed of the hidden inputs: secret, never in a report
 MUTANTS = REPO / "grader" / "mutants"
 
 _SECTION_RE = re.compile(r"^sec(\d\d)_([a-z][a-z0-9_]*)$")

@@ -35,7 +35,7 @@ def fetch_shard(plan: dict, shard: int, dest: Path, base: str, token: str | None
 
 
 def _official_seed() -> int:
-    from grader.pytest_plugin import SEED_ENV
+    from grader.sections import SEED_ENV
 
     value = os.environ.get(SEED_ENV, "")
     if not value:

@@ -118,3 +118,25 @@ def test_targets_and_pool_import_in_either_order(order):
     proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120,
                           env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1"})  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+def test_grade_command_imports_neither_pytest_nor_torch(tmp_path):
+    """The process of ``python -m grader grade`` only schedules and judges: pytest and PyTorch are
+    loaded once, in the warm runner (``grader/warm.py``), not again in the process that starts it.
+    Oracle: ``sys.modules`` after a real (public-only, one-section) grade of the reference."""
+    code = (
+        "import sys\n"
+        "import grader.cli\n"
+        f"sys.argv = ['grader', 'grade', {str(REPO / 'solutions')!r}, '--section', 'sec38_attention', "
+        f"'--public-only', '--json', {str(tmp_path / 'g.json')!r}]\n"
+        "try:\n"
+        "    grader.cli.main()\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print(sorted(m for m in ('pytest', 'torch') if m in sys.modules))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300,
+                          env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert (tmp_path / "g.json").is_file(), proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert proc.stdout.strip().splitlines()[-1] == "[]", f"the grading process imports {proc.stdout.strip()[-200:]}"
