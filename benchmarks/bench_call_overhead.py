@@ -1,0 +1,89 @@
+"""Benchmark: what one sandboxed call costs in the worker, without any transport.
+
+    python benchmarks/bench_call_overhead.py            # 20000 calls of each
+    python benchmarks/bench_call_overhead.py --calls 5000
+
+The worker's ``Server.call`` (``grader/sandbox/worker.py``) runs here in this process on an echo
+function, its reply kept instead of written to a pipe: that is the per-call contract work (global
+random state before and after, warning filters, NumPy's error state, grad mode, CPU time, the
+result's encoding and the in-place check). Beside it, each of those steps alone, and the call of the
+function itself. Together with ``bench_grading.py --only call`` (proxy vs pipe vs the least framed
+round trip) it shows where a proxy call's time goes. Not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+import types
+import warnings
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "grader" / "sandbox"))  # the worker's modules, as the zygote loads them
+
+import codec  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+import worker  # noqa: E402
+
+CONTEXT = json.dumps([np.geterr(), []])
+
+
+def per_call(fn, n: int) -> float:
+    """Microseconds per call of ``fn()`` (median of 5 blocks of ``n // 5``)."""
+    block, times = max(1, n // 5), []
+    for _ in range(5):
+        start = time.perf_counter()
+        for _ in range(block):
+            fn()
+        times.append((time.perf_counter() - start) / block)
+    return sorted(times)[2] * 1e6
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--calls", type=int, default=20000)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    module = types.ModuleType("echo")
+    exec("def echo(x):\n    return x\n", module.__dict__)  # noqa: S102 - our own one-line module
+    server = worker.Server({"module_file": "echo.py"}, module, -1, -1)
+    server.out = lambda header, blobs: None  # the reply is made, not written
+    x = np.random.default_rng(0).normal(size=(8, 16))
+    blobs = codec.plain_blobs((x,))
+    header = {"op": "call", "name": "echo", "context": CONTEXT, "grad": True, "plain": "tuple", "id": 1}
+    for _ in range(100):
+        server.call(header, blobs)
+
+    def filters():
+        with warnings.catch_warnings(record=True):
+            server.set_filters(CONTEXT, [])
+
+    def grad_mode():
+        with torch.set_grad_enabled(True):
+            pass
+
+    rows = [
+        ("Server.call, (8, 16) float64 in and out, no transport", lambda: server.call(header, blobs)),
+        ("  the function itself", lambda: module.echo(x)),
+        ("  global random state (read twice per call)", worker._global_rng_state),
+        ("  warnings caught, the caller's filters set", filters),
+        ("  NumPy error state (read twice per call)", np.geterr),
+        ("  grad mode", grad_mode),
+        ("  CPU time (read twice per call)", lambda: sum(os.times()[:4])),
+        ("  arguments read from their blobs", lambda: codec.read_plain(blobs)),
+        ("  result as blobs (once more for the in-place check)", lambda: codec.plain_blobs((x,))),
+        ("  reply framed", lambda: codec.frame({"id": 1, "plain": "array", "cpu": 0.0}, blobs)),
+    ]
+    print(f"{args.calls} calls each; load {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
+    for label, fn in rows:
+        print(f"{label:<58} {per_call(fn, args.calls):7.1f} us")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
