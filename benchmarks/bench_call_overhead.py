@@ -8,7 +8,8 @@ function, its reply kept instead of written to a pipe: that is the per-call cont
 random state before and after, warning filters, NumPy's error state, grad mode, CPU time, the
 result's encoding and the in-place check). Beside it, each of those steps alone, and the call of the
 function itself. Together with ``bench_grading.py --only call`` (proxy vs pipe vs the least framed
-round trip) it shows where a proxy call's time goes. Not a test.
+round trip) it shows where a proxy call's time goes. Last, the CPU-seconds of the modules PyTorch
+imports on first use (``grader/sandbox/zygote.py`` loads them once, before any fork). Not a test.
 """
 
 from __future__ import annotations
@@ -82,7 +83,21 @@ def main() -> int:
     print(f"{args.calls} calls each; load {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
     for label, fn in rows:
         print(f"{label:<58} {per_call(fn, args.calls):7.1f} us")
+    print_lazy_imports()
     return 0
+
+
+def print_lazy_imports() -> None:
+    """CPU-seconds of the modules PyTorch imports on first use, in a fresh process that has imported
+    torch (what a worker not forked from a preloaded zygote pays: ``zygote.LAZY_TORCH_MODULES``)."""
+    import subprocess
+
+    from zygote import LAZY_TORCH_MODULES
+
+    for name in LAZY_TORCH_MODULES:
+        code = f"import time, torch\nt = time.process_time()\nimport {name}\nprint(time.process_time() - t)"
+        out = subprocess.run([sys.executable, "-I", "-c", code], capture_output=True, text=True, check=True)
+        print(f"{'first import of ' + name + ' (fresh process)':<58} {float(out.stdout):7.2f} CPU-s")
 
 
 if __name__ == "__main__":

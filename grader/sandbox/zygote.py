@@ -25,8 +25,9 @@ import socket
 import sys
 
 # Modules PyTorch imports only on first use, each time in a new process: ``torch._dynamo`` on the
-# first optimiser (about 0.75 CPU-s), ``symbolic_shapes`` (and SymPy) on the first ``autograd.grad``
-# (about 0.45 CPU-s). Loaded once here, before any fork, they cost nothing in a worker.
+# first optimiser, ``symbolic_shapes`` (and SymPy) on the first ``autograd.grad`` with explicit
+# gradients (their cost: ``benchmarks/bench_call_overhead.py``). Loaded once here, before any fork,
+# they cost nothing in a worker.
 LAZY_TORCH_MODULES = ("torch._dynamo", "torch.fx.experimental.symbolic_shapes")
 
 
