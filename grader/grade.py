@@ -152,8 +152,6 @@ def services(*, sandbox: bool = True, call_timeout: float | None = None, zygote=
     close on exit what was started here."""
     import os
 
-    from grader.sandbox.pool import ZYGOTE_ENV, Zygote
-
     env: dict[str, str] = {}
     started = []
     try:
@@ -162,10 +160,12 @@ def services(*, sandbox: bool = True, call_timeout: float | None = None, zygote=
 
             runner = WarmRunner(zygote=sandbox and zygote is None)  # one PyTorch import for both
             started.append(runner)
-            if runner.zygote_path:
+        if sandbox:
+            from grader.sandbox.pool import ZYGOTE_ENV, Zygote
+
+            if zygote is None and getattr(runner, "zygote_path", None):
                 zygote = Zygote(runner.zygote_path)
                 started.insert(0, zygote)  # our connection, closed before the runner that holds it
-        if sandbox:
             if zygote is None:
                 zygote = Zygote()
                 started.append(zygote)

@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 
 from grader.messages import t
+from grader.run import progress_file
 from grader.sections import HIDDEN_TESTS, SEED_ENV, SOLUTIONS, all_sections
 from grader.targets import TargetError, load_module_file, load_target
 
@@ -405,7 +406,7 @@ class ResultsRecorder:
 
     def __init__(self, path: Path):
         self.path = path
-        self.progress = Path(f"{path}.progress")
+        self.progress = progress_file(path)
         self.records: dict[str, dict] = {}
         self._journal = None
 

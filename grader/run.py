@@ -47,6 +47,11 @@ def child_env() -> dict[str, str]:
     return env
 
 
+def progress_file(results: Path) -> Path:
+    """Where a ``--results-json`` run appends each finished test's record until the end."""
+    return Path(f"{results}.progress")
+
+
 def read_records(path: Path) -> list[dict]:
     """The records a ``--results-json`` run left (see ``grader.pytest_plugin.ResultsRecorder``): the
     JSON list, updated by the lines of its progress file when the run was stopped before the end
@@ -54,7 +59,7 @@ def read_records(path: Path) -> list[dict]:
     if not path.is_file():
         return []
     records = {r["nodeid"]: r for r in json.loads(path.read_text(encoding="utf-8"))}
-    progress = Path(f"{path}.progress")
+    progress = progress_file(path)
     if progress.is_file():
         for line in progress.read_text(encoding="utf-8", errors="replace").splitlines():
             try:

@@ -738,15 +738,17 @@ class SandboxTarget:
         return sorted(self._ready().attributes)
 
     # calls
-    def _call(self, name: str, args: tuple, kwargs: dict):
+    def _callable(self, name: str) -> None:
+        """:class:`SubmissionCrash` when no call of ``name`` may run any more (the section's budget is
+        used up, or the function broke its worker)."""
         if self._budget_stop is not None:
             raise SubmissionCrash(self._budget_stop)
         if name in self._broken:
             raise SubmissionCrash(self._broken[name])
-        torch = sys.modules.get("torch")
-        grad_inputs = []
-        if torch is not None and torch.is_grad_enabled():
-            grad_inputs = [t for t in _leaves((args, kwargs), []) if t.requires_grad]
+
+    def _call(self, name: str, args: tuple, kwargs: dict):
+        self._callable(name)
+        grad_inputs = _grad_inputs((args, kwargs))
         if grad_inputs:
             return _call_with_autograd(self, name, args, kwargs, grad_inputs)
         result, _ = self._remote(name, args, kwargs)
@@ -777,13 +779,9 @@ class SandboxTarget:
         one round trip (``op: map``): the worker runs each item as a call of its own, with the same
         checks and a reply of its own; an error is raised here as the loop would raise it at that
         item (later items are not run). Arguments that require grad go one call at a time."""
-        if self._budget_stop is not None:
-            raise SubmissionCrash(self._budget_stop)
-        if name in self._broken:
-            raise SubmissionCrash(self._broken[name])
+        self._callable(name)
         items = [(tuple(args), dict(kwargs)) for args, kwargs in items]
-        torch = sys.modules.get("torch")
-        if torch is not None and torch.is_grad_enabled() and any(t.requires_grad for t in _leaves(items, [])):
+        if _grad_inputs(items):
             return [self._call(name, args, kwargs) for args, kwargs in items]
         if not items:
             return []
@@ -911,6 +909,14 @@ class SandboxTarget:
             info = reply["error"]
             raise _exception_class(list(info.get("mro", [])))(self._clean(str(info.get("msg", ""))))
         return codec.decode(reply["result"], reply_blobs, copy=False)
+
+
+def _grad_inputs(value) -> list:
+    """The tensors in ``value`` that require grad, while autograd records (else none)."""
+    torch = sys.modules.get("torch")
+    if torch is None or not torch.is_grad_enabled():
+        return []
+    return [t for t in _leaves(value, []) if t.requires_grad]
 
 
 def _pairs(value) -> list:

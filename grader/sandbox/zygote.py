@@ -5,12 +5,13 @@ Started before any test or submission is loaded — forked by the grader's warm 
 its imports (``grader/warm.py``: one PyTorch import for both), or on its own (``python -I
 zygote.py SOCKET``) — so its memory holds no hidden test, no solution, no seed and none of the
 grader's environment (``grader.sandbox.pool.zygote_env``). What it shares with its workers is
-frozen (``gc.freeze``): their collections never touch, and so never copy, those pages. Requests come over a Unix socket in a
-0700 folder of the grader: a JSON worker config plus four file descriptors (the worker's request
-pipe, reply pipe and output pipe, passed with SCM_RIGHTS). The reply is a pidfd of the forked
-worker (so that the grader can kill exactly that process, never a reused PID). The forked child
-closes everything else and runs :func:`worker.run`, which confines it before importing the
-submission. The worker's own modules (``codec``, ``worker``, ``fsview``, ``landlock``) are all
+frozen (``gc.freeze``): their collections never touch, and so never copy, those pages.
+
+Requests come over a Unix socket in a 0700 folder of the grader: a JSON worker config plus four
+file descriptors (the worker's request pipe, reply pipe and output pipe, passed with SCM_RIGHTS).
+The reply is a pidfd of the forked worker (so that the grader can kill exactly that process, never
+a reused PID). The forked child closes everything else and runs :func:`worker.run`, which confines
+it before importing the submission. The worker's own modules (``codec``, ``worker``, ``fsview``, ``landlock``) are all
 imported here, before any fork: once a worker has entered its filesystem view, their files are no
 longer visible to it.
 """
