@@ -23,9 +23,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from grader.sections import REPO, Section
+from grader.sections import REPO, Section, one_thread_env
 
-THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS")
 SCRUBBED_PREFIXES = ("PYTEST_", "PYTHON")
 
 
@@ -39,7 +38,7 @@ class RunOutcome:
 
 def child_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(SCRUBBED_PREFIXES)}
-    env.update({k: "1" for k in THREAD_VARS})
+    env.update(one_thread_env())
     env["PYTHONPATH"] = str(REPO)  # the grader's package, nothing of the submission
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     env["PYTHONHASHSEED"] = "0"

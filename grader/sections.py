@@ -20,6 +20,22 @@ HIDDEN_TESTS = REPO / "grader" / "hidden"
 SEED_ENV = "COURSE_GRADING_SEED"  # the official seed of the hidden inputs: secret, never in a report
 MUTANTS = REPO / "grader" / "mutants"
 
+# one thread per numeric library in every process of a grade (the test processes, the warm runner,
+# the zygote and so its workers, a notebook's kernel)
+THREAD_VARS = (
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+)
+
+
+def one_thread_env() -> dict[str, str]:
+    """The environment variables of :data:`THREAD_VARS`, each set to one."""
+    return {k: "1" for k in THREAD_VARS}
+
+
 _SECTION_RE = re.compile(r"^sec(\d\d)_([a-z][a-z0-9_]*)$")
 
 

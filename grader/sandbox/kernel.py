@@ -73,7 +73,8 @@ def kernel_config(cfg, ipc_folder: Path) -> None:
 
 
 def _config(connection_file: str, cwd: str) -> dict:
-    from grader.sandbox.pool import THREAD_VARS, hidden_paths, secret_probe_files
+    from grader.sandbox.pool import hidden_paths, secret_probe_files
+    from grader.sections import one_thread_env
 
     conn = json.loads(Path(connection_file).read_text(encoding="utf-8"))
     if conn.get("transport") != "ipc":
@@ -82,7 +83,7 @@ def _config(connection_file: str, cwd: str) -> dict:
     # beside the sockets: removed with the manager's folder even if the kernel was killed
     home = tempfile.mkdtemp(prefix="home-", dir=os.path.dirname(conn["ip"]))
     uid = UID_BASE + os.getpid() % 100_000 if os.getuid() == 0 else None
-    env = {k: "1" for k in THREAD_VARS}
+    env = one_thread_env()
     env.update(PATH="/usr/bin:/bin", HOME=home, TMPDIR="/tmp", PYTHONHASHSEED="0", PYTHONDONTWRITEBYTECODE="1",
                MPLBACKEND=os.environ.get("MPLBACKEND", "Agg"), LANG=os.environ.get("LANG", "C.UTF-8"))  # fmt: skip
     if os.environ.get("NBGRADER_EXECUTION"):

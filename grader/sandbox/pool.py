@@ -60,16 +60,9 @@ import numpy as np
 from grader import forbidden
 from grader.errors import SandboxError, SubmissionCrash, SubmissionExit, TargetError
 from grader.sandbox import codec
-from grader.sections import HIDDEN_TESTS, MUTANTS, REPO, SOLUTIONS, Section
+from grader.sections import HIDDEN_TESTS, MUTANTS, REPO, SOLUTIONS, Section, one_thread_env
 
 HERE = Path(__file__).resolve().parent
-THREAD_VARS = (
-    "OMP_NUM_THREADS",
-    "MKL_NUM_THREADS",
-    "OPENBLAS_NUM_THREADS",
-    "NUMEXPR_NUM_THREADS",
-    "VECLIB_MAXIMUM_THREADS",
-)
 PASS_VARS = ("OPENBLAS_CORETYPE", "LANG", "LC_ALL", "TZ")
 MAX_COPY_FILES, MAX_COPY_BYTES = 200, 50 << 20
 UID_BASE = 1_000_000
@@ -170,6 +163,9 @@ def secret_probe_files() -> list[str]:
 # --- messages must not quote grader files ---------------------------------------------------
 
 _SECRET_LINES: list[str] | None = None
+_SECRET_INDEX: dict[str, list[str]] | None = None  # the first SECRET_MIN characters → the lines
+SECRET_MIN = 24  # characters of the shortest line that counts (shorter ones are too common)
+WITHHELD = "(message withheld: it quotes the grader's files)"
 
 
 def _secret_lines() -> list[str]:
@@ -182,7 +178,9 @@ def _secret_lines() -> list[str]:
             out = set()
             for p in paths:
                 try:
-                    out |= {s.strip() for s in p.read_text(encoding="utf-8").splitlines() if len(s.strip()) >= 24}
+                    out |= {
+                        s.strip() for s in p.read_text(encoding="utf-8").splitlines() if len(s.strip()) >= SECRET_MIN
+                    }
                 except OSError:
                     pass
             return out
@@ -194,8 +192,19 @@ def _secret_lines() -> list[str]:
 
 
 def withhold_secrets(text: str) -> str:
-    if any(line in text for line in _secret_lines()):
-        return "(message withheld: it quotes the grader's files)"
+    """``text``, or :data:`WITHHELD` when any of :func:`_secret_lines` occurs in it. Each place in
+    the text is looked up by the characters that start there (one dict lookup per character, not
+    one search of the whole text per secret line: a call's error message is checked this way)."""
+    global _SECRET_INDEX
+    if _SECRET_INDEX is None:
+        index: dict[str, list[str]] = {}
+        for line in _secret_lines():
+            index.setdefault(line[:SECRET_MIN], []).append(line)
+        _SECRET_INDEX = index
+    for i in range(len(text) - SECRET_MIN + 1):
+        lines = _SECRET_INDEX.get(text[i : i + SECRET_MIN])
+        if lines and any(text.startswith(line, i) for line in lines):
+            return WITHHELD
     return text
 
 
@@ -224,7 +233,7 @@ def zygote_env() -> dict[str, str]:
     """The whole environment a zygote starts with (its workers' memory holds it): a few locale and
     library settings of the grader's, one thread per library, nothing else of the grader's."""
     env = {k: os.environ[k] for k in PASS_VARS if k in os.environ}
-    env.update({k: "1" for k in THREAD_VARS}, PATH="/usr/bin:/bin", PYTHONHASHSEED="0", PYTHONDONTWRITEBYTECODE="1")
+    env.update(one_thread_env(), PATH="/usr/bin:/bin", PYTHONHASHSEED="0", PYTHONDONTWRITEBYTECODE="1")
     return env
 
 
@@ -333,7 +342,7 @@ class Worker:
         module_file = sub / self.section.name / f"{self.section.module}.py"
         uid = UID_BASE + os.getpid() * 8 + self.section.number % 8 if os.getuid() == 0 else None
         env = {k: os.environ[k] for k in PASS_VARS if k in os.environ}
-        env.update({k: "1" for k in THREAD_VARS})
+        env.update(one_thread_env())
         env.update(PATH="/usr/bin:/bin", HOME=str(home), TMPDIR=str(home), PYTHONHASHSEED="0",
                    PYTHONDONTWRITEBYTECODE="1", MPLBACKEND="Agg")  # fmt: skip
         z = zygote()
