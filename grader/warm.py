@@ -9,11 +9,14 @@ child of ``grader/run.py``). It imports no module of the grader package before f
 imports the plugin and the suites itself, after it has taken the request's environment, exactly as
 a fresh ``pytest`` process would.
 
-**The zygote** (``zygote=True``): after its imports, and before anything else, the runner forks the
-sandbox's zygote (``grader/sandbox/zygote.py``, loaded by its path), so that one process imports
-PyTorch for both. The zygote's memory is then the runner's at that moment: the interpreter, NumPy,
-PyTorch and pytest's modules, the minimal environment — no test, no solution, no seed, nothing of
-the grader's environment. It strips the grader's folder from ``sys.path`` (as ``python -I`` would
+**The zygote** (``zygote=True``): once it has imported NumPy and PyTorch, and before anything else,
+the runner forks the sandbox's zygote (``grader/sandbox/zygote.py``, loaded by its path), so that
+one process imports PyTorch for both. The zygote's memory is then the runner's at that moment: the
+interpreter, NumPy, PyTorch, the minimal environment — no pytest, no test, no solution, no seed,
+nothing of the grader's environment. It then imports what only the submission's training needs
+(``torch._dynamo``) while the runner imports pytest and starts the first sections; the runner
+says "ready" without waiting for it (a worker is forked once the zygote listens) and ends if the
+zygote fails to start. It strips the grader's folder from ``sys.path`` (as ``python -I`` would
 leave it), listens on its socket in the runner's 0700 folder, and dies with the runner.
 
 Protocol (a Unix socket in a 0700 folder): one connection per run; the request is one JSON line
@@ -37,6 +40,9 @@ import tempfile
 import threading
 import time
 
+# what the grader's own tests make PyTorch import (``autograd.grad`` with explicit gradients, in
+# ``grader.calls.call_with_grad``): loaded before the zygote is forked, so that both share it
+GRADER_LAZY_MODULES = ("torch.fx.experimental.symbolic_shapes",)
 ZYGOTE_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sandbox", "zygote.py")
 
 
@@ -45,7 +51,12 @@ def serve(path: str, zygote_path: str | None = None) -> None:
 
     ctypes.CDLL(None).prctl(1, 9, 0, 0, 0)  # PR_SET_PDEATHSIG: die with the grader
     zygote = _zygote_module()
-    zygote.preload()  # NumPy, PyTorch and what PyTorch imports lazily: shared with the zygote
+    # NumPy, PyTorch and what the tests' autograd.grad imports: shared with the zygote. With a
+    # zygote, it is forked now and imports what only the submission's training needs (the first
+    # optimiser's torch._dynamo, about a second) itself, while this process goes on and starts
+    # the first sections (their workers are forked once the zygote listens).
+    zygote.preload(GRADER_LAZY_MODULES if zygote_path else zygote.LAZY_TORCH_MODULES)
+    zygote_ready = _start_zygote(zygote, zygote_path) if zygote_path else None
     import gc
 
     import _pytest.assertion.rewrite  # noqa: F401
@@ -53,17 +64,23 @@ def serve(path: str, zygote_path: str | None = None) -> None:
     import pytest  # noqa: F401
 
     gc.freeze()  # what is loaded now is never collected: a child's collections skip it (no copy-on-write)
-    if zygote_path:
-        _start_zygote(zygote, zygote_path)
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(path)
     listener.listen(64)
     os.write(1, b"ready\n")
     while True:
-        if select.select([listener], [], [], 0.2)[0]:
+        readable = select.select([listener, *([zygote_ready] if zygote_ready is not None else [])], [], [], 0.2)[0]
+        if zygote_ready in readable:
+            if os.read(zygote_ready, 6) != b"ready\n":
+                raise SystemExit("the zygote did not start")  # this runner ends: its clients see it
+            os.close(zygote_ready)
+            zygote_ready = None
+        if listener in readable:
             conn = listener.accept()[0]
             if os.fork() == 0:
                 listener.close()
+                if zygote_ready is not None:
+                    os.close(zygote_ready)
                 _child(conn)
             conn.close()
         try:
@@ -85,8 +102,9 @@ def _zygote_module():
     return module
 
 
-def _start_zygote(zygote, path: str, timeout: float = 60) -> None:
-    """Fork the zygote (see the module docstring); return once it listens on ``path``."""
+def _start_zygote(zygote, path: str) -> int:
+    """Fork the zygote (see the module docstring); returns the pipe on which it writes "ready"
+    once it listens on ``path`` (clients wait for that themselves: ``pool.Zygote.connect``)."""
     ready_r, ready_w = os.pipe()
     if os.fork() == 0:
         try:
@@ -107,11 +125,7 @@ def _start_zygote(zygote, path: str, timeout: float = 60) -> None:
         finally:
             os._exit(1)
     os.close(ready_w)
-    try:
-        if not select.select([ready_r], [], [], timeout)[0] or os.read(ready_r, 6) != b"ready\n":
-            raise SystemExit("the zygote did not start")
-    finally:
-        os.close(ready_r)
+    return ready_r
 
 
 def _forget_environment() -> None:

@@ -2,7 +2,8 @@
 for each request, so that a worker starts in milliseconds instead of importing torch again.
 
 Started before any test or submission is loaded — forked by the grader's warm runner right after
-its imports (``grader/warm.py``: one PyTorch import for both), or on its own (``python -I
+it has imported NumPy and PyTorch (``grader/warm.py``: one PyTorch import for both; the zygote
+then imports :data:`LAZY_TORCH_MODULES` itself), or on its own (``python -I
 zygote.py SOCKET``) — so its memory holds no hidden test, no solution, no seed and none of the
 grader's environment (``grader.sandbox.pool.zygote_env``). What it shares with its workers is
 frozen (``gc.freeze``): their collections never touch, and so never copy, those pages.
@@ -32,8 +33,9 @@ import sys
 LAZY_TORCH_MODULES = ("torch._dynamo", "torch.fx.experimental.symbolic_shapes")
 
 
-def preload() -> None:
-    """NumPy and PyTorch (one thread), with the modules PyTorch would import later in every worker."""
+def preload(lazy: tuple[str, ...] = LAZY_TORCH_MODULES) -> None:
+    """NumPy and PyTorch (one thread), with ``lazy``: modules PyTorch would import later (by
+    default all of :data:`LAZY_TORCH_MODULES`)."""
     import importlib
 
     import numpy  # noqa: F401
@@ -43,7 +45,7 @@ def preload() -> None:
     except ImportError:
         return
     torch.set_num_threads(1)
-    for name in LAZY_TORCH_MODULES:
+    for name in lazy:
         importlib.import_module(name)
 
 

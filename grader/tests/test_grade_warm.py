@@ -54,6 +54,9 @@ def environment():
 
 def search_path():
     return list(sys.path)
+
+def loaded(name):
+    return name in sys.modules
 """
 
 
@@ -162,3 +165,47 @@ def test_runner_child_takes_its_temporary_folder_from_its_request(runner, tmp_pa
     rc, output = runner.run(["-q", "-p", "no:cacheprovider", str(tmp_path / "test_tmp.py")], cwd=str(tmp_path),
                             env=env, timeout=120)  # fmt: skip
     assert rc == 0, output[-1500:]
+
+
+# --- what is imported where: the optimiser's torch._dynamo in the zygote only --------------------
+
+
+def test_worker_from_the_runners_zygote_has_the_optimisers_modules_loaded(probe_target):
+    """Oracle: ``sys.modules`` in the worker. The zygote imports torch._dynamo (a submission's first
+    optimiser step would import it, about a second in every worker) before it forks."""
+    assert probe_target.loaded("torch._dynamo"), "a worker imports torch._dynamo again at its first optimiser step"
+
+
+def test_runner_children_import_what_the_tests_need_and_not_the_optimisers_modules(runner_with_zygote, tmp_path):
+    """Oracle: ``sys.modules`` in a section's pytest process forked by a runner with a zygote:
+    symbolic_shapes (the tests' autograd.grad) is shared from the runner, torch._dynamo (only the
+    submission's training uses it, in the workers) was left to the zygote."""
+    from grader.run import child_env
+
+    (tmp_path / "test_modules.py").write_text(
+        "import sys\n"
+        "def test_modules():\n"
+        "    assert 'torch.fx.experimental.symbolic_shapes' in sys.modules\n"
+        "    assert 'torch._dynamo' not in sys.modules\n",
+        encoding="utf-8",
+    )
+    rc, output = runner_with_zygote.run(["-q", "-p", "no:cacheprovider", str(tmp_path / "test_modules.py")],
+                                        cwd=str(tmp_path), env=child_env(), timeout=120)  # fmt: skip
+    assert rc == 0, output[-1500:]
+
+
+def test_runner_ends_when_its_zygote_does_not_start(tmp_path):
+    """The runner says it is ready before its zygote is (the zygote finishes its imports meanwhile);
+    a zygote that cannot listen (its socket's folder does not exist) ends the runner, with why."""
+    import subprocess
+    import sys
+
+    from grader.sandbox.pool import zygote_env
+    from grader.sections import REPO
+
+    proc = subprocess.run(
+        [sys.executable, "-B", "-m", "grader.warm", str(tmp_path / "runner.sock"), str(tmp_path / "no" / "zygote.sock")],
+        env={**zygote_env(), "PYTHONPATH": str(REPO)}, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.stdout.startswith("ready"), proc.stdout
+    assert proc.returncode != 0 and "the zygote did not start" in proc.stderr, (proc.returncode, proc.stderr[-800:])
