@@ -33,7 +33,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from grader.run import run_section  # noqa: E402
+from grader.run import run_section, suite_files, training_files  # noqa: E402
 from grader.sandbox.pool import TIME_BUDGET_FILE, time_budget  # noqa: E402
 from grader.sections import HIDDEN_TESTS, PUBLIC_TESTS, SOLUTIONS, Section, all_sections  # noqa: E402
 
@@ -84,10 +84,10 @@ def fingerprint() -> str:
     return digest.hexdigest()[:16]
 
 
-def measure(section: Section, hidden: bool) -> tuple[float, float]:
+def measure(section: Section, hidden: bool, files=None) -> tuple[float, float]:
     """(worker seconds of all calls / the load factor seen, wall seconds of the run) of the
-    reference, without a budget."""
-    outcome = run_section(section, "sandbox:solutions", hidden=hidden, env={"COURSE_TIME_BUDGET": "1e9"})
+    reference, without a budget (``files``: only these suites)."""
+    outcome = run_section(section, "sandbox:solutions", hidden=hidden, env={"COURSE_TIME_BUDGET": "1e9"}, files=files)
     failed = [r["name"] for r in outcome.records if r["status"] not in ("passed", "skipped")]
     if failed or outcome.problems:
         sys.exit(f"{section.name}: the reference does not pass its tests: {failed[:3]} {outcome.problems[:2]}")
@@ -102,7 +102,7 @@ def merge_larger(old: dict, new: dict) -> dict:
     merged = {**new, "sections": {}}
     for name in sorted(set(old.get("sections", {})) | set(new.get("sections", {}))):
         a, b = old.get("sections", {}).get(name, {}), new.get("sections", {}).get(name, {})
-        merged["sections"][name] = {k: max(v for v in (a.get(k), b.get(k)) if v is not None) for k in {*a, *b}}
+        merged["sections"][name] = {k: max(v for v in (a.get(k), b.get(k)) if v is not None) for k in sorted({*a, *b})}
     return merged
 
 
@@ -110,7 +110,8 @@ def update(sections: list[Section], repeat: int, keep_larger: bool = False) -> N
     old = json.loads(TIME_BUDGET_FILE.read_text(encoding="utf-8")) if TIME_BUDGET_FILE.is_file() else {}
     data = {
         "about": "worker seconds of all sandboxed calls of the reference solutions per section and suites "
-        "(public, all = public + hidden): the time budget is factor x this, at least minimum_seconds. "
+        "(public, all = public + hidden; main and training: the hidden training suites and the rest, for a section "
+        "that has them): the time budget is factor x this, at least minimum_seconds (a part: its share of it). "
         "Written by benchmarks/bench_time_budget.py --update.",
         "factor": old.get("factor", 3.0),
         "minimum_seconds": old.get("minimum_seconds", 10.0),
@@ -120,8 +121,13 @@ def update(sections: list[Section], repeat: int, keep_larger: bool = False) -> N
     }
     for section in sections:
         row = {}
-        for suites, hidden in (("public", False), ("all", True)):
-            runs = [measure(section, hidden) for _ in range(repeat)]
+        training = training_files(section)
+        runs_of = [("public", False, None), ("all", True, None)]
+        if training:  # the two parts a section may be graded in (grader.grade.section_parts)
+            runs_of += [("main", True, [f for f in suite_files(section, True) if f not in training]),
+                        ("training", True, training)]  # fmt: skip
+        for suites, hidden, files in runs_of:
+            runs = [measure(section, hidden, files) for _ in range(repeat)]
             row[suites] = round(statistics.median(r[0] for r in runs), 3)
             print(f"{section.name:24} {suites:6} calls {row[suites]:7.2f} s  (wall {runs[0][1]:.1f} s)", flush=True)
         data["sections"][section.name] = row

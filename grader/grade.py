@@ -1,10 +1,11 @@
 """The grade command: collect → run → judge for every section, in parallel, with progress.
 
 Small steps, shared with ``grader.batch``: :func:`prepare` (once per submission: its folder, the
-protected files it changed, its sections' files), :func:`grade_section` (one section: run, judge),
-:func:`assemble` (the sections' results into one :class:`GradeResult`). The sections run as tasks
+protected files it changed, its sections' files), :func:`run_part` (one run of a section's suites:
+a section is one run, or two when its training suites are long, :func:`section_parts`),
+:func:`assemble` (the runs judged per section, into one :class:`GradeResult`). The runs are tasks
 of ``grader.schedule`` on ``jobs`` threads, the longest first (:func:`expected_seconds`); a batch
-puts the sections of all its submissions on one such pool.
+puts the runs of all its submissions on one such pool.
 
 By default every section runs sandboxed (target ``sandbox:<root>``): the submission's code runs
 only in worker processes forked from one zygote shared by all sections of this grade (see
@@ -18,6 +19,7 @@ still runs there (the public tests hold nothing a student does not have).
 
 from __future__ import annotations
 
+import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
@@ -25,8 +27,8 @@ from pathlib import Path
 
 from grader.collect import GradingError, SectionJob, collect
 from grader.judge import judge_section
-from grader.results import GradeResult, SectionResult
-from grader.run import run_section
+from grader.results import GradeResult
+from grader.run import RunOutcome, merge_outcomes, run_section
 from grader.schedule import Done, Task, run_longest_first
 from grader.sections import HIDDEN_TESTS
 
@@ -82,17 +84,54 @@ def refusal(reason: str) -> str:
     )
 
 
-def expected_seconds(section, hidden: bool) -> float:
-    """The reference's measured worker time for the section's suites (``grader/time_budget.json``)."""
+def measured_seconds(section) -> dict[str, float]:
+    """The reference's measured worker time for each of the section's suites ("public", "all", and
+    for a section with a training suite "main" and "training"; ``grader/time_budget.json``)."""
     import json
 
     from grader.sandbox.pool import TIME_BUDGET_FILE
 
     try:
-        sections = json.loads(TIME_BUDGET_FILE.read_text(encoding="utf-8")).get("sections", {})
-        return float(sections.get(section.name, {}).get("all" if hidden else "public", 0.0))
+        entry = json.loads(TIME_BUDGET_FILE.read_text(encoding="utf-8")).get("sections", {}).get(section.name, {})
+        return {str(k): float(v) for k, v in entry.items()}
     except (OSError, ValueError, TypeError, AttributeError):
-        return 0.0
+        return {}
+
+
+def expected_seconds(section, hidden: bool) -> float:
+    """The reference's measured worker time for the section's suites (``grader/time_budget.json``)."""
+    return measured_seconds(section).get("all" if hidden else "public", 0.0)
+
+
+SPLIT_SECONDS = 4.0  # a hidden training suite measured at least this long runs beside the rest
+
+
+@dataclass(frozen=True)
+class Part:
+    """One run of a section's suites: ``suites`` names the part (and its time budget), ``files``
+    its suite files, ``cost`` its expected seconds (the order of starting)."""
+
+    suites: str
+    files: tuple[Path, ...]
+    cost: float
+
+
+def section_parts(section, hidden: bool) -> list[Part]:
+    """The runs a section is graded in: one with all its suites, or — when its hidden training
+    suites take at least :data:`SPLIT_SECONDS` of the reference's time — two, the training suites
+    and the rest ("training", "main"), so that a long section uses two cores instead of one while
+    the others wait. Each part's time budget is its measured share of the section's (see
+    ``grader.sandbox.pool``); their results are merged into one before judging."""
+    from grader.run import suite_files, training_files
+    from grader.sandbox.pool import SPLIT_PARTS
+
+    measured = measured_seconds(section)
+    training = training_files(section) if hidden else []
+    if training and all(p in measured for p in SPLIT_PARTS) and measured["training"] >= SPLIT_SECONDS:
+        rest = tuple(f for f in suite_files(section, True) if f not in training)
+        return [Part("main", rest, measured["main"]), Part("training", tuple(training), measured["training"])]
+    suites = "all" if hidden else "public"
+    return [Part(suites, tuple(suite_files(section, hidden)), measured.get(suites, 0.0))]
 
 
 @dataclass(eq=False)  # compared (and hashed) by identity: the group of its sections' tasks
@@ -178,36 +217,53 @@ def services(*, sandbox: bool = True, call_timeout: float | None = None, zygote=
             service.close()
 
 
-def grade_section(sub: Submission, job: SectionJob, shared: Services) -> SectionResult:
-    """One section of one submission, run and judged: the unit of work of ``grade`` and ``batch``."""
-    outcome = run_section(
+def run_part(sub: Submission, job: SectionJob, part: Part, shared: Services) -> RunOutcome:
+    """One run of one section of one submission: the unit of work of ``grade`` and ``batch``."""
+    return run_section(
         job.section, sub.impl, hidden=sub.hidden, seed=sub.seed, env=shared.env, timeout=shared.section_timeout,
-        runner=shared.runner,
+        runner=shared.runner, files=list(part.files), suites=part.suites,
     )  # fmt: skip
-    return judge_section(job, outcome)
 
 
 def section_tasks(sub: Submission, shared: Services, progress=None) -> list[Task]:
-    """One task per section of ``sub`` (grouped by ``sub``), costing the section's expected seconds,
-    so that the longest sections start first. ``progress(section_name)`` as each one finishes."""
+    """One task per part of each section of ``sub`` (grouped by ``sub``; see :func:`section_parts`),
+    costing its expected seconds, so that the longest start first. Each returns ``(job,
+    RunOutcome)``; :func:`assemble` judges them. ``progress(section_name)`` once a section's last
+    part has finished."""
+    lock = threading.Lock()
+    left: dict[str, int] = {}
 
-    def work(job: SectionJob) -> SectionResult:
-        result = grade_section(sub, job, shared)
-        if progress:
+    def work(job: SectionJob, part: Part) -> tuple[SectionJob, RunOutcome]:
+        outcome = run_part(sub, job, part, shared)
+        with lock:
+            left[job.section.name] -= 1
+            finished = left[job.section.name] == 0
+        if progress and finished:
             progress(job.section.name)
-        return result
+        return job, outcome
 
-    return [Task(sub, expected_seconds(job.section, sub.hidden), partial(work, job)) for job in sub.section_jobs]
+    tasks = []
+    for job in sub.section_jobs:
+        parts = section_parts(job.section, sub.hidden)
+        left[job.section.name] = len(parts)
+        tasks += [Task(sub, part.cost, partial(work, job, part)) for part in parts]
+    return tasks
 
 
 def assemble(sub: Submission, dones: list[Done]) -> GradeResult:
-    """The submission's result from its sections' finished tasks (chapter order); a section that
-    could not be graded (the grader itself failed) raises its error, the first in chapter order."""
+    """The submission's result from its sections' finished tasks (chapter order): each section's
+    parts merged and judged. A section that could not be graded (the grader itself failed) raises
+    its error, the first in chapter order."""
     for done in dones:
         if done.error is not None:
             raise done.error
+    by_job: dict[int, tuple[SectionJob, list[RunOutcome]]] = {}
+    for done in dones:
+        job, outcome = done.value
+        by_job.setdefault(id(job), (job, []))[1].append(outcome)
+    sections = [judge_section(job, merge_outcomes(outcomes)) for job, outcomes in by_job.values()]
     return GradeResult(
-        target=str(sub.root), sections=[done.value for done in dones], hidden_included=sub.hidden, seed=sub.seed,
+        target=str(sub.root), sections=sections, hidden_included=sub.hidden, seed=sub.seed,
         sandboxed=sub.sandbox, tampered=sub.tampered,
     )  # fmt: skip
 

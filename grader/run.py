@@ -74,6 +74,39 @@ def suite_files(section: Section, hidden: bool) -> list[Path]:
     return [section.public_tests, *(section.hidden_test_files() if hidden else [])]
 
 
+def training_files(section: Section) -> list[Path]:
+    """The section's hidden training suites (``test_secNN_<name>_training.py``)."""
+    return [f for f in section.hidden_test_files() if f.stem.endswith("_training")]
+
+
+def merge_outcomes(outcomes: list[RunOutcome]) -> RunOutcome:
+    """The outcomes of a section's runs (its parts, see ``grader.grade.section_parts``) as one: the
+    records and problems of all in order, the longest run's seconds, the sandbox's facts added up
+    (a part's budget is its share of the section's, so they add up to the section's budget)."""
+    if len(outcomes) == 1:
+        return outcomes[0]
+    sandbox: dict = {}
+    for facts in (o.sandbox for o in outcomes if o.sandbox):
+        if not sandbox:
+            sandbox = json.loads(json.dumps(facts))  # a copy
+            continue
+        sandbox["crashes"] = [*sandbox.get("crashes", []), *facts.get("crashes", [])]
+        sandbox["output_bytes"] = sandbox.get("output_bytes", 0) + facts.get("output_bytes", 0)
+        forbidden = sandbox.setdefault("forbidden", {})
+        for exercise, names in facts.get("forbidden", {}).items():
+            forbidden[exercise] = sorted({*forbidden.get(exercise, []), *names})
+        budget, other = sandbox.get("time_budget", {}), facts.get("time_budget", {})
+        for key in ("seconds", "used", "calls"):
+            if budget.get(key) is not None and other.get(key) is not None:
+                budget[key] = round(budget[key] + other[key], 3)
+        budget["used_up"] = bool(budget.get("used_up") or other.get("used_up"))
+        budget["load_factor"] = max(budget.get("load_factor") or 1.0, other.get("load_factor") or 1.0)
+    return RunOutcome(
+        [r for o in outcomes for r in o.records], [p for o in outcomes for p in o.problems],
+        max(o.seconds for o in outcomes), sandbox,
+    )  # fmt: skip
+
+
 def run_section(
     section: Section,
     impl: str,
@@ -83,21 +116,26 @@ def run_section(
     timeout: float = 900,
     env: dict | None = None,
     runner=None,
+    files: list[Path] | None = None,
+    suites: str | None = None,
 ) -> RunOutcome:
     """Run the section's suites against ``impl`` (a target spec, see ``grader.targets``): in a child
     forked by ``runner`` (a :class:`grader.warm.WarmRunner`, pytest and torch already imported), else
-    in a new ``python -m pytest`` process."""
+    in a new ``python -m pytest`` process. ``files`` and ``suites``: only these suite files, under the
+    time budget of that part of the section (default: all of its suites, "all" or "public")."""
     start = time.monotonic()
+    files = suite_files(section, hidden) if files is None else files
+    suites = suites or ("all" if hidden else "public")
     with tempfile.TemporaryDirectory(prefix="grade-") as tmp:  # 0700: no worker can look inside
         results = Path(tmp) / "results.json"
         facts = Path(tmp) / "sandbox.json"
         args = [
             "-c", str(REPO / "grader" / "pytest.ini"), "--rootdir", str(REPO),
             "-q", "--no-header", "-p", "no:randomly", "--tb=line", f"--impl={impl}", f"--seed={seed}",
-            f"--results-json={results}", f"--sandbox-report={facts}", *map(str, suite_files(section, hidden)),
+            f"--results-json={results}", f"--sandbox-report={facts}", *map(str, files),
         ]  # fmt: skip
         problems = []
-        run_env = {**child_env(), "COURSE_TIME_BUDGET_SUITES": "all" if hidden else "public", **(env or {})}
+        run_env = {**child_env(), "COURSE_TIME_BUDGET_SUITES": suites, **(env or {})}
         if runner is not None:
             from grader.warm import RunnerError
 

@@ -67,6 +67,8 @@ PASS_VARS = ("OPENBLAS_CORETYPE", "LANG", "LC_ALL", "TZ")
 MAX_COPY_FILES, MAX_COPY_BYTES = 200, 50 << 20
 UID_BASE = 1_000_000
 TIME_BUDGET_FILE = REPO / "grader" / "time_budget.json"
+# a section graded in two runs (``grader.grade.section_parts``): its hidden training suites, and the rest
+SPLIT_PARTS = ("main", "training")
 BUDGET_USED_UP = "not run: time budget used up"
 TAMPERED = "a way around the grader's shortcut check"  # the same text as guard.TAMPERED
 
@@ -113,9 +115,19 @@ def _budget_parts(section: Section, suites: str | None) -> tuple[float, float | 
         return math.inf, None, f"no time budget: {TIME_BUDGET_FILE.name} is missing or unreadable"
     factor = float(os.environ.get("COURSE_TIME_BUDGET_FACTOR") or data.get("factor", 3.0))
     minimum = float(data.get("minimum_seconds", 10.0))
-    measured = data.get("sections", {}).get(section.name, {}).get(suites)
+    entry = data.get("sections", {}).get(section.name, {})
+    measured = entry.get(suites)
     if measured is None:
         return math.inf, None, f"no time budget: the reference's time for {section.name} ({suites}) is not measured"
+    if suites in SPLIT_PARTS:  # a part of the section's run: its share of the section's budget
+        try:
+            share = float(measured) / sum(float(entry[part]) for part in SPLIT_PARTS)
+            whole = float(entry["all"])
+        except (KeyError, TypeError, ValueError, ZeroDivisionError):
+            return math.inf, None, f"no time budget: the parts of {section.name} are not measured"
+        source = (f"{share:.0%} ({suites} tests) of {factor:g} x the reference's {whole:.2f} s (all tests), "
+                  f"at least {minimum:g} s, x the load factor")  # fmt: skip
+        return share * factor * whole, share * minimum, source
     source = f"{factor:g} x the reference's {float(measured):.2f} s ({suites} tests), at least {minimum:g} s, x the load factor"
     return factor * float(measured), minimum, source
 

@@ -162,19 +162,30 @@ def fake_batch(tmp_path, students, **kwargs):
     return {row["student"]: row for row in rows}, seen
 
 
+def _runs() -> list[tuple[float, str]]:
+    """(expected seconds, section) of each run of one submission's grade, in the given order: one
+    per section, two for a section graded in parts (``grader.grade.section_parts``)."""
+    from grader.grade import hidden_available, section_parts
+
+    return [(part.cost, s.name) for s in all_sections() for part in section_parts(s, hidden_available())]
+
+
 def test_sections_of_all_submissions_interleave_longest_first(tmp_path, fake_runs):
-    from grader.grade import expected_seconds, hidden_available
+    from grader.grade import expected_seconds
 
     fake_batch(tmp_path, ["a", "b", "c"], jobs=1)
-    longest = sorted(all_sections(), key=lambda s: -expected_seconds(s, hidden_available()))
-    assert fake_runs == [(section.name, student) for section in longest for student in "abc"]
-    assert expected_seconds(longest[0], True) > expected_seconds(longest[-1], True) > 0
+    longest = sorted(_runs(), key=lambda run: -run[0])  # stable: ties keep the chapter's order
+    assert fake_runs == [(name, student) for _, name in longest for student in "abc"]
+    assert longest[0][0] > longest[-1][0] > 0
+    assert max(expected_seconds(s, True) for s in all_sections()) > min(
+        expected_seconds(s, True) for s in all_sections()
+    )
 
 
 def test_one_row_per_submission_when_its_last_section_is_judged(tmp_path, fake_runs):
     rows, seen = fake_batch(tmp_path, ["a", "b"], jobs=2)
     assert sorted(row["student"] for row in seen) == ["a", "b"]  # the progress bar counts students
-    assert len(fake_runs) == 2 * len(all_sections())
+    assert len(fake_runs) == 2 * len(_runs())
     assert all((tmp_path / "g_reports" / f"{s}.json").is_file() for s in "ab")
 
 
@@ -182,7 +193,7 @@ def test_a_grader_failure_in_one_section_leaves_the_others_graded(tmp_path, fake
     rows, seen = fake_batch(tmp_path, ["a", "c_grader_bug"], jobs=2)
     assert rows["c_grader_bug"]["status"] == "not graded: RuntimeError: grader bug"
     assert not rows["a"]["status"].startswith("not graded: Runtime")
-    assert len(fake_runs) == 2 * len(all_sections()) and len(seen) == 2
+    assert len(fake_runs) == 2 * len(_runs()) and len(seen) == 2
 
 
 def test_a_submission_that_cannot_be_collected_still_gets_its_row(tmp_path, fake_runs, monkeypatch):

@@ -48,12 +48,17 @@ def _budget_file() -> dict:
     return json.loads(TIME_BUDGET_FILE.read_text(encoding="utf-8"))
 
 
-def test_every_section_is_measured_for_both_suites():
+def test_every_section_is_measured_for_both_suites_and_each_part():
+    from grader.run import training_files
+
     data = _budget_file()
     for section in all_sections():
         row = data["sections"].get(section.name, {})
-        assert set(row) == {"public", "all"}, f"{section.name}: run benchmarks/bench_time_budget.py --update"
+        parts = {"main", "training"} if training_files(section) else set()
+        assert set(row) == {"public", "all", *parts}, f"{section.name}: run benchmarks/bench_time_budget.py --update"
         assert 0 < row["public"] <= row["all"] * 1.5 + 0.05, (section.name, row)
+        if parts:
+            assert 0 < row["main"] and 0 < row["training"], (section.name, row)
     assert data["factor"] >= 2 and data["minimum_seconds"] >= 5
 
 
