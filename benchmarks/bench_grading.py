@@ -121,12 +121,12 @@ def checked(proc: subprocess.CompletedProcess, what: str) -> None:
 def floor(tmp: Path, sections: list[str]) -> tuple[float, float]:
     """All public + hidden suites in one pytest process, the reference imported in-process."""
     sys.path.insert(0, str(REPO))
-    from grader.run import child_env, suite_files
+    from grader.run import PLUGINS_OFF, child_env, suite_files
     from grader.sections import all_sections
 
     files = [str(f) for s in all_sections() if not sections or s.name in sections for f in suite_files(s, True)]
     cmd = [sys.executable, "-m", "pytest", "-c", str(REPO / "grader" / "pytest.ini"), "--rootdir", str(REPO),
-           "-q", "--no-header", "-p", "no:randomly", "--impl=solutions", "--seed=0", *files]  # fmt: skip
+           "-q", "--no-header", *PLUGINS_OFF, "--impl=solutions", "--seed=0", *files]  # as a graded run  # fmt: skip
     wall, cpu, proc = TREE.run(cmd, cwd=tmp, env={**child_env(), "COURSE_TIME_BUDGET_SUITES": "all"})
     checked(proc, "the in-process floor")
     return wall, cpu

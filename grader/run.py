@@ -26,6 +26,9 @@ from pathlib import Path
 from grader.sections import REPO, Section, one_thread_env
 
 SCRUBBED_PREFIXES = ("PYTEST_", "PYTHON")
+# plugins a graded run goes without: random test order, and captured logs (no graded test reads
+# them; the logging plugin adds and removes its handlers three times per test)
+PLUGINS_OFF = ("-p", "no:randomly", "-p", "no:logging")
 
 
 @dataclass
@@ -131,7 +134,7 @@ def run_section(
         facts = Path(tmp) / "sandbox.json"
         args = [
             "-c", str(REPO / "grader" / "pytest.ini"), "--rootdir", str(REPO),
-            "-q", "--no-header", "-p", "no:randomly", "--tb=line", f"--impl={impl}", f"--seed={seed}",
+            "-q", "--no-header", *PLUGINS_OFF, "--tb=line", f"--impl={impl}", f"--seed={seed}",
             f"--results-json={results}", f"--sandbox-report={facts}", *map(str, files),
         ]  # fmt: skip
         problems = []
