@@ -33,8 +33,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from grader.run import run_section, suite_files, training_files  # noqa: E402
-from grader.sandbox.pool import TIME_BUDGET_FILE, time_budget  # noqa: E402
+from grader.run import run_section, split_suites  # noqa: E402
+from grader.sandbox.pool import SPLIT_PARTS, TIME_BUDGET_FILE, time_budget  # noqa: E402
 from grader.sections import HIDDEN_TESTS, PUBLIC_TESTS, SOLUTIONS, Section, all_sections  # noqa: E402
 
 SLOW_TAIL = """
@@ -121,11 +121,10 @@ def update(sections: list[Section], repeat: int, keep_larger: bool = False) -> N
     }
     for section in sections:
         row = {}
-        training = training_files(section)
+        rest, training = split_suites(section)
         runs_of = [("public", False, None), ("all", True, None)]
         if training:  # the two parts a section may be graded in (grader.grade.section_parts)
-            runs_of += [("main", True, [f for f in suite_files(section, True) if f not in training]),
-                        ("training", True, training)]  # fmt: skip
+            runs_of += [(name, True, files) for name, files in zip(SPLIT_PARTS, (rest, training))]
         for suites, hidden, files in runs_of:
             runs = [measure(section, hidden, files) for _ in range(repeat)]
             row[suites] = round(statistics.median(r[0] for r in runs), 3)

@@ -4,7 +4,7 @@ Small steps, shared with ``grader.batch``: :func:`prepare` (once per submission:
 protected files it changed, its sections' files), :func:`run_part` (one run of a section's suites:
 a section is one run, or two when its training suites are long, :func:`section_parts`),
 :func:`assemble` (the runs judged per section, into one :class:`GradeResult`). The runs are tasks
-of ``grader.schedule`` on ``jobs`` threads, the longest first (:func:`expected_seconds`); a batch
+of ``grader.schedule`` on ``jobs`` threads, the longest first (each :class:`Part`'s measured cost); a batch
 puts the runs of all its submissions on one such pool.
 
 By default every section runs sandboxed (target ``sandbox:<root>``): the submission's code runs
@@ -28,7 +28,7 @@ from pathlib import Path
 from grader.collect import GradingError, SectionJob, collect
 from grader.judge import judge_section
 from grader.results import GradeResult
-from grader.run import RunOutcome, merge_outcomes, run_section
+from grader.run import RunOutcome, merge_outcomes, run_section, split_suites, suite_files
 from grader.schedule import Done, Task, run_longest_first
 from grader.sections import HIDDEN_TESTS
 
@@ -98,11 +98,6 @@ def measured_seconds(section) -> dict[str, float]:
         return {}
 
 
-def expected_seconds(section, hidden: bool) -> float:
-    """The reference's measured worker time for the section's suites (``grader/time_budget.json``)."""
-    return measured_seconds(section).get("all" if hidden else "public", 0.0)
-
-
 SPLIT_SECONDS = 4.0  # a hidden training suite measured at least this long runs beside the rest
 
 
@@ -122,14 +117,12 @@ def section_parts(section, hidden: bool) -> list[Part]:
     and the rest ("training", "main"), so that a long section uses two cores instead of one while
     the others wait. Each part's time budget is its measured share of the section's (see
     ``grader.sandbox.pool``); their results are merged into one before judging."""
-    from grader.run import suite_files, training_files
     from grader.sandbox.pool import SPLIT_PARTS
 
     measured = measured_seconds(section)
-    training = training_files(section) if hidden else []
+    rest, training = split_suites(section) if hidden else ([], [])
     if training and all(p in measured for p in SPLIT_PARTS) and measured["training"] >= SPLIT_SECONDS:
-        rest = tuple(f for f in suite_files(section, True) if f not in training)
-        return [Part("main", rest, measured["main"]), Part("training", tuple(training), measured["training"])]
+        return [Part(name, tuple(files), measured[name]) for name, files in zip(SPLIT_PARTS, (rest, training))]
     suites = "all" if hidden else "public"
     return [Part(suites, tuple(suite_files(section, hidden)), measured.get(suites, 0.0))]
 

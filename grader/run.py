@@ -14,6 +14,7 @@ failed test, and nobody reads it.
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import subprocess
@@ -82,6 +83,13 @@ def training_files(section: Section) -> list[Path]:
     return [f for f in section.hidden_test_files() if f.stem.endswith("_training")]
 
 
+def split_suites(section: Section) -> tuple[list[Path], list[Path]]:
+    """All of the section's suites as two runs: (the rest, the hidden training suites), in the order
+    of ``grader.sandbox.pool.SPLIT_PARTS`` ("main", "training"); the second is empty when it has none."""
+    training = training_files(section)
+    return [f for f in suite_files(section, True) if f not in training], training
+
+
 def merge_outcomes(outcomes: list[RunOutcome]) -> RunOutcome:
     """The outcomes of a section's runs (its parts, see ``grader.grade.section_parts``) as one: the
     records and problems of all in order, the longest run's seconds, the sandbox's facts added up
@@ -91,7 +99,7 @@ def merge_outcomes(outcomes: list[RunOutcome]) -> RunOutcome:
     sandbox: dict = {}
     for facts in (o.sandbox for o in outcomes if o.sandbox):
         if not sandbox:
-            sandbox = json.loads(json.dumps(facts))  # a copy
+            sandbox = copy.deepcopy(facts)
             continue
         sandbox["crashes"] = [*sandbox.get("crashes", []), *facts.get("crashes", [])]
         sandbox["output_bytes"] = sandbox.get("output_bytes", 0) + facts.get("output_bytes", 0)
