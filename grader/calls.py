@@ -244,6 +244,19 @@ def call_many(target, name: str, items) -> list:
     return [fn(*args, **kwargs) for args, kwargs in items]
 
 
+def call_each(target, name: str, items, *, checked: int = 5) -> list:
+    """``[call(target, name, *args, **kwargs) for args, kwargs in items]`` at the price of a few
+    round trips: the first ``checked`` items go through :func:`call` (every check of the contract),
+    the rest through :func:`call_many` (one round trip through the sandbox, no checks). For many
+    calls of one function whose results only add up (the draws of a sampler, per-position
+    predictions), whose conventions are checked on the first calls and whose other results only
+    add to what the test judges."""
+    __tracebackhide__ = True
+    items = [(tuple(args), dict(kwargs)) for args, kwargs in items]
+    first = [call_exercise(target, name, args, kwargs) for args, kwargs in items[:checked]]
+    return first + call_many(target, name, items[checked:])
+
+
 def call_with_grad(target, name: str, args=(), kwargs=None, *, wrt=(), output=None, cotangent=None):
     __tracebackhide__ = True  # a failure shows the test's line, not this helper's
     import torch

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence, pad_sequence
 
-from grader.calls import call, call_exercise, call_many
+from grader.calls import call, call_each, call_exercise
 from grader.checks import TOL, check_close, check_dtype, check_equal, check_finite, check_shape, check_unchanged
 
 DTYPES = [np.float64, np.float32]
@@ -778,11 +778,9 @@ def chi_square(samples, probs):
 
 def draws(rnn, logits, n, base, **kwargs):
     """n draws with the seeds base, base + 1, ...: the first few through `call` (unmodified logits,
-    no global random state, ...), the rest with `call_many` (one round trip through the sandbox),
-    since they only add to the counts."""
-    checked = [call(rnn, "sample_next_token", logits, seed=base + k, **kwargs) for k in range(5)]
-    rest = call_many(rnn, "sample_next_token", [((logits,), {"seed": base + k, **kwargs}) for k in range(5, n)])
-    out = checked + rest
+    no global random state, ...), the rest in one round trip (`call_each`), since they only add to
+    the counts."""
+    out = call_each(rnn, "sample_next_token", [((logits,), {"seed": base + k, **kwargs}) for k in range(n)])
     for token in out[:3]:
         assert isinstance(token, (int, np.integer)) and not isinstance(token, bool), (
             "sample_next_token should return an int"
@@ -840,9 +838,10 @@ def test_sampling_frequencies_top_k(rnn, seed):
 def test_top_k_is_never_violated(rnn, seed):
     # property: with top_k = 2 only the two largest logits are ever drawn, even at a high temperature
     rng = rng_for(seed, 16)
-    for k in range(200):
-        logits = rng.standard_normal(12)
-        token = call(rnn, "sample_next_token", logits, temperature=5.0, top_k=2, seed=seed + k)
+    all_logits = [rng.standard_normal(12) for _ in range(200)]
+    tokens = call_each(rnn, "sample_next_token", [((z,), dict(temperature=5.0, top_k=2, seed=seed + k))
+                                                  for k, z in enumerate(all_logits)])  # fmt: skip
+    for logits, token in zip(all_logits, tokens):
         assert int(token) in set(np.argsort(-logits)[:2].tolist()), "a token outside the top_k largest was sampled"
 
 
@@ -917,7 +916,9 @@ def test_top_k_keeps_every_tie_at_the_boundary(rnn, seed):
     # (the lower index first) never draws id 3.
     logits = np.array([2.0, 5.0, 1.0, 2.0, 0.0])
     kept = set(np.flatnonzero(logits >= np.sort(logits)[-2]).tolist())
-    got = {call(rnn, "sample_next_token", logits, 50.0, top_k=2, seed=seed * 7919 + k) for k in range(100)}
+    got = set(
+        call_each(rnn, "sample_next_token", [((logits, 50.0), dict(top_k=2, seed=seed * 7919 + k)) for k in range(100)])
+    )
     assert got <= kept, "top_k=2 drew a token below the 2nd largest logit"
     assert got == kept, (
         "top_k=2 should keep every logit equal to the 2nd largest: ids 0 and 3 tie there, both can be drawn "
@@ -930,7 +931,9 @@ def test_top_k_keeps_every_tied_maximum(rnn, seed):
     # contract: three tied maxima at 1, 2, 3 and top_k = 2: the 2nd largest value is 3.0, so all
     # three are kept (oracle: logits >= np.sort(logits)[-2]) and all are drawn at temperature 50
     logits = np.array([1.0, 3.0, 3.0, 3.0, 0.0])
-    got = {call(rnn, "sample_next_token", logits, 50.0, top_k=2, seed=seed * 7919 + k) for k in range(100)}
+    got = set(
+        call_each(rnn, "sample_next_token", [((logits, 50.0), dict(top_k=2, seed=seed * 7919 + k)) for k in range(100)])
+    )
     assert got == {1, 2, 3}, "top_k=2 with three tied maxima should keep all three (ties at the k-th value survive)"
 
 
@@ -949,7 +952,7 @@ def test_top_k_at_least_v_keeps_all(rnn, seed):
 def test_minus_infinity_logits_are_never_drawn(rnn, seed):
     # contract: -inf logits are allowed and have probability 0
     logits = np.array([0.5, -np.inf, 1.0, -np.inf, 0.0])
-    got = {call(rnn, "sample_next_token", logits, 1.0, seed=seed * 7919 + k) for k in range(100)}
+    got = set(call_each(rnn, "sample_next_token", [((logits, 1.0), dict(seed=seed * 7919 + k)) for k in range(100)]))
     assert not got & {1, 3}, "a token with logit -inf was sampled"
     assert got == {0, 2, 4}, "every token with a finite logit should be drawn sometimes"
 

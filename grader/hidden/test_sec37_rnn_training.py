@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 import torch  # noqa: F401  (imported before the first call, so that call's global-RNG check sees torch's state before and after)
 
-from grader.calls import call
+from grader.calls import call, call_each
 from grader.checks import check_finite, check_ndarray, check_shape
 from grader.hidden.training import CPU_LIMITS, trained_once
 
@@ -81,14 +81,12 @@ def test_greedy_continuations_match_the_reference(trained, rnn, rnn_ref, seed):
 def test_next_character_accuracy_on_held_out_sentences(trained, rnn, rnn_ref, seed, record_property):
     # threshold: rnn_generate(prefix, 1) predicts >= 85 % of the next characters of held-out sentences
     params, index = checked_lm(trained, rnn_ref)
-    right = total = 0
-    for line in held_out_text(rnn_ref, seed, 2, N_HELD_OUT).splitlines(keepends=True):
-        ids = [index[c] for c in line]
-        for t in range(1, len(ids)):
-            got = call(rnn, "rnn_generate", ids[:t], 1, params)
-            right += int(list(got) == [ids[t]])
-            total += 1
-    accuracy = right / total
+    # (prefix, next id) for every position of every held-out sentence; the first few calls checked
+    pairs = [(ids[:t], ids[t]) for line in held_out_text(rnn_ref, seed, 2, N_HELD_OUT).splitlines(keepends=True)
+             for ids in [[index[c] for c in line]] for t in range(1, len(ids))]  # fmt: skip
+    got = call_each(rnn, "rnn_generate", [((prefix, 1, params), {}) for prefix, _ in pairs])
+    right = sum(int(list(g) == [nxt]) for g, (_, nxt) in zip(got, pairs))
+    accuracy = right / len(pairs)
     record_property("info", f"next-character accuracy {accuracy:.3f} (training took {trained.cpu_seconds:.1f} CPU-s)")
     assert accuracy >= 0.85, (
         f"next-character accuracy of greedy rnn_generate on held-out sentences {accuracy:.3f} < 0.85"
