@@ -145,7 +145,8 @@ def rnn_forward(x, h0, W_x, W_h, b, mask=None):
 
     Raises:
         ValueError: ``x`` is not 3-D or has an empty batch or no steps (message names ``x``);
-        ``mask`` is not ``(B, T)`` (message names ``mask``); wrong weight or ``h0`` shapes.
+        ``mask`` is not ``(B, T)`` (message names ``mask``); wrong weight or ``h0`` shapes (message
+        names the argument; ``W_x`` is checked first, since ``H`` is read from it).
 
     Figure: chatgpt-book-ch6-37-3-rnn-sequence.png
     Hint: loop over t; compute the new state with ``rnn_step`` and keep it only where
@@ -250,7 +251,8 @@ def lstm_forward(x, h0, c0, W_x, W_h, b, mask=None):
 
     Raises:
         ValueError: ``x`` is not 3-D or has an empty batch or no steps (message names ``x``);
-        ``mask`` is not ``(B, T)`` (message names ``mask``); wrong weight or state shapes.
+        ``mask`` is not ``(B, T)`` (message names ``mask``); wrong weight or state shapes (message
+        names the argument; ``W_x`` is checked first, since ``H`` is read from it).
 
     Figure: chatgpt-book-ch6-37-7-rnn-vs-lstm.png
     Hint: the loop of ``rnn_forward`` with ``lstm_step``; keep both ``h`` and ``c`` at padded steps.

@@ -1452,6 +1452,34 @@ def test_lstm_forward_rejects_a_ragged_batch(rnn, seed):
     expect_ragged_batch_rejected(rnn, seed, "lstm_forward", gates=4)
 
 
+def expect_bad_W_x_named(rnn, seed, fn, gates):
+    __tracebackhide__ = True
+    B, T, D, H = 2, 3, 4, 5
+    g = rng_for(seed, 42)
+    x = g.standard_normal((B, T, D))
+    _, W_h, b = rnn_weights(g, D, H, gates=gates)
+    states = [np.zeros((B, H))] * (2 if fn == "lstm_forward" else 1)  # h0 (and c0) of the right shape
+    for W_x, what in (
+        (np.zeros((D, gates * H, 2)), "a 3-D W_x"),
+        (np.zeros((D + 1, gates * H)), "a W_x with D + 1 rows"),
+    ):
+        with pytest.raises(ValueError, match="W_x") as raised:
+            call(rnn, fn, x, *states, W_x, W_h, b)
+        assert "h0" not in str(raised.value), f"{fn} blamed h0 for {what}: check W_x before reading H from it"
+
+
+@pytest.mark.exercise("rnn_forward", points=0.25, needs_core=True)
+def test_rnn_forward_names_a_bad_W_x(rnn, seed):
+    # contract (a ValueError names the argument): a W_x that is not (D, H), with a right h0 -> names W_x
+    expect_bad_W_x_named(rnn, seed, "rnn_forward", gates=1)
+
+
+@pytest.mark.exercise("lstm_forward", points=0.25, needs_core=True)
+def test_lstm_forward_names_a_bad_W_x(rnn, seed):
+    # contract (a ValueError names the argument): a W_x that is not (D, 4H), with right h0 and c0 -> names W_x
+    expect_bad_W_x_named(rnn, seed, "lstm_forward", gates=4)
+
+
 @pytest.mark.exercise("sample_next_token", points=0.25, needs_core=True)
 def test_sample_next_token_top_k_of_one_is_the_argmax(rnn, seed):
     # oracle: np.argmax; top_k = 1 is allowed and keeps only the largest logit, at any temperature

@@ -205,7 +205,8 @@ def rnn_forward(x, h0, W_x, W_h, b, mask=None):
 
     Raises:
         ValueError: ``x`` is not 3-D or has an empty batch or no steps (message names ``x``);
-        ``mask`` is not ``(B, T)`` (message names ``mask``); wrong weight or ``h0`` shapes.
+        ``mask`` is not ``(B, T)`` (message names ``mask``); wrong weight or ``h0`` shapes (message
+        names the argument; ``W_x`` is checked first, since ``H`` is read from it).
 
     Figure: chatgpt-book-ch6-37-3-rnn-sequence.png
     Hint: loop over t; compute the new state with ``rnn_step`` and keep it only where
@@ -218,13 +219,15 @@ def rnn_forward(x, h0, W_x, W_h, b, mask=None):
         raise ValueError("x must be a rectangular (B, T, D) array; pad the sequences first") from None
     if x.ndim != 3 or x.shape[0] == 0 or x.shape[1] == 0:
         raise ValueError(f"x must have shape (B, T, D) with B, T >= 1, got {x.shape}")
-    B, T, _ = x.shape
+    B, T, D = x.shape
     if mask is None:
         mask = np.ones((B, T), dtype=bool)
     mask = np.asarray(mask)
     if mask.shape != (B, T):
         raise ValueError(f"mask must have shape (B, T) = ({B}, {T}), got {mask.shape}")
     mask = mask.astype(bool)
+    if np.ndim(W_x) != 2 or np.shape(W_x)[0] != D:  # before H is read from it (else h0 is blamed)
+        raise ValueError(f"W_x must have shape (D={D}, H), got {np.shape(W_x)}")
     H = np.shape(W_x)[-1]
     dtype = _float_dtype(x)
     h = np.zeros((B, H), dtype=dtype) if h0 is None else np.asarray(h0)
@@ -389,7 +392,8 @@ def lstm_forward(x, h0, c0, W_x, W_h, b, mask=None):
 
     Raises:
         ValueError: ``x`` is not 3-D or has an empty batch or no steps (message names ``x``);
-        ``mask`` is not ``(B, T)`` (message names ``mask``); wrong weight or state shapes.
+        ``mask`` is not ``(B, T)`` (message names ``mask``); wrong weight or state shapes (message
+        names the argument; ``W_x`` is checked first, since ``H`` is read from it).
 
     Figure: chatgpt-book-ch6-37-7-rnn-vs-lstm.png
     Hint: the loop of ``rnn_forward`` with ``lstm_step``; keep both ``h`` and ``c`` at padded steps.
@@ -401,13 +405,15 @@ def lstm_forward(x, h0, c0, W_x, W_h, b, mask=None):
         raise ValueError("x must be a rectangular (B, T, D) array; pad the sequences first") from None
     if x.ndim != 3 or x.shape[0] == 0 or x.shape[1] == 0:
         raise ValueError(f"x must have shape (B, T, D) with B, T >= 1, got {x.shape}")
-    B, T, _ = x.shape
+    B, T, D = x.shape
     if mask is None:
         mask = np.ones((B, T), dtype=bool)
     mask = np.asarray(mask)
     if mask.shape != (B, T):
         raise ValueError(f"mask must have shape (B, T) = ({B}, {T}), got {mask.shape}")
     mask = mask.astype(bool)
+    if np.ndim(W_x) != 2 or np.shape(W_x)[0] != D or np.shape(W_x)[1] % 4:  # before H is read from it
+        raise ValueError(f"W_x must have shape (D={D}, 4H), got {np.shape(W_x)}")
     H = np.shape(W_x)[-1] // 4
     dtype = _float_dtype(x)
     h = np.zeros((B, H), dtype=dtype) if h0 is None else np.asarray(h0)
