@@ -460,7 +460,7 @@ class Server:
         if header.get("plain") == "tuple" and codec.plain_blobs(args) == blobs:
             return None
         after = codec.encode((args, kwargs), strict=False)
-        if header.get("plain") != "tuple" and after[0] == header["args"] and after[1] == blobs:
+        if header.get("plain") != "tuple" and codec.same_tree(after[0], header["args"]) and after[1] == blobs:
             return None
         return after
 

@@ -203,6 +203,16 @@ def replace_dict_value(params):
     return 0.0
 
 
+def int_to_float_in_list(ids):
+    ids[0] = float(ids[0])  # 1 -> 1.0: equal by ==, yet changed
+    return 0.0
+
+
+def int_to_bool_in_dict(options):
+    options["k"] = bool(options["k"])  # 1 -> True: equal by ==, yet changed
+    return 0.0
+
+
 def flip_mask(x, mask=None):
     mask[..., 0] = ~mask[..., 0]
     return x.copy()
@@ -280,6 +290,13 @@ def test_modifying_an_argument_fails_and_the_argument_is_restored(toy, name):
         np.testing.assert_array_equal(arg["W"], before["W"])
         for got, want in zip(arg["layers"], before["layers"]):
             np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize(("name", "arg"), [("int_to_float_in_list", [1, 2]), ("int_to_bool_in_dict", {"k": 1})])
+def test_changing_the_type_of_a_number_in_place_fails(toy, name, arg):
+    """Oracle: the type of each number (1, 1.0 and True are equal by ==, not the same argument)."""
+    with pytest.raises(CheckFailure, match=r"modified its input \(argument 1\)"):
+        call(toy, name, arg)
 
 
 def test_modifying_a_tensor_fails_and_it_is_restored(toy):
