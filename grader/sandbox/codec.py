@@ -87,9 +87,11 @@ class Encoder:
         self.strict = strict  # grader side: unsupported values are a grader bug, not an opaque object
         self.blobs: list[bytes] = []
         self.items = 0
+        torch = _torch()
+        self.tensor_type = torch.Tensor if torch is not None else ()
 
     def blob(self, arr: np.ndarray) -> int:
-        self.blobs.append(write_blob(np.asarray(arr)))
+        self.blobs.append(write_blob(arr if type(arr) is np.ndarray else np.asarray(arr)))
         return len(self.blobs) - 1
 
     def encode(self, x, depth: int = 0):
@@ -113,6 +115,8 @@ class Encoder:
                 return self.opaque(x)
             cls = None if type(x) is np.ndarray else _qualname(type(x))
             return {"$": "nd", "i": self.blob(np.asarray(x)), "ro": not x.flags.writeable, "cls": cls}
+        if isinstance(x, self.tensor_type):  # before the rarer kinds below, none of which is a tensor
+            return self.tensor(x)
         if isinstance(x, np.generic) and not isinstance(x, np.object_) and x.dtype.kind in KINDS:
             return {"$": "npscalar", "i": self.blob(np.asarray(x))}
         if isinstance(x, np.dtype):
@@ -129,14 +133,17 @@ class Encoder:
     def tensor(self, x):
         torch = _torch()
         t = x.detach()
-        dtype = str(t.dtype).removeprefix("torch.")
-        if t.dtype in (torch.bfloat16,):
+        dtype = _TORCH_DTYPE_NAMES.get(t.dtype)
+        if dtype is None:
+            dtype = _TORCH_DTYPE_NAMES[t.dtype] = str(t.dtype).removeprefix("torch.")
+        if t.dtype is torch.bfloat16:
             t = t.float()
-        if t.is_complex() or t.layout != torch.strided or t.device.type != "cpu":
+        if t.is_complex() or t.layout != torch.strided or not t.is_cpu:
             return self.opaque(x)
         cls = None if type(x) is torch.Tensor or type(x) is torch.nn.Parameter else _qualname(type(x))
-        return {"$": "pt", "i": self.blob(t.resolve_conj().resolve_neg().numpy()), "dtype": dtype,
-                "rg": bool(x.requires_grad), "cls": cls}  # fmt: skip
+        if t.is_conj() or t.is_neg():
+            t = t.resolve_conj().resolve_neg()
+        return {"$": "pt", "i": self.blob(t.numpy()), "dtype": dtype, "rg": x.requires_grad, "cls": cls}
 
     def opaque(self, x):
         if self.strict:
@@ -160,18 +167,36 @@ def same_tree(a, b) -> bool:
 
 KINDS = "biufcmMSU"  # bool, integers, floats, complex, time, bytes, str: the dtypes that cross
 _BLOB_HEAD = struct.Struct("<B8sB6x")  # order ("C" or "F"), dtype string (e.g. "<f8"), ndim; then ndim int64
+_ORDERS = (ord("C"), ord("F"))
+
+
+_TORCH_DTYPE_NAMES: dict = {}  # torch.float32 -> "float32"
+_TORCH_DTYPES: dict = {}  # "float32" -> torch.float32
+_DTYPE_CODES: dict = {}  # np.dtype -> its dtype string as the blob head holds it, once checked
+_DTYPES_READ: dict = {}  # a blob head's dtype string -> the np.dtype, once checked
+_SHAPES = [struct.Struct(f"<{n}q") for n in range(65)]  # the shape after the head, by ndim
+
+
+def _dtype_code(dtype: np.dtype) -> bytes:
+    code = _DTYPE_CODES.get(dtype)
+    if code is None:
+        code = dtype.str.encode("ascii")
+        if dtype.hasobject or dtype.fields is not None or dtype.kind not in KINDS or len(code) > 8:
+            raise CodecError(f"cannot send an array of dtype {dtype}")
+        _DTYPE_CODES[dtype] = code
+    return code
 
 
 def write_blob(arr: np.ndarray) -> bytes:
     """One array as bytes: ``_BLOB_HEAD``, the shape, the raw data (Fortran-ordered arrays stay so)."""
-    if arr.dtype.hasobject or arr.dtype.fields is not None or arr.dtype.kind not in KINDS:
-        raise CodecError(f"cannot send an array of dtype {arr.dtype}")
-    order = "F" if arr.flags.f_contiguous and not arr.flags.c_contiguous else "C"
-    dtype = arr.dtype.str.encode("ascii")
-    if len(dtype) > 8:
-        raise CodecError(f"cannot send an array of dtype {arr.dtype}")
-    head = _BLOB_HEAD.pack(ord(order), dtype, arr.ndim) + struct.pack(f"<{arr.ndim}q", *arr.shape)
-    if arr.flags.c_contiguous or arr.flags.f_contiguous:  # one copy of the data, not two
+    code = _dtype_code(arr.dtype)
+    if arr.ndim > 64:
+        raise CodecError("an array of more than 64 dimensions")
+    flags = arr.flags
+    c_order, f_order = flags.c_contiguous, flags.f_contiguous
+    order = "F" if f_order and not c_order else "C"
+    head = _BLOB_HEAD.pack(ord(order), code, arr.ndim) + _SHAPES[arr.ndim].pack(*arr.shape)
+    if c_order or f_order:  # one copy of the data, not two
         return b"".join((head, arr.reshape(-1, order=order).view(np.uint8).data))
     return head + arr.tobytes(order=order)
 
@@ -182,15 +207,20 @@ def read_blob(data, copy: bool = True) -> np.ndarray:
     With ``copy`` the array owns a copy; without, it is a view of ``data`` when that is writable and
     aligned (a received message's buffer, which nothing else uses), else a copy."""
     try:
-        order, dtype, ndim = _BLOB_HEAD.unpack_from(data)
-        if chr(order) not in "CF" or ndim > 64:
+        order, code, ndim = _BLOB_HEAD.unpack_from(data)
+        if order not in _ORDERS or ndim > 64:
             raise CodecError("malformed array")
-        shape = struct.unpack_from(f"<{ndim}q", data, _BLOB_HEAD.size)
-        dtype = np.dtype(dtype.rstrip(b"\0").decode("ascii"))
+        shape = _SHAPES[ndim].unpack_from(data, _BLOB_HEAD.size)
+        dtype = _DTYPES_READ.get(code)
+        if dtype is None:
+            dtype = np.dtype(code.rstrip(b"\0").decode("ascii"))
     except (struct.error, TypeError, ValueError, UnicodeDecodeError) as e:
         raise CodecError("malformed array") from e
-    if dtype.hasobject or dtype.fields is not None or dtype.subdtype is not None or dtype.kind not in KINDS:
-        raise CodecError("object arrays are not accepted")
+    if code not in _DTYPES_READ:
+        if dtype.hasobject or dtype.fields is not None or dtype.subdtype is not None or dtype.kind not in KINDS:
+            raise CodecError("object arrays are not accepted")
+        if len(_DTYPES_READ) < 256:  # checked once per dtype string; a sender cannot grow it without bound
+            _DTYPES_READ[code] = dtype
     start = _BLOB_HEAD.size + 8 * ndim
     if any(n < 0 for n in shape) or len(data) - start != math.prod(shape) * dtype.itemsize:
         raise CodecError("malformed array")
@@ -206,6 +236,7 @@ class Decoder:
     def __init__(self, blobs: list[bytes], copy: bool = True):
         self.blobs, self.copy = blobs, copy
         self.items = 0
+        self.requires_grad = False  # a tensor that requires grad was decoded
 
     def array(self, i) -> np.ndarray:
         if type(i) is not int or not 0 <= i < len(self.blobs):
@@ -260,16 +291,24 @@ class Decoder:
         import torch
 
         arr = self.array(x["i"])
-        dtype = getattr(torch, str(x["dtype"]), None)
-        if not isinstance(dtype, torch.dtype):
-            raise CodecError("unknown torch dtype")
+        name = x["dtype"]
+        dtype = _TORCH_DTYPES.get(name) if type(name) is str else None
+        if dtype is None:
+            dtype = getattr(torch, str(name), None)
+            if not isinstance(dtype, torch.dtype):
+                raise CodecError("unknown torch dtype")
+            if len(_TORCH_DTYPES) < 64:
+                _TORCH_DTYPES[name] = dtype
         if not arr.flags.writeable:
             arr = arr.copy()
-        t = torch.from_numpy(arr).to(dtype)
+        t = torch.from_numpy(arr)
+        if t.dtype is not dtype:  # bfloat16 travels as float32
+            t = t.to(dtype)
         if x.get("cls"):
             t = t.as_subclass(_foreign_class(torch.Tensor, str(x["cls"])[:200]))
         if x.get("rg") and (t.is_floating_point() or t.is_complex()):
             t.requires_grad_(True)
+            self.requires_grad = True
         return t
 
 

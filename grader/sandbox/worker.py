@@ -447,11 +447,14 @@ class Server:
                 warnings.simplefilter(action, cls)
         self.filter_entries[context] = list(warnings.filters)
 
-    def arguments(self, header, blobs) -> tuple[tuple, dict]:
-        """The call's arguments: copies, so that ``blobs`` stay as they arrived (see :meth:`changed`)."""
+    def arguments(self, header, blobs) -> tuple[tuple, dict, bool]:
+        """The call's arguments: copies, so that ``blobs`` stay as they arrived (see :meth:`changed`),
+        and whether a tensor among them requires grad."""
         if header.get("plain") == "tuple":
-            return self.codec.read_plain(blobs), {}
-        return self.codec.decode(header["args"], blobs)
+            return self.codec.read_plain(blobs), {}, False
+        decoder = self.codec.Decoder(blobs)
+        args, kwargs = decoder.decode(header["args"])
+        return args, kwargs, decoder.requires_grad
 
     def changed(self, header, blobs, args, kwargs):
         """The arguments encoded (tree, blobs) when the call changed them in place, else None: they are
@@ -478,12 +481,11 @@ class Server:
 
         import numpy as np
 
-        args, kwargs = self.arguments(header, blobs)
+        args, kwargs, requires_grad = self.arguments(header, blobs)
         context = header.get("context", "[{}, []]")
         errstate, filters = self.context(context)
         torch = sys.modules.get("torch")
-        plain = header.get("plain") == "tuple"  # arrays only: no tensor to differentiate
-        grad_inputs = [t for t in leaves((args, kwargs), []) if t.requires_grad] if torch and not plain else []
+        grad_inputs = [t for t in leaves((args, kwargs), []) if t.requires_grad] if torch and requires_grad else []
         fn = getattr(self.module, header["name"])
         rng_before = _global_rng_state()
         cpu_before = _cpu_seconds()

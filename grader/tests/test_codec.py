@@ -221,5 +221,27 @@ def test_decoding_then_encoding_gives_back_the_message_it_came_from():
     tree, blobs = codec.encode(value)
     tree = json.loads(json.dumps(tree))  # as the worker receives it
     again = codec.encode(codec.decode(tree, blobs), strict=False)
-    assert again[0] == tree and again[1] == blobs
+    assert codec.same_tree(again[0], tree) and again[1] == blobs
     assert codec.plain_blobs(codec.read_plain(codec.plain_blobs((X, X.T)))) == codec.plain_blobs((X, X.T))
+
+
+def test_a_tensor_with_the_negative_bit_travels_as_its_values():
+    """Oracle: torch's own resolve_neg (a lazy negation is sent as the numbers it stands for)."""
+    import torch
+
+    t = torch.arange(3.0)._neg_view()
+    assert t.is_neg()
+    tree, blobs = codec.encode(t)
+    got = codec.decode(tree, blobs)
+    assert not got.is_neg() and got.tolist() == [-0.0, -1.0, -2.0]
+
+
+@pytest.mark.parametrize("code", [b"|O", b"|V8"])
+def test_a_blob_of_a_dtype_that_does_not_cross_is_refused_every_time(code):
+    """Oracle: KINDS (bool, numbers, time, bytes, str); object and void arrays are refused, also when
+    the same forged head comes again (the checked dtypes are remembered, the refused ones are not)."""
+    blob = codec._BLOB_HEAD.pack(ord("C"), code, 1) + struct.pack("<q", 1) + bytes(8)
+    for _ in range(2):
+        with pytest.raises(codec.CodecError):
+            codec.read_blob(blob)
+    assert code.ljust(8, b"\0") not in codec._DTYPES_READ
