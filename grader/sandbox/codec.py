@@ -103,6 +103,11 @@ class Encoder:
         if type(x) is float:
             return x if math.isfinite(x) else {"$": "float", "v": repr(x)}
         if type(x) in (list, tuple):
+            if depth < MAX_DEPTH and all(type(v) in _SELF_ENCODED for v in x):  # ids, sentences: at once
+                self.items += len(x)
+                if self.items > MAX_ITEMS:
+                    raise CodecError("value nested too deeply or too many items")
+                return {"$": type(x).__name__, "v": list(x)}
             return {"$": type(x).__name__, "v": [self.encode(v, depth + 1) for v in x]}
         if type(x) is dict:
             return {
@@ -171,6 +176,10 @@ _ORDERS = (ord("C"), ord("F"))
 
 
 _TORCH_DTYPE_NAMES: dict = {}  # torch.float32 -> "float32"
+# values that are their own tree (encode) and trees that are their own value (decode): a list of only
+# these is copied as it is, not walked (a float is its own tree only when finite: not in the first)
+_SELF_ENCODED = frozenset({type(None), bool, int, str})
+_SELF_DECODED = frozenset({type(None), bool, int, str, float})
 _TORCH_DTYPES: dict = {}  # "float32" -> torch.float32
 _DTYPE_CODES: dict = {}  # np.dtype -> its dtype string as the blob head holds it, once checked
 _DTYPES_READ: dict = {}  # a blob head's dtype string -> the np.dtype, once checked
@@ -254,10 +263,15 @@ class Decoder:
         tag = x.get("$")
         if tag == "float":
             return float({"nan": "nan", "inf": "inf", "-inf": "-inf"}[x["v"]])
-        if tag == "list":
-            return [self.decode(v, depth + 1) for v in x["v"]]
-        if tag == "tuple":
-            return tuple(self.decode(v, depth + 1) for v in x["v"])
+        if tag == "list" or tag == "tuple":
+            values = x["v"]
+            if depth < MAX_DEPTH and all(type(v) in _SELF_DECODED for v in values):  # the same, at once
+                self.items += len(values)
+                if self.items > MAX_ITEMS:
+                    raise CodecError("value nested too deeply or too many items")
+                return list(values) if tag == "list" else tuple(values)
+            items = [self.decode(v, depth + 1) for v in values]
+            return items if tag == "list" else tuple(items)
         if tag == "dict":
             keys = [self.decode(k, depth + 1) for k in x["k"]]
             if len(keys) != len(x["v"]):

@@ -8,6 +8,7 @@ real source), which it must catch: the checks can fail."""
 from __future__ import annotations
 
 import inspect
+import math
 import os
 import struct
 
@@ -245,3 +246,36 @@ def test_a_blob_of_a_dtype_that_does_not_cross_is_refused_every_time(code):
         with pytest.raises(codec.CodecError):
             codec.read_blob(blob)
     assert code.ljust(8, b"\0") not in codec._DTYPES_READ
+
+
+def walked(value):
+    """Oracle: the tree of a value made of lists, tuples and scalars, built node by node as the
+    codec's format defines it (a non-finite float is a tagged node)."""
+    if type(value) in (list, tuple):
+        return {"$": type(value).__name__, "v": [walked(v) for v in value]}
+    if type(value) is float and not math.isfinite(value):
+        return {"$": "float", "v": repr(value)}
+    return value
+
+
+@pytest.mark.parametrize(
+    "value",
+    [[1, 2, 3], (True, None, "a", 7), [1.5, 2], [float("nan"), 1], [[1, 2], [3, [4, (5,)]]], [], [[], ()]],
+    ids=["ints", "scalars", "floats", "nan", "nested", "empty", "empties"],
+)
+def test_lists_of_scalars_encode_and_decode_as_if_walked(value):
+    import json
+
+    tree, _ = codec.encode(value)
+    assert codec.same_tree(tree, walked(value))
+    back = codec.decode(json.loads(json.dumps(tree)), [])
+    assert repr(back) == repr(value) and type(back) is type(value)  # repr: nan equals nan
+
+
+def test_a_list_longer_than_the_item_limit_is_refused_both_ways():
+    """Oracle: MAX_ITEMS, counted per element also when a list of scalars is taken at once."""
+    long = [0] * (codec.MAX_ITEMS + 1)
+    with pytest.raises(codec.CodecError, match="too many items"):
+        codec.encode(long)
+    with pytest.raises(codec.CodecError, match="too many items"):
+        codec.decode({"$": "list", "v": long}, [])
