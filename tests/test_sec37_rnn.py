@@ -144,6 +144,15 @@ def test_lstm_forward_by_hand(rnn):
     check_close(hs[:, 0, 0], np.tanh(c1) / 2, "hs at step 1", **F64, show_values=True)
 
 
+@pytest.mark.exercise("lstm_forward", points=0.5, needs_core=True)
+def test_lstm_forward_names_a_bad_W_x(rnn):
+    # contract: a ValueError names the argument; here W_x is 3-D (not (D, 4H)) while h0 and c0 are
+    # right, so the message names W_x (read H from W_x only after checking it)
+    with pytest.raises(ValueError, match="W_x"):
+        call(rnn, "lstm_forward", np.ones((2, 4, 3)), np.zeros((2, 5)), np.zeros((2, 5)), np.zeros((3, 20, 2)),
+             np.zeros((5, 20)), np.zeros(20))  # fmt: skip
+
+
 @pytest.mark.exercise("sample_next_token", points=1)
 def test_sample_next_token_greedy(rnn):
     # oracle: temperature 0 picks the largest logit
