@@ -9,12 +9,15 @@ Parts (each figure is printed with the load averages at the time it was taken; o
 the wall times and, less so, the CPU-seconds grow with the load):
 
 1. **floor**: all public + hidden suites in one pytest process with the reference imported in-process
-   (``--impl solutions``): the tests' own work;
+   (``--impl solutions``): the tests' own work (median of ``--repeat``, alternating with the grades);
 2. **grades**: ``python -m grader grade SUBMISSION`` of the grader at ``--old`` (a git worktree in
    /tmp) and of this checkout, sandboxed, and this checkout's ``--no-sandbox``, alternating, median of
    ``--repeat``; each with its ratio to the floor, wall / CPU, and new / old;
 3. **batch**: ``python -m grader batch`` on N copies of the submission, ``--jobs``; submissions per
-   minute beside the ideal ``cores / CPU-seconds of one grade`` (and their ratio);
+   minute beside the ideal ``cores / CPU-seconds of one grade`` (and their ratio); then the same
+   batch with one copy replaced by a hanging submission (every function sleeps just under the
+   per-call limit): the wall time it adds, beside its sections' time budgets / jobs (``--no-hanging``
+   skips it);
 4. **per call**: the round trip of a proxy call (an ``(8, 16)`` float64 array in and out of a sandboxed
    worker) vs a plain pipe round trip of the same bytes between two processes, and vs the least a
    Python proxy does (a length head and the bytes made an array again, no check: ``framed_echo``)
@@ -153,15 +156,44 @@ def old_worktree(commit: str) -> Path:
     return path
 
 
-def batch(submission: Path, tmp: Path, n: int, jobs: int, sections: list[str]) -> tuple[float, float]:
-    subs = tmp / "submissions"
+def batch(
+    submission: Path, tmp: Path, n: int, jobs: int, sections: list[str], hanging: bool = False
+) -> tuple[float, float]:
+    """(wall, CPU) of ``grader batch`` on ``n`` copies of the submission; with ``hanging``, the first
+    copy is instead one whose every function sleeps just under the per-call limit (:func:`hanging_copy`)."""
+    subs = tmp / ("submissions-hanging" if hanging else "submissions")
     for i in range(n):
-        shutil.copytree(submission, subs / f"student{i:02d}")
+        if hanging and i == 0:
+            hanging_copy(subs / f"student{i:02d}")
+        else:
+            shutil.copytree(submission, subs / f"student{i:02d}")
     extra = [x for s in sections for x in ("--section", s)]
     cmd = [sys.executable, "-m", "grader", "batch", str(subs), "--jobs", str(jobs), "--csv", str(tmp / "g.csv"), *extra]
     wall, cpu, proc = TREE.run(cmd, cwd=REPO, env=grader_env(REPO))
     checked(proc, "batch")
     return wall, cpu
+
+
+def hanging_copy(dst: Path) -> Path:
+    """The reference whose every function first sleeps 3 s less than the per-call limit: each of its
+    sections runs until its time budget is used up (``benchmarks/bench_time_budget.py``'s copy)."""
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from bench_time_budget import slow_submission
+
+    from grader.sandbox.pool import SandboxConfig
+
+    return slow_submission(dst, SandboxConfig().call_timeout - 3, busy=False)
+
+
+def hanging_allowance(sections: list[str], jobs: int) -> float:
+    """What one hanging submission may add to a batch's wall time: the sum of its sections' time
+    budgets (idle machine) divided by the number of jobs."""
+    sys.path.insert(0, str(REPO))
+    from grader.sandbox.pool import time_budget
+    from grader.sections import Section, all_sections
+
+    chosen = [Section(s) for s in sections] or all_sections()
+    return sum(time_budget(section, "all")[0] for section in chosen) / jobs
 
 
 BLOCK = 50  # round trips of one kind in a row (per-call part)
@@ -321,9 +353,11 @@ def main() -> int:
     parser.add_argument("--section", action="append", default=[], help="only these sections (repeatable)")
     parser.add_argument("--calls", type=int, default=2000, help="round trips in the per-call part")
     parser.add_argument("--only", choices=["call"], help="run only this part (call: part 4)")
+    parser.add_argument("--no-hanging", dest="hanging", action="store_false",
+                        help="skip the batch with one hanging submission (part 3)")  # fmt: skip
     args = parser.parse_args()
     if args.quick:
-        args.repeat, args.submissions, args.calls = 1, 2, 200
+        args.repeat, args.submissions, args.calls, args.hanging = 1, 2, 200, False
         args.section = args.section or ["sec38_attention"]
     cores = len(os.sched_getaffinity(0))
     print(f"machine: {cores} CPUs; CPU counted by {TREE.how}; {load()}")
@@ -336,18 +370,24 @@ def main() -> int:
         tmp = Path(tmp)
         submission = tmp / "submission"
         shutil.copytree(SOLUTIONS, submission, ignore=shutil.ignore_patterns("__pycache__", "*.ipynb"))
-        f_wall, f_cpu = floor(tmp, args.section)
-        print(f"floor (one pytest process, in-process reference): {f_wall:6.1f} s wall {f_cpu:6.1f} CPU-s   {load()}")
         graders = {"new": REPO}
         if args.old:
             graders["old"] = old_worktree(args.old)
-        modes = [("new", True), ("new", False)] + ([("old", True)] if "old" in graders else [])
+        modes = [("floor", False), ("new", True), ("new", False)] + ([("old", True)] if "old" in graders else [])
         times: dict[tuple[str, bool], list[tuple[float, float]]] = {m: [] for m in modes}
-        for i in range(args.repeat):
+        for i in range(args.repeat):  # the floor and the grades alternate: a drift of the machine weighs on all
             for mode in modes if i % 2 == 0 else modes[::-1]:
                 name, sandbox = mode
-                times[mode].append(grade(graders[name], submission, tmp / "g.json", args.section, sandbox))
+                if name == "floor":
+                    times[mode].append(floor(tmp, args.section))
+                else:
+                    times[mode].append(grade(graders[name], submission, tmp / "g.json", args.section, sandbox))
         med = {m: (statistics.median(w for w, _ in v), statistics.median(c for _, c in v)) for m, v in times.items()}
+        f_wall, f_cpu = med.pop(("floor", False))
+        print(
+            f"floor (one pytest process, in-process reference): {f_wall:6.1f} s wall {f_cpu:6.1f} CPU-s"
+            f"   (runs wall/CPU: {runs(times[('floor', False)])})"
+        )
         labels = {("new", True): "grade, sandboxed (new)", ("new", False): "grade, in-process (new)",
                   ("old", True): f"grade, sandboxed (old {args.old})"}  # fmt: skip
         for mode, (wall, cpu) in med.items():
@@ -373,6 +413,14 @@ def main() -> int:
                 f"{rate:.2f} submissions/min; ideal {cores} cores / {new_cpu:.1f} CPU-s = {ideal:.2f}/min; "
                 f"ratio {rate / ideal:.2f} (target >= 0.85)   {load()}"
             )
+            if args.hanging:
+                h_wall, h_cpu = batch(submission, tmp, args.submissions, args.jobs, args.section, hanging=True)
+                allowed = hanging_allowance(args.section, args.jobs)
+                print(
+                    f"batch with one hanging submission in place of a copy: {h_wall:.1f} s wall {h_cpu:.1f} CPU-s; "
+                    f"{h_wall - b_wall:+.1f} s against the batch above, allowed {allowed:.1f} s (its sections' time "
+                    f"budgets / {args.jobs} jobs)   {load()}"
+                )
         print_round_trips(tmp, args.calls)
     return 0
 
