@@ -74,6 +74,13 @@ def test_student_tox_installs_the_cpu_build():
     env = dict(ln.split("=", 1) for ln in ini["testenv"]["set_env"].strip().splitlines() if "=" in ln)
     env = {k.strip(): v.strip() for k, v in env.items()}
     assert env.get("PIP_EXTRA_INDEX_URL", "").rstrip("}").endswith(CPU_INDEX), "student tox.ini: no CPU index"
+    # PEP 440 (packaging, as pip uses it): the pin admits the CPU build's local version, which sorts higher
+    from packaging.specifiers import SpecifierSet
+    from packaging.version import Version
+
+    public = torch_pin().removeprefix("torch==")
+    assert SpecifierSet(f"=={public}").contains(Version(f"{public}+cpu")), "the pin must admit the +cpu build"
+    assert Version(f"{public}+cpu") > Version(public), "pip would prefer PyPI's build over the +cpu one"
 
 
 @pytest.mark.parametrize(
