@@ -1459,10 +1459,10 @@ def expect_bad_W_x_named(rnn, seed, fn, gates):
     x = g.standard_normal((B, T, D))
     _, W_h, b = rnn_weights(g, D, H, gates=gates)
     states = [np.zeros((B, H))] * (2 if fn == "lstm_forward" else 1)  # h0 (and c0) of the right shape
-    for W_x, what in (
-        (np.zeros((D, gates * H, 2)), "a 3-D W_x"),
-        (np.zeros((D + 1, gates * H)), "a W_x with D + 1 rows"),
-    ):
+    bad = [(np.zeros((D, gates * H, 2)), "a 3-D W_x"), (np.zeros((D + 1, gates * H)), "a W_x with D + 1 rows")]
+    if gates == 4:  # an LSTM's W_x has 4H columns: 4H - 2 is no shape of W_x at all (H would be read as 4)
+        bad.append((np.zeros((D, gates * H - 2)), "a W_x whose columns are not a multiple of 4"))
+    for W_x, what in bad:
         with pytest.raises(ValueError, match="W_x") as raised:
             call(rnn, fn, x, *states, W_x, W_h, b)
         assert "h0" not in str(raised.value), f"{fn} blamed h0 for {what}: check W_x before reading H from it"
