@@ -9,6 +9,7 @@ gives loss 1 and collapsed routing ≈ E, seeded sampling is reproducible).
 """
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -44,11 +45,12 @@ def tol(dtype):
 
 
 def expect_value_error(fn, what, names):
-    """``fn()`` must raise ValueError whose message names the bad argument ``names``."""
+    """``fn()`` must raise ValueError whose message names the bad argument ``names`` as a word (not
+    inside another word: "x" is not named by Python's "not enough values to unpack (expected 3)")."""
     try:
         fn()
     except ValueError as e:
-        if names not in str(e):
+        if not re.search(rf"(?<![A-Za-z0-9_]){re.escape(names)}(?![A-Za-z0-9_])", str(e)):
             raise CheckFailure(f"{what}: the ValueError's message should name `{names}`") from None
         return
     except (NotImplementedError, CheckFailure):
@@ -256,6 +258,8 @@ def test_causal_self_attention_rejects_bad_arguments(gpt, seed):
         ((x, p, 0), "n_heads = 0", "n_heads"),
         ((x[0], p, 2), "x of shape (T, d)", "x"),
         ((x[:, :0], p, 2), "x without tokens", "x"),
+        ((x[:0], p, 2), "x with an empty batch", "x"),
+        ((x, p, True), "n_heads = True (a bool, not a count)", "n_heads"),
         ((x, {**p, "W_qkv": randn(g, 8, 16)}, 2), "W_qkv of shape (d, 2d)", "W_qkv"),
         ((x, {**p, "b_qkv": randn(g, 8)}, 2), "b_qkv of shape (d,)", "b_qkv"),
         ((x, {**p, "W_o": randn(g, 8, 4)}, 2), "W_o of shape (d, d/2)", "W_o"),
@@ -1051,6 +1055,7 @@ def test_moe_gate_rejects_bad_arguments(gpt):
     # contract: x (N, d) with N >= 1, W_gate (d, E), 1 <= k <= E (here E = 4); the message names the argument
     x, W = torch.ones(3, 2), torch.ones(2, 4)
     cases = [((x, W, 0), "k = 0", "k"), ((x, W, 5), "k = 5 > E = 4", "k"), ((x, W, -1), "k = -1", "k"),
+             ((x, W, True), "k = True (a bool, not a count)", "k"),
              ((torch.ones(2), W, 1), "1-D x", "x"), ((torch.ones(0, 2), W, 1), "an empty x", "x"),
              ((x, torch.ones(3, 4), 1), "W_gate of 3 rows for d = 2", "W_gate")]  # fmt: skip
     for args, what, names in cases:
@@ -1203,6 +1208,25 @@ def test_load_balancing_loss_approaches_E_when_collapsed(gpt):
         check_close(loss, torch.tensor(float(E), dtype=torch.float64), what, rtol=1e-6, atol=0)
 
 
+@pytest.mark.exercise("load_balancing_loss", points=0.5, needs_core=True)
+def test_load_balancing_loss_of_one_token_and_unused_experts(gpt, seed):
+    # oracle: loop_balance; one token (N = 1) sent to expert 0 only, so experts 1 and 2 get no
+    # assignment: f = (1, 0, 0) has n_experts entries even though the counts end at expert 0
+    router_probs = torch.softmax(randn(gen(seed, 105), 1, 3), dim=-1)
+    indices = torch.zeros(1, 1, dtype=torch.long)
+    got = call(gpt, "load_balancing_loss", router_probs, indices, 3)
+    expected = torch.tensor(loop_balance(router_probs, indices, 3), dtype=torch.float64)
+    check_close(got, expected, "load_balancing_loss of one token sent to expert 0 of 3", **F64)
+
+
+@pytest.mark.exercise("load_balancing_loss", points=0.5, needs_core=True)
+def test_load_balancing_loss_with_one_expert_is_one(gpt):
+    # property: n_experts = 1 is allowed; every token goes to it, f_0 = P_0 = 1, loss = 1 * 1 * 1
+    router_probs = torch.ones(5, 1, dtype=torch.float64)
+    loss = call(gpt, "load_balancing_loss", router_probs, torch.zeros(5, 1, dtype=torch.long), 1)
+    check_close(loss, torch.tensor(1.0, dtype=torch.float64), "loss with a single expert", **F64)
+
+
 @pytest.mark.exercise("load_balancing_loss", points=1)
 def test_load_balancing_loss_gradient_flows_into_router_probs(gpt, seed):
     # oracle: d loss / d router_probs[n, i] = E * f_i / N (f is a count, P the differentiable mean)
@@ -1226,7 +1250,10 @@ def test_load_balancing_loss_rejects_bad_arguments(gpt):
              ((probs, indices - 1, 3), "a negative index", "indices"),
              ((probs, indices[:3], 3), "indices for 3 of the 4 tokens", "indices"),
         ((probs, indices[:, :0], 3), "indices with k = 0 experts per token", "indices"),
-             ((probs[:, :0], indices, 0), "n_experts = 0", "n_experts")]  # fmt: skip
+             ((probs[:, :0], indices, 0), "n_experts = 0", "n_experts"),
+             ((probs[:, :1], indices, True), "n_experts = True (a bool, not a count)", "n_experts"),
+             ((probs[:0], indices[:0], 3), "router_probs for no tokens", "router_probs"),
+             ((probs[0], indices, 3), "1-D router_probs", "router_probs")]  # fmt: skip
     for args, what, names in cases:
         expect_value_error(raising(gpt, "load_balancing_loss", *args), f"load_balancing_loss with {what}", names)
 
