@@ -82,6 +82,14 @@ def _qualname(t: type) -> str:
     return f"{t.__module__}.{t.__qualname__}"
 
 
+def _count_items(coder, n: int) -> None:
+    """``n`` more items for an Encoder or Decoder taken at once (a list of scalars): the same limit
+    as one by one."""
+    coder.items += n
+    if coder.items > MAX_ITEMS:
+        raise CodecError("value nested too deeply or too many items")
+
+
 class Encoder:
     def __init__(self, strict: bool):
         self.strict = strict  # grader side: unsupported values are a grader bug, not an opaque object
@@ -104,9 +112,7 @@ class Encoder:
             return x if math.isfinite(x) else {"$": "float", "v": repr(x)}
         if type(x) in (list, tuple):
             if depth < MAX_DEPTH and all(type(v) in _SELF_ENCODED for v in x):  # ids, sentences: at once
-                self.items += len(x)
-                if self.items > MAX_ITEMS:
-                    raise CodecError("value nested too deeply or too many items")
+                _count_items(self, len(x))
                 return {"$": type(x).__name__, "v": list(x)}
             return {"$": type(x).__name__, "v": [self.encode(v, depth + 1) for v in x]}
         if type(x) is dict:
@@ -128,8 +134,6 @@ class Encoder:
             return {"$": "npdtype", "v": x.str}
         if isinstance(x, type) and issubclass(x, np.generic):
             return {"$": "npdtype", "v": np.dtype(x).str}
-        if _is_tensor(x):
-            return self.tensor(x)
         torch = _torch()
         if torch is not None and isinstance(x, torch.dtype):
             return {"$": "ptdtype", "v": str(x).removeprefix("torch.")}
@@ -175,11 +179,12 @@ _BLOB_HEAD = struct.Struct("<B8sB6x")  # order ("C" or "F"), dtype string (e.g. 
 _ORDERS = (ord("C"), ord("F"))
 
 
-_TORCH_DTYPE_NAMES: dict = {}  # torch.float32 -> "float32"
 # values that are their own tree (encode) and trees that are their own value (decode): a list of only
 # these is copied as it is, not walked (a float is its own tree only when finite: not in the first)
 _SELF_ENCODED = frozenset({type(None), bool, int, str})
 _SELF_DECODED = frozenset({type(None), bool, int, str, float})
+# what has been checked once: dtype names and codes both ways
+_TORCH_DTYPE_NAMES: dict = {}  # torch.float32 -> "float32"
 _TORCH_DTYPES: dict = {}  # "float32" -> torch.float32
 _DTYPE_CODES: dict = {}  # np.dtype -> its dtype string as the blob head holds it, once checked
 _DTYPES_READ: dict = {}  # a blob head's dtype string -> the np.dtype, once checked
@@ -221,11 +226,12 @@ def read_blob(data, copy: bool = True) -> np.ndarray:
             raise CodecError("malformed array")
         shape = _SHAPES[ndim].unpack_from(data, _BLOB_HEAD.size)
         dtype = _DTYPES_READ.get(code)
-        if dtype is None:
+        checked = dtype is not None
+        if not checked:
             dtype = np.dtype(code.rstrip(b"\0").decode("ascii"))
     except (struct.error, TypeError, ValueError, UnicodeDecodeError) as e:
         raise CodecError("malformed array") from e
-    if code not in _DTYPES_READ:
+    if not checked:
         if dtype.hasobject or dtype.fields is not None or dtype.subdtype is not None or dtype.kind not in KINDS:
             raise CodecError("object arrays are not accepted")
         if len(_DTYPES_READ) < 256:  # checked once per dtype string; a sender cannot grow it without bound
@@ -266,9 +272,7 @@ class Decoder:
         if tag == "list" or tag == "tuple":
             values = x["v"]
             if depth < MAX_DEPTH and all(type(v) in _SELF_DECODED for v in values):  # the same, at once
-                self.items += len(values)
-                if self.items > MAX_ITEMS:
-                    raise CodecError("value nested too deeply or too many items")
+                _count_items(self, len(values))
                 return list(values) if tag == "list" else tuple(values)
             items = [self.decode(v, depth + 1) for v in values]
             return items if tag == "list" else tuple(items)
